@@ -1,0 +1,1 @@
+"""LocalStack extension of the P300 platform (runs inside the LocalStack process)."""
