@@ -1,0 +1,1 @@
+"""The local emulated cloud: LocalStack, MLflow (and PostgreSQL), and the deployed CDK app."""

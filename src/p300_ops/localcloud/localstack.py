@@ -1,0 +1,160 @@
+"""Run LocalStack 2026.3.0 on the host with our extension (Docker-free Lambda, durable S3, fixes).
+
+Every instance gets private directories under its state home, because LocalStack (seeing the
+machine's /.dockerenv) would otherwise share temporary and data folders with other instances.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from p300_ops import paths
+from p300_ops.localcloud.processes import (
+    LocalCloudError,
+    ServerProcess,
+    check_port_free,
+    start_server,
+    tail,
+    wait_until,
+)
+
+DEFAULT_PORT = 4566
+REGION = "us-east-1"
+#: The credentials LocalStack accepts; not secrets.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+def endpoint_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def client_env(port: int) -> dict[str, str]:
+    """Environment for AWS clients (boto3, the CDK CLI) talking to the LocalStack on `port`."""
+    url = endpoint_url(port)
+    return {
+        **CREDENTIALS,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL_S3": url,
+    }
+
+
+def ensure_extension_installed(home: Path) -> None:
+    """Install `localstack-extension/` into the LocalStack venv when its sources changed.
+
+    plux caches entry points keyed by coarse file times, so its cache (private to our instances
+    through XDG_CACHE_HOME) is dropped after every install, or the plugins would silently vanish.
+    """
+    source = paths.LOCALSTACK_EXTENSION
+    digest = hashlib.sha256()
+    for file in sorted(source.rglob("*")):
+        if file.is_file() and "__pycache__" not in file.parts and ".egg-info" not in str(file):
+            digest.update(str(file.relative_to(source)).encode())
+            digest.update(file.read_bytes())
+    stamp = paths.LOCALSTACK_PYTHON.parent.parent / ".p300-extension-stamp"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    uv = paths.LOCALSTACK_PYTHON.parent / "uv"
+    result = subprocess.run(
+        [
+            str(uv),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(paths.LOCALSTACK_PYTHON),
+            "--reinstall-package",
+            "p300-localstack",
+            "--no-deps",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise LocalCloudError(f"installing the LocalStack extension failed:\n{result.stderr}")
+    shutil.rmtree(home / "localstack" / "cache" / "plux", ignore_errors=True)
+    stamp.write_text(digest.hexdigest())
+
+
+def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = None) -> dict:
+    state = home / "localstack"
+    for sub in ("fs", "tmp", "cache"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(home)),
+        "LANG": "C.UTF-8",
+        # Machine quirks (see docs/local-cloud.md): private dirs, no DNS server, no downloads.
+        "OVERRIDE_IN_DOCKER": "0",
+        "FILESYSTEM_ROOT": str(state / "fs"),
+        "TMPDIR": str(state / "tmp"),
+        "XDG_CACHE_HOME": str(state / "cache"),
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+        "LOCALSTACK_HOST": f"127.0.0.1:{port}",
+        # Our extension.
+        "LAMBDA_RUNTIME_EXECUTOR": "local",
+        "P300_LAMBDA_PYTHON": str(paths.LAMBDA_PYTHON),
+        "P300_LAMBDA_WORKDIR": str(state / "lambda"),
+        "P300_S3_DATA_DIR": str(home / "s3"),
+    }
+    env.update(overrides or {})
+    return env
+
+
+def health(port: int, *, timeout: float = 2.0) -> dict | None:
+    """LocalStack's health document, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(
+            f"{endpoint_url(port)}/_localstack/health", timeout=timeout
+        ) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def start_localstack(
+    home: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    env_overrides: Mapping[str, str] | None = None,
+    timeout: float = 90.0,
+) -> ServerProcess:
+    """Start LocalStack on 127.0.0.1:`port` and wait until it is healthy.
+
+    Raises LocalCloudError with the tail of its log when it does not come up.
+    """
+    check_port_free(port, what="LocalStack")
+    home.mkdir(parents=True, exist_ok=True)
+    ensure_extension_installed(home)
+    server = start_server(
+        "localstack",
+        [str(paths.LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
+        port=port,
+        log_path=home / "logs" / "localstack.log",
+        env=localstack_env(home, port, env_overrides),
+        cwd=home,
+    )
+    if not wait_until(lambda: _is_ready(port), timeout=timeout, server=server):
+        from p300_ops.localcloud.processes import stop_server
+
+        stop_server(server, timeout=5)
+        raise LocalCloudError(
+            f"LocalStack did not become healthy on port {port} within {timeout:.0f} s. "
+            f"Last lines of {server.log_path}:\n{tail(server.log_path)}"
+        )
+    return server
+
+
+def _is_ready(port: int) -> bool:
+    doc = health(port)
+    return bool(doc and doc.get("services"))
