@@ -1,0 +1,177 @@
+"""Classifier pipelines for single-flash P300 detection, selected by name.
+
+Every pipeline takes the same input, so callers never branch on the model:
+
+- ``X`` : ndarray, shape (n_epochs, n_channels * n_times)
+  Epochs flattened channel-major (channels × time), in µV, as in
+  :attr:`p300.types.EpochFeatures.features`.
+- ``y`` : ndarray, shape (n_epochs,)
+  1 target, 0 non-target.
+
+and exposes ``predict`` (labels 0/1), ``predict_proba`` and ``decision_function`` (a continuous
+score, larger means more target-like). Pipelines are plain scikit-learn objects built only from
+module-level classes, so they pickle (MLflow artifacts, Lambda loading).
+
+>>> model = make_model("lda")
+>>> model = make_model("xdawn-riemann", n_channels=16, nfilter=4, C=1.0)
+"""
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+from pyriemann.estimation import XdawnCovariances
+from pyriemann.tangentspace import TangentSpace
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+DEFAULT_MODEL = "lda"
+
+
+class EpochReshaper(TransformerMixin, BaseEstimator):
+    """Turn flattened epoch vectors back into epoch tensors.
+
+    Parameters
+    ----------
+    n_channels : int
+        Number of EEG channels in each flattened vector.
+
+    Notes
+    -----
+    ``transform`` maps X, shape (n_epochs, n_channels * n_times), flattened channel-major, to
+    shape (n_epochs, n_channels, n_times). It is stateless; ``fit`` only checks the shape.
+    """
+
+    def __init__(self, n_channels: int = 16):
+        self.n_channels = n_channels
+
+    def fit(self, X, y=None):
+        self._reshape(X)
+        return self
+
+    def transform(self, X):
+        return self._reshape(X)
+
+    def _reshape(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be 2-D, shape (n_epochs, n_channels * n_times); got shape {X.shape}"
+            )
+        if self.n_channels < 1 or X.shape[1] % self.n_channels:
+            raise ValueError(
+                f"X has {X.shape[1]} features per epoch, not a multiple of "
+                f"n_channels={self.n_channels}"
+            )
+        return X.reshape(X.shape[0], self.n_channels, -1)
+
+
+def make_lda(*, shrinkage: float | str = "auto") -> Pipeline:
+    """System A's classifier: StandardScaler + shrinkage LDA (lsqr solver).
+
+    Parameters
+    ----------
+    shrinkage : float in [0, 1] or "auto"
+        LDA covariance shrinkage; "auto" uses the Ledoit-Wolf estimate.
+
+    Returns
+    -------
+    Pipeline
+        Expects X, shape (n_epochs, n_features): any feature vector, typically flattened epochs.
+    """
+    if shrinkage != "auto" and not (
+        isinstance(shrinkage, int | float) and 0.0 <= float(shrinkage) <= 1.0
+    ):
+        raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1]; got {shrinkage!r}")
+    return Pipeline(
+        [
+            ("scaler", StandardScaler()),
+            ("lda", LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)),
+        ]
+    )
+
+
+def make_xdawn_riemann(
+    *, n_channels: int = 16, nfilter: int = 4, C: float = 1.0, estimator: str = "lwf"
+) -> Pipeline:
+    """Xdawn covariances + Riemannian tangent space + logistic regression.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels in each flattened input vector (16 for Brain Invaders).
+    nfilter : int
+        Xdawn spatial filters per class.
+    C : float > 0
+        Inverse L2 regularisation strength of the logistic regression.
+    estimator : str
+        pyriemann covariance estimator ("lwf" shrinks, which keeps short epochs well conditioned;
+        "scm" is the plain sample covariance).
+
+    Returns
+    -------
+    Pipeline
+        Expects X, shape (n_epochs, n_channels * n_times), flattened channel-major, in µV.
+    """
+    for name, value in (("n_channels", n_channels), ("nfilter", nfilter)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if not isinstance(C, int | float) or C <= 0:
+        raise ValueError(f"C must be a positive number; got {C!r}")
+    return Pipeline(
+        [
+            ("reshape", EpochReshaper(n_channels=n_channels)),
+            ("xdawn_cov", XdawnCovariances(nfilter=nfilter, estimator=estimator)),
+            ("tangent", TangentSpace(metric="riemann")),
+            ("logreg", LogisticRegression(C=C, max_iter=1000)),
+        ]
+    )
+
+
+_BUILDERS: dict[str, Callable[..., Pipeline]] = {
+    "lda": make_lda,
+    "xdawn-riemann": make_xdawn_riemann,
+}
+
+#: Names accepted by :func:`make_model`; the first is the default (System A's).
+MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def model_params(name: str) -> dict[str, object]:
+    """The tunable hyperparameters of model ``name`` with their default values."""
+    builder = _builder(name)
+    return {p.name: p.default for p in inspect.signature(builder).parameters.values()}
+
+
+def make_model(name: str = DEFAULT_MODEL, **params) -> Pipeline:
+    """Build an unfitted classifier pipeline by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    **params
+        Hyperparameters of that model (see :func:`model_params`).
+
+    Returns
+    -------
+    Pipeline
+        Expects X, shape (n_epochs, n_channels * n_times), and y, shape (n_epochs,) of 0/1.
+    """
+    builder = _builder(name)
+    unknown = sorted(set(params) - set(model_params(name)))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for model {name!r}; "
+            f"allowed: {sorted(model_params(name))}"
+        )
+    return builder(**params)
+
+
+def _builder(name: str) -> Callable[..., Pipeline]:
+    if name not in _BUILDERS:
+        raise ValueError(f"model name must be one of {list(MODEL_NAMES)}; got {name!r}")
+    return _BUILDERS[name]
