@@ -1,0 +1,51 @@
+"""System A's preprocessing: band-pass, epochs, baseline, amplitude rejection, resampling.
+
+``preprocess`` is the public entry point. ``method="fast"`` (default) is our whole-array numpy
+implementation; ``method="reference"`` runs the original MNE steps and is the ground truth the fast
+path is tested against (features equal to 1e-6 of the signal scale, same kept epochs).
+"""
+
+from p300.preprocessing.epoching import check_recording
+from p300.preprocessing.fast import preprocess_fast
+from p300.preprocessing.params import PreprocessingParams
+from p300.types import EpochFeatures, RawRecording
+
+__all__ = ["METHODS", "PreprocessingParams", "preprocess"]
+
+METHODS = ("fast", "reference")
+
+
+def preprocess(
+    recording: RawRecording,
+    params: PreprocessingParams = PreprocessingParams(),  # noqa: B008 (frozen, so shareable)
+    *,
+    method: str = "fast",
+) -> EpochFeatures:
+    """Turn one raw recording into epochs and flattened feature vectors.
+
+    Parameters
+    ----------
+    recording : RawRecording
+        EEG in µV, shape (n_channels, n_times), any channel count and sampling rate whose Nyquist
+        frequency is above ``params.h_freq``; ``stim`` marks each flash on one sample.
+    params : PreprocessingParams
+        System A's parameters by default.
+    method : str
+        ``'fast'`` or ``'reference'`` (MNE; slow, needs ~0.4 GB for 10 min × 16 ch × 512 Hz).
+
+    Returns
+    -------
+    EpochFeatures
+        ``epochs`` shape (n_kept, n_channels, n_times_out) float32 µV, ``features`` shape
+        (n_kept, n_channels * n_times_out) channel-major, ``labels`` 1 target / 0 non-target, and
+        one metadata row per flash with its rejection reason.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_recording(recording, params)
+    if method == "reference":
+        # Imported here: MNE takes about a second to import and only the reference needs it.
+        from p300.preprocessing.reference import preprocess_reference
+
+        return preprocess_reference(recording, params)
+    return preprocess_fast(recording, params)
