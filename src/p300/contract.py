@@ -227,7 +227,8 @@ def check_stim_values(stim: np.ndarray) -> list[Problem]:
         return [
             Problem(
                 ProblemCode.INVALID_STIM_VALUES,
-                f"column 'stim' must hold whole numbers, got {stim[first]!r} at sample {first}",
+                f"column 'stim' must hold whole numbers, "
+                f"got {stim[first].item()!r} at sample {first}",
             )
         ]
     unknown = np.setdiff1d(np.unique(stim), [STIM_NONE, STIM_NONTARGET, STIM_TARGET])
@@ -254,7 +255,7 @@ def check_stim_item(stim_item: np.ndarray) -> list[Problem]:
             Problem(
                 ProblemCode.INVALID_STIM_ITEM,
                 f"column 'stim_item' must hold whole numbers >= -1; {int(bad.sum())} samples "
-                f"do not (first at sample {first}: {stim_item[first]!r})",
+                f"do not (first at sample {first}: {stim_item[first].item()!r})",
             )
         ]
     return []
