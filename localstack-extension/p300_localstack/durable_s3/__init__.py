@@ -1,0 +1,5 @@
+"""Durable S3 for LocalStack: every acknowledged S3 change survives a restart or a kill -9.
+
+journal.py, state.py, blobs.py and touched.py are pure (no LocalStack imports); store.py,
+capture.py, handler.py and runtime.py run inside LocalStack; hook.py is the plux entry point.
+"""
