@@ -1,0 +1,118 @@
+"""Benchmark: Lambda invoke latency on the local executor vs a direct call of the same handler.
+
+Starts its own LocalStack on a free port (private temporary home), deploys a trivial function,
+measures one cold invoke and `--warm` warm invokes through boto3, then stops LocalStack.
+
+    .venv/bin/python bench/bench_lambda.py [--warm 100]
+
+Targets: warm median ≤ 30 ms, cold ≤ 0.3 s.
+"""
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+
+from p300_ops.localcloud.localstack import client_env, start_localstack
+from p300_ops.localcloud.processes import free_port, stop_server
+
+HANDLER_SOURCE = "def handler(event, context):\n    return {'ok': True, 'echo': event}\n"
+WARM_TARGET_MS = 30.0
+COLD_TARGET_S = 0.3
+
+
+def trivial_handler_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", HANDLER_SOURCE)
+    return buffer.getvalue()
+
+
+def direct_call_times_ms(n_calls: int) -> list[float]:
+    """Per-call time (ms) of the same handler called in-process, event round-tripped as JSON."""
+    namespace: dict = {}
+    exec(HANDLER_SOURCE, namespace)
+    handler = namespace["handler"]
+    times = []
+    for i in range(n_calls):
+        started = time.perf_counter()
+        json.dumps(handler(json.loads(json.dumps({"i": i})), None))
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def lambda_client(port: int):
+    env = client_env(port)
+    return boto3.client(
+        "lambda",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def deploy(client) -> None:
+    client.create_function(
+        FunctionName="bench",
+        Runtime="python3.13",
+        Role="arn:aws:iam::000000000000:role/bench",
+        Handler="index.handler",
+        Code={"ZipFile": trivial_handler_zip()},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="bench")
+
+
+def invoke_ms(client, i: int) -> float:
+    started = time.perf_counter()
+    response = client.invoke(FunctionName="bench", Payload=json.dumps({"i": i}))
+    response["Payload"].read()
+    if response.get("FunctionError"):
+        raise RuntimeError(f"benchmark function failed: {response}")
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=100, help="number of warm invokes")
+    args = parser.parse_args()
+    server = start_localstack(Path(tempfile.mkdtemp(prefix="p300-bench-")), port=free_port())
+    try:
+        client = lambda_client(server.port)
+        deploy(client)
+        cold_ms = invoke_ms(client, -1)
+        for i in range(5):  # let LocalStack finish loading the services invokes touch (logs...)
+            invoke_ms(client, i)
+        warm = [invoke_ms(client, i) for i in range(args.warm)]
+    finally:
+        stop_server(server)
+    direct = direct_call_times_ms(args.warm)
+    warm_median, direct_median = statistics.median(warm), statistics.median(direct)
+    print(f"cold invoke            : {cold_ms:8.1f} ms   (target ≤ {COLD_TARGET_S * 1000:.0f} ms)")
+    print(
+        f"warm invoke, n={args.warm:<6}: median {warm_median:6.1f} ms, "
+        f"p95 {percentile(warm, 0.95):6.1f} ms   (target median ≤ {WARM_TARGET_MS:.0f} ms)"
+    )
+    print(
+        f"direct call, n={args.warm:<6}: median {direct_median * 1000:6.1f} µs, "
+        f"p95 {percentile(direct, 0.95) * 1000:6.1f} µs"
+    )
+    print(
+        f"ratios                 : warm/direct {warm_median / direct_median:,.0f}×, "
+        f"cold/warm {cold_ms / warm_median:.1f}×"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Docker-free Lambda for LocalStack: execution environments are subprocesses on the host."""

@@ -1,0 +1,343 @@
+"""Runtime interface of one Lambda execution environment; run by the function's own interpreter.
+
+Standard library only: it runs under the function's Python (e.g. .venv-lambda), not LocalStack's.
+It speaks LocalStack's executor protocol: LocalStack POSTs ``/invoke`` to us; we answer 200 at
+once, run the handler, then POST the invocation's logs and its response (or error) back to
+``$LOCALSTACK_RUNTIME_ENDPOINT``. Init outcome is posted to ``.../status/<runtime id>/ready|error``.
+
+A timed-out or exited invocation ends this process; the executor starts a fresh one (re-init) for
+the next invocation, as AWS does.
+"""
+
+import contextlib
+import ctypes
+import http.client
+import http.server
+import importlib
+import io
+import json
+import logging
+import math
+import os
+import queue
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+PR_SET_PDEATHSIG = 1
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL us when LocalStack dies (prctl), with a PID watchdog as a fallback."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the watchdog still applies
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+class LogCapture(io.TextIOBase):
+    """A text stream that collects what the function writes and mirrors it to the real stdout."""
+
+    def __init__(self, mirror) -> None:
+        self._mirror = mirror
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        self._mirror.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._mirror.flush()
+
+    def take(self) -> str:
+        """Everything written since the last call."""
+        with self._lock:
+            text, self._parts = "".join(self._parts), []
+        return text
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps log records with the current request id, as the AWS runtime's log format needs."""
+
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+class LocalStackClient:
+    """Posts to LocalStack's executor endpoint over one kept-alive connection."""
+
+    def __init__(self, endpoint: str, runtime_id: str) -> None:
+        url = urllib.parse.urlsplit(endpoint)
+        self._host, self._port, self._prefix = url.hostname, url.port, url.path
+        self._runtime_id = runtime_id
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def post(self, path: str, body: bytes) -> None:
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    if self._conn is None:
+                        self._conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
+                    self._conn.request(
+                        "POST",
+                        f"{self._prefix}{path}",
+                        body=body,
+                        headers={"Content-Type": "application/json"},
+                    )
+                    self._conn.getresponse().read()
+                    return
+                except (OSError, http.client.HTTPException):
+                    self._conn = None
+                    if attempt:
+                        raise
+
+    def status(self, what: str, body: dict | None = None) -> None:
+        self.post(f"/status/{self._runtime_id}/{what}", json.dumps(body or {}).encode())
+
+    def result(self, request_id: str, logs: str, kind: str, body: bytes) -> None:
+        """Post the logs first (LocalStack attaches them to the result), then the result:
+        `kind` is 'response' or 'error'."""
+        self.post(f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
+        self.post(f"/invocations/{request_id}/{kind}", body)
+
+
+class InvokeServer(http.server.BaseHTTPRequestHandler):
+    """Accepts LocalStack's POST /invoke, queues it and answers 200 at once."""
+
+    disable_nagle_algorithm = True  # small writes would otherwise wait for delayed ACKs (40 ms)
+    invocations: queue.Queue
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.invocations.put(json.loads(body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class Context:
+    """The `context` argument of a handler, with the attributes the AWS runtime provides."""
+
+    def __init__(self, invocation: dict, deadline: float) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = invocation.get("invoked-function-arn", "")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.aws_request_id = invocation["invoke-id"]
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def error_body(error_type: str, message: str, stack: list[str], request_id: str = "") -> dict:
+    body = {"errorMessage": message, "errorType": error_type, "stackTrace": stack}
+    if request_id:
+        body["requestId"] = request_id
+    return body
+
+
+def load_handler(spec: str):
+    """Import the handler named by `spec` ('module.function'); return (handler, None) or
+    (None, AWS-shaped init error)."""
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name or not function_name:
+        message = f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)"
+        return None, error_body("Runtime.MalformedHandlerName", message, [])
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        message = f"Unable to import module '{module_name}': {exc}"
+        return None, error_body("Runtime.ImportModuleError", message, [])
+    except SyntaxError as exc:
+        message = f"Syntax error in module '{module_name}': {exc}"
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        return None, error_body("Runtime.UserCodeSyntaxError", message, trace)
+    except SystemExit as exc:
+        message = f"Runtime exited with error: exit status {exc.code}"
+        return None, error_body("Runtime.ExitError", message, [])
+    except Exception as exc:
+        return None, exception_body(exc)
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        return None, error_body("Runtime.HandlerNotFound", message, [])
+    return handler, None
+
+
+def exception_body(exc: BaseException, request_id: str = "") -> dict:
+    stack = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+    return error_body(type(exc).__name__, str(exc), stack, request_id)
+
+
+def report_line(request_id: str, duration_ms: float, init_ms: float | None) -> str:
+    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    used_mb = peak_memory_mb()
+    init = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
+    return (
+        f"REPORT RequestId: {request_id}\t{init}Duration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {used_mb} MB\t\n"
+    )
+
+
+def peak_memory_mb() -> int:
+    """Peak resident memory of this process in MB (VmHWM: unlike ru_maxrss it is not inherited
+    from LocalStack, the process that forked us)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def utc_timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class Runtime:
+    """Runs invocations one at a time in the main thread; a timer enforces the timeout."""
+
+    def __init__(self, client: LocalStackClient, capture: LogCapture, handler, init_ms: float):
+        self.client = client
+        self.capture = capture
+        self.handler = handler
+        self.init_ms: float | None = init_ms
+        self.timeout_s = int(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
+        self.version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self._finished = threading.Lock()  # whoever takes it first reports the result
+
+    def run(self, invocation: dict) -> None:
+        request_id = invocation["invoke-id"]
+        RequestIdFilter.request_id = request_id
+        os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
+        self._finished = threading.Lock()
+        started = time.monotonic()
+        self.capture.write(f"START RequestId: {request_id} Version: {self.version}\n")
+        timer = threading.Timer(self.timeout_s, self._time_out, args=(request_id, started))
+        timer.daemon = True
+        timer.start()
+        kind, body, exited = self._call(invocation, started + self.timeout_s)
+        timer.cancel()
+        if not self._finished.acquire(blocking=False):
+            return  # the timer reported a timeout meanwhile; it ends the process
+        self._report(request_id, started, kind, body)
+        if exited:
+            os._exit(1)
+
+    def _call(self, invocation: dict, deadline: float) -> tuple[str, bytes, bool]:
+        """Run the handler: ('response' or 'error', body, whether the function called exit)."""
+        request_id = invocation["invoke-id"]
+        try:
+            event = json.loads(invocation.get("payload") or "{}")
+            result = self.handler(event, Context(invocation, deadline))
+        except SystemExit as exc:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status "
+            body = error_body("Runtime.ExitError", f"{message}{exc.code}", [], request_id)
+            return "error", json.dumps(body).encode(), True
+        except Exception as exc:
+            body = exception_body(exc, request_id)
+            trace = "".join(traceback.format_exception(exc))
+            self.capture.write(f"[ERROR] {body['errorType']}: {body['errorMessage']}\n{trace}")
+            return "error", json.dumps(body).encode(), False
+        try:
+            return "response", json.dumps(result).encode(), False
+        except (TypeError, ValueError) as exc:
+            body = error_body("Runtime.MarshalError", f"Unable to marshal response: {exc}", [])
+            return "error", json.dumps(body).encode(), False
+
+    def _report(self, request_id: str, started: float, kind: str, body: bytes, tail="") -> None:
+        duration_ms = (time.monotonic() - started) * 1000
+        self.capture.write(f"END RequestId: {request_id}\n")
+        self.capture.write(report_line(request_id, duration_ms, self.init_ms) + tail)
+        self.init_ms = None
+        self.client.result(request_id, self.capture.take(), kind, body)
+
+    def _time_out(self, request_id: str, started: float) -> None:
+        if not self._finished.acquire(blocking=False):
+            return
+        message = (
+            f"{utc_timestamp()} {request_id} Task timed out after {self.timeout_s:.2f} seconds"
+        )
+        body = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
+        self._report(request_id, started, "error", body, tail=message + "\n")
+        os._exit(0)
+
+
+def setup_logging(capture: LogCapture) -> None:
+    """Route print() and the logging module into `capture`, formatted as the AWS runtime does."""
+    sys.stdout = sys.stderr = capture
+    handler = logging.StreamHandler(capture)
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.terminator = ""
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def serve(port: int) -> queue.Queue:
+    invocations: queue.Queue = queue.Queue()
+    InvokeServer.invocations = invocations
+    server = http.server.HTTPServer(("127.0.0.1", port), InvokeServer)
+    threading.Thread(target=server.serve_forever, name="invoke-server", daemon=True).start()
+    return invocations
+
+
+def main() -> None:
+    # Running this file put its own folder first on sys.path: the function must not see it.
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+    die_with_parent(int(os.environ["P300_PARENT_PID"]))
+    client = LocalStackClient(
+        os.environ["LOCALSTACK_RUNTIME_ENDPOINT"], os.environ["LOCALSTACK_RUNTIME_ID"]
+    )
+    invocations = serve(int(os.environ["P300_INVOKE_PORT"]))
+    capture = LogCapture(sys.__stdout__)
+    setup_logging(capture)
+    started = time.monotonic()
+    handler, init_error = load_handler(os.environ.get("_HANDLER", ""))
+    if init_error is not None:
+        client.status("error", init_error)
+        sys.exit(1)
+    runtime = Runtime(client, capture, handler, (time.monotonic() - started) * 1000)
+    client.status("ready")
+    while True:
+        runtime.run(invocations.get())
+
+
+if __name__ == "__main__":
+    main()

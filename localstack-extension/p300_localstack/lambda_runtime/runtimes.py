@@ -1,0 +1,94 @@
+"""Which functions the local executor can run, with which interpreter, in which environment.
+
+Pure functions of their arguments (plus PATH look-ups), so they are easy to read and to test.
+"""
+
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: Interpreter for the python3.13 runtime (LocalStack's launcher points it at .venv-lambda).
+LAMBDA_PYTHON_VARIABLE = "P300_LAMBDA_PYTHON"
+PYTHON_RUNTIME = re.compile(r"python3\.(\d+)")
+
+
+class UnsupportedFunction(ValueError):
+    """The function cannot run on this executor; the message says why and what would work."""
+
+
+def python_interpreter(
+    runtime: str | None, package_type: str, *, environ: Mapping[str, str]
+) -> str:
+    """The interpreter that runs a function of `runtime` ('python3.13', ...), or raise.
+
+    Only zip-packaged Python functions run here: python3.13 uses ``$P300_LAMBDA_PYTHON``, another
+    python3.N the ``python3.N`` found on PATH.
+    """
+    if package_type != "Zip":
+        raise UnsupportedFunction(
+            f"the p300 local Lambda executor runs only Zip packages, got PackageType "
+            f"{package_type!r}; package the function as a zip with a python3.x runtime"
+        )
+    match = PYTHON_RUNTIME.fullmatch(runtime or "")
+    if match is None:
+        raise UnsupportedFunction(
+            f"the p300 local Lambda executor runs only Python runtimes (python3.x), got runtime "
+            f"{runtime!r}"
+        )
+    if runtime == "python3.13" and environ.get(LAMBDA_PYTHON_VARIABLE):
+        interpreter = environ[LAMBDA_PYTHON_VARIABLE]
+        if Path(interpreter).is_file():
+            return interpreter
+        raise UnsupportedFunction(
+            f"{LAMBDA_PYTHON_VARIABLE}={interpreter!r} is not a file; run `./p300 --help` to "
+            f"create the Lambda environment"
+        )
+    interpreter = shutil.which(runtime, path=environ.get("PATH"))
+    if interpreter is None:
+        raise UnsupportedFunction(
+            f"no interpreter for runtime {runtime!r}: {runtime} is not on PATH"
+            + (f" and {LAMBDA_PYTHON_VARIABLE} is not set" if runtime == "python3.13" else "")
+        )
+    return interpreter
+
+
+def python_path(code_dir: Path, layer_dirs: Sequence[Path], runtime: str) -> str:
+    """PYTHONPATH as in AWS: the code, then each layer's ``python/`` and its site-packages."""
+    entries = [code_dir]
+    for layer in layer_dirs:
+        entries += [layer / "python", layer / "python" / "lib" / runtime / "site-packages"]
+    return os.pathsep.join(str(entry) for entry in entries)
+
+
+def function_environment(
+    lambda_env: Mapping[str, object],
+    *,
+    code_dir: Path,
+    layer_dirs: Sequence[Path],
+    runtime: str,
+    scratch_dir: Path,
+    invoke_port: int,
+    parent_pid: int,
+    host_env: Mapping[str, str],
+) -> dict[str, str]:
+    """The environment of a function's process.
+
+    `lambda_env` is what LocalStack prepares (its values may be ints: they are stringified);
+    `host_env` gives PATH and LANG only, so nothing of LocalStack's own process leaks in.
+    """
+    env = {key: str(value) for key, value in lambda_env.items()}
+    env.update(
+        {
+            "PATH": host_env.get("PATH", "/usr/bin:/bin"),
+            "LANG": host_env.get("LANG", "C.UTF-8"),
+            "HOME": str(scratch_dir),
+            "TMPDIR": str(scratch_dir),
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "PYTHONPATH": python_path(code_dir, layer_dirs, runtime),
+            "P300_INVOKE_PORT": str(invoke_port),
+            "P300_PARENT_PID": str(parent_pid),
+        }
+    )
+    return env
