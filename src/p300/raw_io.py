@@ -12,6 +12,7 @@ Every column except ``stim`` and ``stim_item`` is an EEG channel.
 """
 
 import io
+import json
 import os
 import re
 from typing import BinaryIO
@@ -146,6 +147,7 @@ def _fail(code: ProblemCode, message: str) -> ValidationReport:
 
 
 def _decode_table(table: pa.Table, *, epoch_window: tuple[float, float]) -> ValidationReport:
+    table = table.drop_columns(_pandas_index_columns(table))
     problems = _check_columns(table)
     if problems:
         return ValidationReport(None, tuple(problems))
@@ -182,6 +184,16 @@ def _decode_table(table: pa.Table, *, epoch_window: tuple[float, float]) -> Vali
         session=metadata.get("session"),
     )
     return ValidationReport(recording, problems)
+
+
+def _pandas_index_columns(table: pa.Table) -> list[str]:
+    """Columns that only store a pandas DataFrame's index (``DataFrame.to_parquet`` adds them)."""
+    try:
+        pandas_metadata = json.loads((table.schema.metadata or {})[b"pandas"])
+        index_columns = pandas_metadata["index_columns"]
+    except (KeyError, TypeError, ValueError):
+        return []
+    return [name for name in index_columns if isinstance(name, str) and name in table.column_names]
 
 
 def _check_columns(table: pa.Table) -> list[Problem]:

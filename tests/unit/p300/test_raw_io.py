@@ -161,3 +161,15 @@ def test_ten_minutes_of_16_channels_at_512_hz_validates_fast():
 
     assert report.ok and report.recording.data.shape == (16, 600 * 512)
     assert min(timings) < 1.0, f"validation took {min(timings):.2f} s at best"
+
+
+def test_pandas_index_columns_are_not_taken_for_channels():
+    frame = pq.read_table(io.BytesIO(system_a_bytes(n_channels=2))).to_pandas()
+    frame.index = frame.index.to_numpy() * 10  # not a RangeIndex: pandas stores it as a column
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    assert "__index_level_0__" in pq.read_schema(io.BytesIO(buffer.getvalue())).names
+
+    recording = read_recording(buffer.getvalue())
+
+    assert recording.ch_names == ("eeg_ch1", "eeg_ch2") and recording.sfreq == 512.0
