@@ -287,6 +287,10 @@ def _make_split(subjects, *, train_fraction, train_subjects, seed) -> SubjectSpl
     if train_fraction is not None:
         train, test = split_subjects(subjects, train_fraction=train_fraction, seed=seed)
         return SubjectSplit(tuple(train), tuple(test), train_fraction=train_fraction, seed=seed)
+    if isinstance(train_subjects, str):
+        raise ValueError(
+            f"train_subjects must be a sequence of ids; got the string {train_subjects!r}"
+        )
     unknown = sorted(set(train_subjects) - set(subjects))
     if unknown:
         raise ValueError(f"train_subjects {unknown} are not in features_by_subject {subjects}")

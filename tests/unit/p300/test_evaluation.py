@@ -182,6 +182,7 @@ def test_fit_and_evaluate_with_explicit_training_subjects(toy_subjects):
         ({}, "give exactly one of train_fraction or train_subjects"),
         ({"train_fraction": 0.5, "train_subjects": ["subject_01"]}, "give exactly one"),
         ({"train_subjects": ["nobody"]}, r"train_subjects \['nobody'\] are not in"),
+        ({"train_subjects": "subject_01"}, "a sequence of ids; got the string 'subject_01'"),
         ({"train_subjects": SUBJECTS}, "need at least one subject on each side"),
         ({"train_fraction": 0.5, "model_name": "svm"}, "model name must be one of"),
     ],
