@@ -34,7 +34,7 @@ SATURATION_MIN_RUN_S = 0.02
 SATURATION_MAX_FRACTION = 0.01
 #: Upper limit of a raw file's size in bytes, checked before parsing (a 10-minute 16-channel
 #: 512 Hz recording is about 20 MB).
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 #: Values of the ``units`` schema metadata meaning microvolts.
 MICROVOLT_UNITS = ("uv", "µv", "μv", "microvolt", "microvolts")
 
