@@ -60,5 +60,6 @@ p300_bootstrap() {
     p300_venv .venv-localstack requirements/localstack-lock.txt
     p300_venv .venv-lambda requirements/lambda-runtime-lock.txt
     p300_npm
-    export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+    # jsii (the CDK library bridge) prints a banner about Node 20 reaching end-of-life.
+    export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 }

@@ -1,8 +1,114 @@
-"""The `p300` command line."""
+"""The `p300` command line: one group, each command a thin call into the library."""
+
+import sys
 
 import click
+
+from p300_ops import paths
+from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
+from p300_ops.localcloud.processes import LocalCloudError
+
+home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="State directory (default: $P300_HOME, else .p300 in the repository).",
+)
+
+
+def _home(home: str | None):
+    from pathlib import Path
+
+    return Path(home).resolve() if home else paths.state_home()
 
 
 @click.group()
 def main() -> None:
     """Serverless MLOps for P300 EEG brain-computer interfaces on an emulated AWS cloud."""
+
+
+@main.command()
+@home_option
+@click.option(
+    "--port",
+    default=localstack.DEFAULT_PORT,
+    show_default=True,
+    help="LocalStack port on 127.0.0.1.",
+)
+@click.option("--mlflow-port", default=mlflow_server.DEFAULT_PORT, show_default=True)
+@click.option(
+    "--backend",
+    type=click.Choice(lifecycle.BACKENDS),
+    default="sqlite",
+    show_default=True,
+    help="MLflow metadata store.",
+)
+@click.option("--postgres-port", default=postgres.DEFAULT_PORT, show_default=True)
+def up(home, port, mlflow_port, backend, postgres_port) -> None:
+    """Start LocalStack and MLflow and deploy the CDK app.
+
+    Example: p300 up --port 4566 --backend postgres
+    """
+    config = lifecycle.CloudConfig(
+        home=_home(home),
+        localstack_port=port,
+        mlflow_port=mlflow_port,
+        postgres_port=postgres_port,
+        backend=backend,
+    )
+    try:
+        state = lifecycle.up(config, progress=lambda msg: click.echo(msg, err=True))
+    except lifecycle.AlreadyRunning as exc:
+        click.echo(f"p300 up: {exc}", err=True)
+        return
+    except LocalCloudError as exc:
+        raise click.ClickException(str(exc)) from None
+    total = sum(state.timings_s.values())
+    click.echo(f"local cloud up in {total:.1f} s")
+    click.echo(f"  AWS endpoint   {state.endpoint_url}   (credentials test/test, us-east-1)")
+    click.echo(f"  MLflow         {state.tracking_uri}")
+    click.echo(f"  state          {state.home}")
+
+
+@main.command()
+@home_option
+def down(home) -> None:
+    """Stop exactly what `p300 up` started (by PID)."""
+    try:
+        stopped = lifecycle.down(_home(home))
+    except lifecycle.NothingRunning as exc:
+        click.echo(f"p300 down: {exc}", err=True)
+        return
+    click.echo(f"stopped: {', '.join(stopped)}")
+
+
+@main.command()
+@home_option
+def status(home) -> None:
+    """Show each component, its PID, port and health."""
+    rows = lifecycle.status(_home(home))
+    if not rows:
+        click.echo("the local cloud is not running (p300 up starts it)")
+        sys.exit(1)
+    for row in rows:
+        mark = click.style("ok  ", fg="green") if row.healthy else click.style("FAIL", fg="red")
+        pid = str(row.pid) if row.pid else "-"
+        port = str(row.port) if row.port else "-"
+        click.echo(f"{mark} {row.name:<20} pid {pid:>7}  port {port:>5}  {row.detail}")
+    if not all(row.healthy for row in rows):
+        sys.exit(1)
+
+
+@main.command()
+@home_option
+@click.argument("component", type=click.Choice(lifecycle.LOG_COMPONENTS), default="localstack")
+@click.option("-n", "--lines", default=50, show_default=True)
+def logs(home, component, lines) -> None:
+    """Show the last lines of a component's log (Lambda logs come from CloudWatch Logs).
+
+    Example: p300 logs lambda -n 100
+    """
+    try:
+        click.echo(lifecycle.logs(_home(home), component, lines=lines))
+    except LocalCloudError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -158,3 +158,17 @@ def start_localstack(
 def _is_ready(port: int) -> bool:
     doc = health(port)
     return bool(doc and doc.get("services"))
+
+
+def aws_client(service: str, port: int):
+    """A boto3 client for `service` on the LocalStack listening on `port`."""
+    import boto3
+
+    env = client_env(port)
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )

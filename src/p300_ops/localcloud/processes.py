@@ -49,8 +49,11 @@ class ServerProcess:
 def check_port_free(port: int, *, what: str) -> None:
     """Raise LocalCloudError naming `what` when 127.0.0.1:`port` is already taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Connections of a stopped server linger in TIME_WAIT; only a listener makes it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
+            sock.listen(1)
         except OSError:
             raise LocalCloudError(
                 f"port {port} on 127.0.0.1 is already in use, so {what} cannot listen there; "
