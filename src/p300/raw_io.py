@@ -193,7 +193,10 @@ def _pandas_index_columns(table: pa.Table) -> list[str]:
         index_columns = pandas_metadata["index_columns"]
     except (KeyError, TypeError, ValueError):
         return []
-    return [name for name in index_columns if isinstance(name, str) and name in table.column_names]
+    names = table.column_names
+    if not isinstance(index_columns, list):
+        return []
+    return [name for name in index_columns if isinstance(name, str) and names.count(name) == 1]
 
 
 def _check_columns(table: pa.Table) -> list[Problem]:

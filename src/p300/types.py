@@ -60,7 +60,8 @@ class EpochFeatures:
         int8: 1 target, 0 non-target.
     metadata : DataFrame, one row per flash (kept and rejected)
         Columns: ``subject``, ``onset_sample``, ``stim_item``, ``label``, ``kept`` (bool),
-        ``reject_reason`` (str, empty when kept), ``epoch_index`` (row in ``epochs``, -1 if dropped).
+        ``reject_reason`` (str, empty when kept), ``epoch_index`` (row in ``epochs``, -1 if
+        dropped).
     ch_names : tuple of str
     sfreq : float
         Sampling frequency of ``epochs`` in Hz.

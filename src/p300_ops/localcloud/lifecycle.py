@@ -89,10 +89,11 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
                 f"nothing was started"
             )
         # A crash (e.g. LocalStack killed) leaves survivors: stop them, then start afresh.
-        gone = sorted(set(existing.servers) - alive)
-        progress(f"found a partly running local cloud ({', '.join(gone)} gone): restarting it")
-        for name in alive:
-            stop_server(existing.servers[name])
+        if alive:
+            gone = sorted(set(existing.servers) - alive)
+            progress(f"found a partly running local cloud ({', '.join(gone)} gone): restarting")
+            for name in alive:
+                stop_server(existing.servers[name])
     state = CloudState(home=str(home), backend=config.backend, servers={})
     try:
         _step(

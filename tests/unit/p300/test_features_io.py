@@ -217,3 +217,11 @@ def test_writer_refuses_inconsistent_features(change, message):
 
     with pytest.raises(ValueError, match=message):
         features_to_parquet_bytes(dataclasses.replace(features, **change(features)))
+
+
+def test_params_hash_matches_the_preprocessing_parameters_own_hash():
+    from p300.preprocessing import PreprocessingParams
+
+    params = PreprocessingParams(h_freq=30.0)
+
+    assert params_hash(params.to_dict()) == params.hash()
