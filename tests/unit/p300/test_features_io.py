@@ -23,6 +23,7 @@ from p300.features_io import (
     read_training_set,
     write_features,
 )
+from p300.preprocessing import PreprocessingParams
 from p300.types import EpochFeatures
 
 PARAMS = {"l_freq": 1.0, "h_freq": 20.0, "tmin": -0.1, "tmax": 0.6, "baseline": [-0.1, 0.0]}
@@ -220,8 +221,6 @@ def test_writer_refuses_inconsistent_features(change, message):
 
 
 def test_params_hash_matches_the_preprocessing_parameters_own_hash():
-    from p300.preprocessing import PreprocessingParams
-
     params = PreprocessingParams(h_freq=30.0)
 
     assert params_hash(params.to_dict()) == params.hash()
