@@ -6,8 +6,6 @@ import os
 import sys
 import time
 
-import boto3
-
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
@@ -51,6 +49,8 @@ def exit_now(event, context):
 
 
 def write_s3(event, context):
+    import boto3  # here, not at the top: importing boto3 would slow every other cold start
+
     boto3.client("s3").put_object(
         Bucket=event["bucket"], Key=event["key"], Body=json.dumps(event).encode()
     )

@@ -1,0 +1,343 @@
+"""The Docker-free Lambda executor, through the public Lambda, S3 and Logs APIs of LocalStack."""
+
+import base64
+import json
+import math
+import re
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from p300_ops.localcloud.processes import kill_server, stop_server
+from tests.integration.localstack.conftest import (
+    FUNCTIONS,
+    client,
+    create_function,
+    function_zip,
+    launch,
+    wait_for_state,
+    zip_bytes,
+)
+
+pytestmark = pytest.mark.cloud
+
+
+@pytest.fixture(scope="module")
+def lambda_client(localstack):
+    return client(localstack, "lambda")
+
+
+@pytest.fixture(scope="module")
+def basic(lambda_client):
+    """A deployed function per handler of functions/basic/index.py, created on first use."""
+    created: set[str] = set()
+
+    def deploy(handler: str, *, name: str = "", **options) -> str:
+        name = name or f"basic-{handler.replace('_', '-')}"
+        if name not in created:
+            create_function(
+                lambda_client,
+                name,
+                code=function_zip("basic"),
+                handler=f"index.{handler}",
+                **options,
+            )
+            created.add(name)
+        return name
+
+    return deploy
+
+
+def invoke(lambda_client, name: str, event: dict | None = None, **options) -> tuple[dict, object]:
+    """Invoke synchronously: (response, decoded JSON payload)."""
+    response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event or {}), **options)
+    return response, json.loads(response["Payload"].read() or b"null")
+
+
+def tail_logs(response: dict) -> str:
+    return base64.b64decode(response["LogResult"]).decode()
+
+
+def test_sync_invoke_gives_the_handler_its_event_context_and_environment(lambda_client, basic):
+    name = basic("context_fields", Environment={"Variables": {"GREETING": "hi"}}, MemorySize=256)
+
+    response, result = invoke(lambda_client, name)
+
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert result["function_name"] == name
+    assert result["function_version"] == "$LATEST"
+    assert result["invoked_function_arn"].endswith(f":function:{name}")
+    assert result["memory_limit_in_mb"] == 256
+    assert re.fullmatch(r"[0-9a-f-]{36}", result["aws_request_id"])
+    assert result["log_group_name"] == f"/aws/lambda/{name}"
+    assert "[$LATEST]" in result["log_stream_name"]
+    assert 0 < result["remaining_ms"] <= 3000
+    assert (Path(result["task_root"]) / "index.py").is_file()
+    assert result["env_value"] == "hi"
+
+
+def test_handler_error_has_the_aws_shape(lambda_client, basic):
+    response, error = invoke(lambda_client, basic("fail"), {"value": 7})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "bad input: 7"
+    assert any("in fail" in frame for frame in error["stackTrace"])
+    assert re.fullmatch(r"[0-9a-f-]{36}", error["requestId"])
+
+
+@pytest.mark.parametrize(
+    ("folder", "handler", "error_type", "message"),
+    [
+        (
+            "import_error",
+            "index.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'index': No module named 'p300_package_that_does_not_exist'",
+        ),
+        (
+            "basic",
+            "index.no_such_handler",
+            "Runtime.HandlerNotFound",
+            "Handler 'no_such_handler' missing on module 'index'",
+        ),
+    ],
+)
+def test_init_errors_have_the_aws_shape(lambda_client, folder, handler, error_type, message):
+    name = f"init-error-{error_type.split('.')[-1].lower()}"
+    create_function(lambda_client, name, code=function_zip(folder), handler=handler)
+
+    response, error = invoke(lambda_client, name)
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == error_type
+    assert error["errorMessage"] == message
+
+
+def test_timeout_is_enforced_and_the_next_invoke_reinitialises(lambda_client, basic):
+    name = basic("sleep_then_pid", name="basic-timeout", Timeout=1)
+
+    started = time.monotonic()
+    response, error = invoke(lambda_client, name, {"seconds": 3}, LogType="Tail")
+    elapsed = time.monotonic() - started
+    after, result = invoke(lambda_client, name, {"seconds": 0}, LogType="Tail")
+
+    assert response["FunctionError"] == "Unhandled"
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f-]{36} Task timed out after 1\.00 seconds",
+        error["errorMessage"],
+    )
+    assert elapsed < 2.5
+    assert "Task timed out after 1.00 seconds" in tail_logs(response)
+    assert "FunctionError" not in after and isinstance(result["pid"], int)
+    assert "Init Duration" in tail_logs(after)
+
+
+def test_exit_in_handler_is_an_exit_error_and_the_next_invoke_works(lambda_client, basic):
+    name = basic("exit_now")
+
+    response, error = invoke(lambda_client, name)
+    _, error_again = invoke(lambda_client, name)
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in error["errorMessage"]
+    assert error_again["errorType"] == "Runtime.ExitError"
+
+
+def test_tail_logs_have_start_end_report_and_the_function_output(lambda_client, basic):
+    name = basic("print_and_log")
+
+    first, result = invoke(lambda_client, name, {"marker": "m-1"}, LogType="Tail")
+    second, _ = invoke(lambda_client, name, {"marker": "m-2"}, LogType="Tail")
+
+    logs, request_id = tail_logs(first), first["ResponseMetadata"]["RequestId"]
+    assert result == "ok"
+    assert f"START RequestId: {request_id} Version: $LATEST" in logs
+    assert f"END RequestId: {request_id}" in logs
+    assert "printed line m-1" in logs
+    assert re.search(rf"\[INFO\]\t\S+Z\t{request_id}\tlogged line m-1", logs)
+    report = re.search(
+        r"REPORT RequestId: \S+\tInit Duration: [\d.]+ ms\tDuration: [\d.]+ ms\t"
+        r"Billed Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: (\d+) MB",
+        logs,
+    )
+    assert report and 5 < int(report.group(1)) < 128
+    assert "Init Duration" not in tail_logs(second)  # a warm invocation
+
+
+def test_cloudwatch_logs_receive_the_function_output(localstack, lambda_client, basic):
+    logs_client = client(localstack, "logs")
+    name = basic("print_and_log")
+
+    invoke(lambda_client, name, {"marker": "cw-7"})
+
+    deadline, messages = time.monotonic() + 15, []
+    while time.monotonic() < deadline and not any("printed line cw-7" in m for m in messages):
+        time.sleep(0.3)
+        with pytest.MonkeyPatch.context():
+            try:
+                events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")
+            except logs_client.exceptions.ResourceNotFoundException:
+                continue
+        messages = [event["message"] for event in events["events"]]
+    assert any("printed line cw-7" in m for m in messages)
+    assert any(m.startswith("REPORT RequestId") for m in messages)
+
+
+@pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event"])
+def test_function_writes_to_s3_through_boto3(localstack, lambda_client, basic, invocation_type):
+    s3 = client(localstack, "s3")
+    bucket, key = "p300-lambda-writes", f"from-lambda/{invocation_type}.json"
+    s3.create_bucket(Bucket=bucket)
+
+    response = lambda_client.invoke(
+        FunctionName=basic("write_s3"),
+        InvocationType=invocation_type,
+        Payload=json.dumps({"bucket": bucket, "key": key}),
+    )
+
+    assert response["StatusCode"] == (202 if invocation_type == "Event" else 200)
+    s3.get_waiter("object_exists").wait(
+        Bucket=bucket, Key=key, WaiterConfig={"Delay": 0.2, "MaxAttempts": 75}
+    )
+    body = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert body == {"bucket": bucket, "key": key}
+
+
+def test_layer_modules_are_importable(lambda_client):
+    layer_zip = zip_bytes(
+        {
+            "python/p300_layer_greeting.py": (
+                FUNCTIONS / "layer_module" / "p300_layer_greeting.py"
+            ).read_bytes()
+        }
+    )
+    layer = lambda_client.publish_layer_version(
+        LayerName="p300-greeting", Content={"ZipFile": layer_zip}, CompatibleRuntimes=["python3.13"]
+    )
+    create_function(
+        lambda_client,
+        "uses-layer",
+        code=function_zip("uses_layer"),
+        handler="index.handler",
+        Layers=[layer["LayerVersionArn"]],
+    )
+
+    _, result = invoke(lambda_client, "uses-layer", {"name": "ada"})
+
+    assert result == "hello ada from a layer"
+
+
+def test_weighted_alias_routes_about_80_20(lambda_client):
+    name = "weighted"
+    create_function(
+        lambda_client,
+        name,
+        code=function_zip("basic"),
+        handler="index.version_name",
+        Environment={"Variables": {"MARKER": "one"}},
+    )
+    lambda_client.publish_version(FunctionName=name)
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"MARKER": "two"}}
+    )
+    wait_for_state(lambda_client, name)
+    lambda_client.publish_version(FunctionName=name)
+    lambda_client.create_alias(
+        FunctionName=name,
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.2}},
+    )
+    n_invokes, share = 200, 0.2
+
+    results = [invoke(lambda_client, f"{name}:live")[1] for _ in range(n_invokes)]
+
+    on_two = sum(r == {"version": "2", "marker": "two"} for r in results)
+    on_one = sum(r == {"version": "1", "marker": "one"} for r in results)
+    sigma = math.sqrt(n_invokes * share * (1 - share))
+    assert on_one + on_two == n_invokes
+    assert abs(on_two - n_invokes * share) <= 4 * sigma
+
+
+def concurrent_sleeps(clients, name: str) -> tuple[float, set[int]]:
+    """Invoke `name` once per client at the same time (each sleeps 1 s): (wall s, PIDs)."""
+    pids: list[int] = []
+
+    def call(lambda_client) -> None:
+        pids.append(invoke(lambda_client, name, {"seconds": 1})[1]["pid"])
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in clients]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - started, set(pids)
+
+
+def test_concurrent_invokes_run_in_separate_environments(localstack, basic):
+    name = basic("sleep_then_pid")
+    clients = [client(localstack, "lambda") for _ in range(4)]
+
+    cold_wall_s, cold_pids = concurrent_sleeps(clients, name)
+    warm_wall_s, warm_pids = concurrent_sleeps(clients, name)
+
+    assert len(cold_pids) == 4 and cold_wall_s < 4.0  # four cold starts share 2 cores
+    assert warm_pids == cold_pids
+    assert warm_wall_s < 2.0
+
+
+def test_non_python_runtime_is_refused_with_a_reason(lambda_client):
+    conf = create_function(
+        lambda_client,
+        "node-fn",
+        code=zip_bytes({"index.js": "exports.handler = async () => 1;"}),
+        handler="index.handler",
+        runtime="nodejs20.x",
+    )
+
+    assert conf["State"] == "Failed"
+    assert "runs only Python runtimes (python3.x), got runtime 'nodejs20.x'" in conf["StateReason"]
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException, match="Failed"):
+        lambda_client.invoke(FunctionName="node-fn", Payload=b"{}")
+
+
+def environment_processes(server) -> list[psutil.Process]:
+    """The runtime environments (bootstrap processes) LocalStack `server` started."""
+    parent = psutil.Process(server.pid)
+    return [
+        p for p in parent.children(recursive=True) if any("bootstrap.py" in a for a in p.cmdline())
+    ]
+
+
+@pytest.mark.parametrize("ending", ["stop", "sigkill"])
+def test_no_environment_survives_localstack(tmp_path, ending):
+    server = launch(tmp_path / "home")
+    try:
+        lambda_client = client(server, "lambda")
+        create_function(
+            lambda_client, "sleepy", code=function_zip("basic"), handler="index.sleep_then_pid"
+        )
+        threads = [
+            threading.Thread(
+                target=invoke, args=(client(server, "lambda"), "sleepy", {"seconds": 0.5})
+            )
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        environments = environment_processes(server)
+    finally:
+        stop_server(server) if ending == "stop" else kill_server(server)
+
+    assert len(environments) == 2
+    _, alive = psutil.wait_procs(environments, timeout=5)
+    assert alive == []
+    stop_server(server)  # after SIGKILL: nothing left to stop, returns at once
