@@ -54,23 +54,22 @@ def main() -> None:
         f"{'model':<14} {'seed':>4} {'fit s':>6} {'AUC pooled':>10} {'AUC mean±sd':>12} "
         f"{'bal acc':>7} {'kappa':>6}"
     )
-    lda_results = []
+    results = []
     for model_name in MODEL_NAMES:
         for seed in args.seeds:
             result = fit_and_evaluate(
                 data, model_name=model_name, train_fraction=args.train_fraction, seed=seed
             )
             _print_result_row(model_name, seed, result)
-            if model_name == "lda":
-                lda_results.append(result)
+            results.append(result)
 
-    print("\nSpeller item accuracy vs repetitions (LDA scores, held-out subjects, 36 items)")
-    for result in lda_results:
+    print("\nSpeller item accuracy (36 items) vs repetitions used, held-out subjects' trials")
+    for result in results:
         curve = _decoding_curve(result, cohort)
         steps = " ".join(f"{a:.2f}" for a in curve.accuracy)
         print(
-            f"seed {result.split.seed}: {curve.n_trials} trials; r=1..{len(curve.accuracy)}: "
-            f"{steps}"
+            f"{result.model_name:<14} seed {result.split.seed}: {curve.n_trials} trials; "
+            f"r=1..{len(curve.accuracy)}: {steps}"
         )
 
 
@@ -124,13 +123,15 @@ def _decoding_curve(result, cohort: dict[str, Subject]):
     scores, flashed, trials, true_items = [], [], [], {}
     for subject in result.split.test:
         flashes = _flash_table(cohort[subject].features, raw_sfreq=cohort[subject].raw_sfreq)
-        kept = flashes[flashes["kept"]]
-        subject_scores = result.test_scores[subject].scores[kept["epoch_index"].to_numpy()]
-        scores.append(subject_scores)
+        for trial, groups in flashes[flashes["label"] == 1].groupby("trial")["stim_item"]:
+            item = _attended_item(set(groups.tolist()))
+            if item is not None:
+                true_items[(subject, trial)] = item
+        complete = [trial for (owner, trial) in true_items if owner == subject]
+        kept = flashes[flashes["kept"] & flashes["trial"].isin(complete)]
+        scores.append(result.test_scores[subject].scores[kept["epoch_index"].to_numpy()])
         flashed.extend(SPELLER_GROUPS[g] for g in kept["stim_item"])
         trials.extend((subject, t) for t in kept["trial"])
-        for trial, items in flashes[flashes["label"] == 1].groupby("trial")["stim_item"]:
-            true_items[(subject, trial)] = _attended_item(set(items.tolist()))
     trial_codes = np.array([hash(t) for t in trials])
     return item_accuracy_by_repetition(
         np.concatenate(scores),
@@ -152,10 +153,14 @@ def _flash_table(features: EpochFeatures, *, raw_sfreq: float) -> pd.DataFrame:
     return flashes.assign(trial=np.cumsum(gaps_s > TRIAL_GAP_S))
 
 
-def _attended_item(target_groups: set[int]) -> int:
-    """The speller item (0..35, row-major) at the crossing of the attended row and column."""
-    (row,), (column,) = [[g for g in target_groups if g < 6], [g for g in target_groups if g >= 6]]
-    return row * 6 + (column - 6)
+def _attended_item(target_groups: set[int]) -> int | None:
+    """The speller item (0..35, row-major) at the crossing of the attended row and column.
+
+    None when the trial was cut short (the session ended) before both were flashed.
+    """
+    rows = [g for g in target_groups if g < 6]
+    columns = [g - 6 for g in target_groups if g >= 6]
+    return rows[0] * 6 + columns[0] if len(rows) == len(columns) == 1 else None
 
 
 if __name__ == "__main__":
