@@ -20,6 +20,7 @@ from localstack.services.s3.models import (
     s3_stores,
 )
 from localstack.services.s3.utils import get_unique_key_id
+from localstack.utils.tagging import Tags
 
 from .journal import Record
 from .state import DurableState
@@ -108,8 +109,9 @@ def restore(state: DurableState) -> None:
         if entry.bucket is None:
             continue
         bucket = _restore_bucket(pickle.loads(entry.bucket.payload))
+        tags = regional_store(bucket).tags
         for record in entry.keys.values():
-            _restore_key(bucket, record.ident[1], pickle.loads(record.payload))
+            _restore_key(bucket, tags, record.ident[1], pickle.loads(record.payload))
         for record in entry.mpus.values():
             multipart = pickle.loads(record.payload)
             bucket.multiparts[multipart.id] = multipart
@@ -128,7 +130,7 @@ def _restore_bucket(state: dict) -> S3Bucket:
     return bucket
 
 
-def _restore_key(bucket: S3Bucket, key: str, state: dict) -> None:
+def _restore_key(bucket: S3Bucket, tags: Tags, key: str, state: dict) -> None:
     versions = state["versions"]
     if isinstance(bucket.objects, VersionedKeyStore):
         for version in versions:
@@ -138,7 +140,6 @@ def _restore_key(bucket: S3Bucket, key: str, state: dict) -> None:
             bucket.objects._store[key][version.version_id] = version
     else:
         bucket.objects.set(key, versions[-1])
-    tags = regional_store(bucket).tags
     for version_id, version_tags in state["tags"].items():
         if version_tags:
             tags.update_tags(get_unique_key_id(bucket.name, key, version_id), version_tags)
