@@ -64,6 +64,15 @@ def _as_db_user(argv: list[str]) -> list[str]:
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *argv]
 
 
+def _check_reachable_by_db_user(folder: Path) -> None:
+    reachable = subprocess.run(_as_db_user(["test", "-x", str(folder.parent)])).returncode == 0
+    if not reachable:
+        raise LocalCloudError(
+            f"the postgres user cannot reach {folder.parent} (a parent folder is private to "
+            f"root); PostgreSQL refuses to run as root, so choose a state home it can reach"
+        )
+
+
 def store_uri(port: int) -> str:
     return f"postgresql+psycopg://{USER}@127.0.0.1:{port}/{DATABASE}"
 
@@ -88,6 +97,7 @@ def start_postgres(home: Path, *, port: int, timeout: float = 60.0) -> ServerPro
     if fresh:
         data.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
+        _check_reachable_by_db_user(root)
         shutil.chown(root, "postgres", "postgres")
         for path in (data, sockets):
             shutil.chown(path, "postgres", "postgres")
