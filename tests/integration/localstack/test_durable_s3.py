@@ -1,6 +1,7 @@
 """Durable S3: everything acknowledged comes back after a clean stop and after a kill -9."""
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -19,6 +20,17 @@ pytestmark = pytest.mark.cloud
 
 MB = 1024 * 1024
 PART_BYTES = 5 * MB
+PUBLIC_READ_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::plain/*",
+        }
+    ],
+}
 
 
 def launch(home: Path, env_overrides: Mapping[str, str] | None = None) -> ServerProcess:
@@ -54,6 +66,7 @@ def populate(s3) -> str:
         Bucket="plain",
         CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]},
     )
+    s3.put_bucket_policy(Bucket="plain", Policy=json.dumps(PUBLIC_READ_POLICY))
     s3.put_object(
         Bucket="plain",
         Key="raw/s01.edf",
@@ -120,6 +133,11 @@ def populate(s3) -> str:
     s3.put_object(Bucket="suspended", Key="k", Body=b"versioned")
     s3.put_bucket_versioning(Bucket="suspended", VersioningConfiguration={"Status": "Suspended"})
     s3.put_object(Bucket="suspended", Key="k", Body=b"null again")
+
+    s3.create_bucket(Bucket="scratch")
+    s3.put_object(Bucket="scratch", Key="tmp", Body=b"t")
+    s3.delete_object(Bucket="scratch", Key="tmp")
+    s3.delete_bucket(Bucket="scratch")
     return open_upload["UploadId"]
 
 
@@ -167,6 +185,7 @@ def describe(s3) -> dict:
             "notification": _optional(s3.get_bucket_notification_configuration, Bucket=bucket),
             "tags": _optional(s3.get_bucket_tagging, Bucket=bucket),
             "cors": _optional(s3.get_bucket_cors, Bucket=bucket),
+            "policy": _optional(s3.get_bucket_policy, Bucket=bucket),
             "versions": versions,
             "delete_markers": [
                 (m["Key"], m["VersionId"], m["IsLatest"], m["LastModified"])
@@ -195,6 +214,8 @@ def test_scenario_is_what_we_expect(populated):
     plain_keys = [v[0] for v in state["plain"]["versions"]]
     assert sorted(plain_keys) == ["copy.edf", "mpu/done.bin", "raw/big.bin", "raw/s01.edf"]
     assert state["plain"]["notification"]["EventBridgeConfiguration"] == {}
+    assert json.loads(state["plain"]["policy"]["Policy"]) == PUBLIC_READ_POLICY
+    assert state["plain"]["tags"]["TagSet"] == [{"Key": "team", "Value": "p300"}]
     assert len(state["plain"]["uploads"]) == 1
     assert len(state["versioned"]["versions"]) == 4
     assert len(state["versioned"]["delete_markers"]) == 1
