@@ -10,6 +10,7 @@ Recovery loads the newest snapshot, replays its journal up to the first torn or 
 then compacts into generation g+1, so a torn tail is never appended to.
 """
 
+import fcntl
 import os
 import re
 import threading
@@ -116,6 +117,21 @@ def remove_older_generations(data_dir: Path, generation: int) -> None:
             path.unlink(missing_ok=True)
 
 
+def _lock_exclusively(path: Path) -> int:
+    """Hold an exclusive lock on `path` for this process's lifetime (released by the kernel
+    when it dies), so two servers never write the same data directory."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(
+            f"the durable S3 data directory {path.parent} is in use by another process; "
+            f"give each LocalStack its own P300_S3_DATA_DIR"
+        ) from None
+    return fd
+
+
 def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -147,6 +163,7 @@ class DurableLog:
         if compact_bytes <= 0:
             raise ValueError(f"compact_bytes must be > 0, got {compact_bytes}")
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._dir_lock: int | None = _lock_exclusively(data_dir / "lock")
         self.data_dir = data_dir
         self.fault_file = fault_file
         self.compact_bytes = compact_bytes
@@ -183,6 +200,9 @@ class DurableLog:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+            if self._dir_lock is not None:
+                os.close(self._dir_lock)
+                self._dir_lock = None
 
     def _compact_locked(self) -> None:
         next_generation = self.generation + 1

@@ -103,6 +103,7 @@ def test_log_commits_compacts_and_recovers(tmp_path):
     assert log.generation > 2
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         f"journal-{log.generation}.log",
+        "lock",
         f"snapshot-{log.generation}.snap",
     ]
     log.close()
@@ -136,6 +137,14 @@ def test_journal_file_appends_across_reopen(tmp_path):
         journal.append(encode_record(key_record(name)))
         journal.close()
     assert [r.ident[1] for r in read_records(path)] == ["a", "b"]
+
+
+def test_a_data_dir_serves_one_process_at_a_time(tmp_path):
+    first = DurableLog(tmp_path)
+    with pytest.raises(RuntimeError, match="is in use by another process"):
+        DurableLog(tmp_path)
+    first.close()
+    DurableLog(tmp_path).close()
 
 
 def test_compact_bytes_must_be_positive(tmp_path):
