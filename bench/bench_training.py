@@ -10,6 +10,7 @@ Run: ``.venv/bin/python bench/bench_training.py`` (about two minutes on 2 cores)
 """
 
 import argparse
+import os
 import statistics
 import time
 from typing import NamedTuple
@@ -36,6 +37,7 @@ class Subject(NamedTuple):
 
 def main() -> None:
     args = _arguments()
+    print(f"1-min load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     cohort = _make_cohort(n_subjects=args.subjects, duration_s=args.duration, seed=args.seed)
     data = {s: (c.features.features, c.features.labels) for s, c in cohort.items()}
     n_epochs = sum(len(y) for _, y in data.values())
@@ -71,6 +73,7 @@ def main() -> None:
             f"{result.model_name:<14} seed {result.split.seed}: {curve.n_trials} trials; "
             f"r=1..{len(curve.accuracy)}: {steps}"
         )
+    print(f"\n1-min load average at end: {os.getloadavg()[0]:.1f}")
 
 
 def _arguments() -> argparse.Namespace:
@@ -132,13 +135,14 @@ def _decoding_curve(result, cohort: dict[str, Subject]):
         scores.append(result.test_scores[subject].scores[kept["epoch_index"].to_numpy()])
         flashed.extend(SPELLER_GROUPS[g] for g in kept["stim_item"])
         trials.extend((subject, t) for t in kept["trial"])
-    trial_codes = np.array([hash(t) for t in trials])
+    code_of = {key: code for code, key in enumerate(true_items)}  # (subject, trial) -> int
+    trial_codes = np.array([code_of[t] for t in trials])
     return item_accuracy_by_repetition(
         np.concatenate(scores),
         flashed,
         trials=trial_codes,
         repetitions=count_repetitions(flashed, trials=trial_codes),
-        true_items={hash(key): item for key, item in true_items.items()},
+        true_items={code_of[key]: item for key, item in true_items.items()},
         candidates=range(36),
     )
 
