@@ -48,8 +48,13 @@ def _finish(proc: subprocess.Popen, what: str) -> str:
     return output
 
 
-def deploy(home: Path, *, localstack_port: int, context: dict[str, str]) -> str:
-    """Bootstrap the environment (idempotent), synthesize the app and deploy every stack."""
+def deploy(
+    home: Path, *, localstack_port: int, context: dict[str, str], app_dir: Path = paths.REPO
+) -> str:
+    """Bootstrap the environment (idempotent), synthesize the app and deploy every stack.
+
+    `app_dir` holds the app's cdk.json: the platform by default.
+    """
     assembly = home / "cdk.out"
     context_args = [
         arg for key, value in context.items() for arg in ("--context", f"{key}={value}")
@@ -60,7 +65,7 @@ def deploy(home: Path, *, localstack_port: int, context: dict[str, str]) -> str:
     synth = _cdklocal(
         ["synth", "--quiet", "--output", str(assembly), *context_args],
         localstack_port=localstack_port,
-        cwd=paths.REPO,
+        cwd=app_dir,
     )
     _finish(synth, "synth")
     _finish(bootstrap, "bootstrap")
