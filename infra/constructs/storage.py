@@ -4,10 +4,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-LANDING_BUCKET = "p300-landing-zone"
-RAW_BUCKET = "p300-raw-data"
-FEATURES_BUCKET = "p300-processed-features"
-MLFLOW_ARTIFACTS_BUCKET = "p300-mlflow-artifacts"
+from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, MLFLOW_ARTIFACTS_BUCKET, RAW_BUCKET
 
 
 class Storage(Construct):

@@ -8,6 +8,7 @@ import os
 import urllib.request
 from pathlib import Path
 
+from p300_aws.names import MLFLOW_ARTIFACTS_BUCKET
 from p300_ops import paths
 from p300_ops.localcloud.localstack import CREDENTIALS, REGION, endpoint_url
 from p300_ops.localcloud.processes import (
@@ -21,7 +22,7 @@ from p300_ops.localcloud.processes import (
 )
 
 DEFAULT_PORT = 5050
-ARTIFACT_BUCKET = "p300-mlflow-artifacts"
+ARTIFACT_BUCKET = MLFLOW_ARTIFACTS_BUCKET
 
 
 def tracking_uri(port: int) -> str:
