@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from localstack import config
+from localstack.runtime.shutdown import ON_AFTER_SERVICE_SHUTDOWN_HANDLERS
 from localstack.services.lambda_.invocation.executor_endpoint import (
     ExecutorEndpoint,
     StatusErrorException,
@@ -60,6 +61,10 @@ def stop_all() -> None:
         executor.stop()
 
 
+# After LocalStack stopped its services (its Lambda service does not stop environments itself);
+# atexit as well, in case LocalStack exits another way. A SIGKILLed LocalStack relies on the
+# environments' own parent-death signal and watchdog (bootstrap.py).
+ON_AFTER_SERVICE_SHUTDOWN_HANDLERS.register(stop_all)
 atexit.register(stop_all)
 
 

@@ -1,6 +1,7 @@
 """A real LocalStack (with our extension) for the integration tests, and helpers to deploy to it."""
 
 import io
+import json
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -90,3 +91,47 @@ def wait_for_state(lambda_client, name: str, *, qualifier: str | None = None) ->
         if settled or time.monotonic() > deadline:
             return conf
         time.sleep(0.1)
+
+
+def function_with_two_versions(lambda_client, name: str) -> None:
+    """Function `name` (handler index.version_name) with versions 1 and 2, which differ in the
+    MARKER variable ('one', 'two') their handler returns."""
+    create_function(
+        lambda_client,
+        name,
+        code=function_zip("basic"),
+        handler="index.version_name",
+        Environment={"Variables": {"MARKER": "one"}},
+    )
+    lambda_client.publish_version(FunctionName=name)
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"MARKER": "two"}}
+    )
+    wait_for_state(lambda_client, name)
+    lambda_client.publish_version(FunctionName=name)
+
+
+def deploy_stack(cfn_client, name: str, template: dict) -> str:
+    """Create stack `name` from `template`, or update it when it exists; the final status."""
+    body = json.dumps(template)
+    existing = {s["StackName"] for s in cfn_client.list_stacks()["StackSummaries"]}
+    if name in existing:
+        cfn_client.update_stack(StackName=name, TemplateBody=body)
+    else:
+        cfn_client.create_stack(StackName=name, TemplateBody=body)
+    deadline = time.monotonic() + 60
+    while True:
+        status = cfn_client.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.3)
+
+
+def stack_failure_reasons(cfn_client, name: str) -> str:
+    """The reasons of the stack's failed resource events, one per line."""
+    events = cfn_client.describe_stack_events(StackName=name)["StackEvents"]
+    return "\n".join(
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if e["ResourceStatus"].endswith("FAILED")
+    )

@@ -1,0 +1,174 @@
+"""Each LocalStack alias bug fails on an instance without our fixes and works with them.
+
+The "without" side is one extra LocalStack started with ``P300_DISABLED_PATCHES=all``.
+"""
+
+import json
+import math
+
+import pytest
+from botocore.exceptions import ClientError
+
+from p300_ops.localcloud.processes import stop_server
+from tests.integration.localstack.conftest import (
+    ROLE_ARN,
+    client,
+    deploy_stack,
+    function_with_two_versions,
+    launch,
+    stack_failure_reasons,
+)
+
+pytestmark = pytest.mark.cloud
+
+
+@pytest.fixture(scope="module")
+def unpatched(tmp_path_factory):
+    server = launch(tmp_path_factory.mktemp("unpatched"), {"P300_DISABLED_PATCHES": "all"})
+    yield server
+    stop_server(server)
+
+
+def alias_template(function: str, version: str, *, weights=None, description="") -> dict:
+    """A stack holding only alias 'live' of the existing `function`; `weights` maps further
+    versions to their share of invocations."""
+    properties = {
+        "FunctionName": function,
+        "Name": "live",
+        "FunctionVersion": version,
+        "Description": description,
+    }
+    if weights:
+        properties["RoutingConfig"] = {
+            "AdditionalVersionWeights": [
+                {"FunctionVersion": v, "FunctionWeight": w} for v, w in weights.items()
+            ]
+        }
+    return {"Resources": {"Alias": {"Type": "AWS::Lambda::Alias", "Properties": properties}}}
+
+
+def inline_function_template(message: str) -> dict:
+    """A function with inline code returning `message`, a version of it and an alias to that.
+
+    As CDK does, the version's logical id changes with the code and old versions are retained.
+    """
+    code = f"def handler(event, context):\n    return {message!r}\n"
+    version_id = f"Version{message.capitalize()}"
+    return {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": "inline",
+                    "Runtime": "python3.13",
+                    "Handler": "index.handler",
+                    "Role": ROLE_ARN,
+                    "Code": {"ZipFile": code},
+                },
+            },
+            version_id: {
+                "Type": "AWS::Lambda::Version",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {"FunctionName": {"Ref": "Fn"}},
+            },
+            "Alias": {
+                "Type": "AWS::Lambda::Alias",
+                "Properties": {
+                    "FunctionName": {"Ref": "Fn"},
+                    "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
+                    "Name": "live",
+                },
+            },
+        }
+    }
+
+
+def invoke_payload(lambda_client, name: str):
+    return json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read())
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_cloudformation_alias_with_routing_weights_is_created(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    lambda_client, cfn = client(server, "lambda"), client(server, "cloudformation")
+    function_with_two_versions(lambda_client, "weighted-in-cfn")
+
+    status = deploy_stack(
+        cfn, "weights", alias_template("weighted-in-cfn", "1", weights={"2": 0.2})
+    )
+
+    if not fixed:
+        assert status in {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED"}
+        assert "AdditionalVersionWeights" in stack_failure_reasons(cfn, "weights")
+        return
+    assert status == "CREATE_COMPLETE", stack_failure_reasons(cfn, "weights")
+    alias = lambda_client.get_alias(FunctionName="weighted-in-cfn", Name="live")
+    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.2}}
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_cloudformation_alias_update_is_applied(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    lambda_client, cfn = client(server, "lambda"), client(server, "cloudformation")
+    function_with_two_versions(lambda_client, "moved-in-cfn")
+    assert deploy_stack(cfn, "update", alias_template("moved-in-cfn", "1")) == "CREATE_COMPLETE"
+
+    status = deploy_stack(cfn, "update", alias_template("moved-in-cfn", "2", description="moved"))
+
+    alias = lambda_client.get_alias(FunctionName="moved-in-cfn", Name="live")
+    if not fixed:  # LocalStack logs "not implemented", reports success and changes nothing
+        assert (alias["FunctionVersion"], alias["Description"]) == ("1", "")
+        return
+    assert status == "UPDATE_COMPLETE", stack_failure_reasons(cfn, "update")
+    assert (alias["FunctionVersion"], alias["Description"]) == ("2", "moved")
+    assert invoke_payload(lambda_client, "moved-in-cfn:live") == {"version": "2", "marker": "two"}
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_update_alias_with_routing_weights(request, instance, fixed):
+    lambda_client = client(request.getfixturevalue(instance), "lambda")
+    function_with_two_versions(lambda_client, "reweighted")
+    lambda_client.create_alias(FunctionName="reweighted", Name="live", FunctionVersion="1")
+    weights = {"AdditionalVersionWeights": {"2": 0.2}}
+
+    if not fixed:
+        with pytest.raises(ClientError, match=r"TypeError|InternalError|InternalFailure"):
+            lambda_client.update_alias(
+                FunctionName="reweighted", Name="live", RoutingConfig=weights
+            )
+        return
+    updated = lambda_client.update_alias(
+        FunctionName="reweighted", Name="live", RoutingConfig=weights
+    )
+    n_invokes, share = 200, 0.2
+    versions = [
+        invoke_payload(lambda_client, "reweighted:live")["version"] for _ in range(n_invokes)
+    ]
+
+    assert updated["RoutingConfig"] == weights
+    assert set(versions) <= {"1", "2"}
+    sigma = math.sqrt(n_invokes * share * (1 - share))
+    assert abs(versions.count("2") - n_invokes * share) <= 4 * sigma
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_code_change_updates_the_stack_without_replacing_the_alias(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    lambda_client, cfn = client(server, "lambda"), client(server, "cloudformation")
+    assert deploy_stack(cfn, "inline", inline_function_template("first")) == "CREATE_COMPLETE"
+    alias_before = lambda_client.get_alias(FunctionName="inline", Name="live")
+
+    status = deploy_stack(cfn, "inline", inline_function_template("second"))
+
+    if not fixed:  # the alias was replaced: create-before-delete failed, the rollback deleted it
+        assert "Alias already exists" in stack_failure_reasons(cfn, "inline")
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+            lambda_client.get_alias(FunctionName="inline", Name="live")
+        return
+    assert status == "UPDATE_COMPLETE", stack_failure_reasons(cfn, "inline")
+    assert invoke_payload(lambda_client, "inline:live") == "second"
+    alias_after = lambda_client.get_alias(FunctionName="inline", Name="live")
+    assert alias_after["FunctionVersion"] != alias_before["FunctionVersion"]
+    assert deploy_stack(cfn, "inline", inline_function_template("third")) == "UPDATE_COMPLETE"
+    assert invoke_payload(lambda_client, "inline:live") == "third"
