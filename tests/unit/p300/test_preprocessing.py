@@ -1,0 +1,217 @@
+"""System A preprocessing: parameters, MNE-equal building blocks, fast path == MNE reference."""
+
+import dataclasses
+from pathlib import Path
+
+import mne
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from p300.preprocessing import PreprocessingParams, preprocess
+from p300.preprocessing.filtering import design_bandpass, filter_zero_phase
+from p300.preprocessing.resampling import resample_epochs
+from p300.synthetic import make_session
+from p300.types import RawRecording
+
+REAL_FILES = sorted(Path("/work/shared/data/real/muse_p300").glob("*.parquet"))
+
+
+def read_muse(path: Path) -> RawRecording:
+    """A real Muse recording: float columns are channels (µV), ``stim`` int8, sfreq in metadata."""
+    table = pq.read_table(path)
+    channels = [name for name in table.column_names if name != "stim"]
+    return RawRecording(
+        data=np.vstack([table[name].to_numpy().astype(np.float64) for name in channels]),
+        ch_names=tuple(channels),
+        sfreq=float(table.schema.metadata[b"sfreq"]),
+        stim=table["stim"].to_numpy(),
+        subject=path.stem,
+    )
+
+
+def assert_same_result(fast, reference):
+    """Same flashes, same kept epochs and reasons, features equal to 1e-6 of the signal scale."""
+    assert fast.metadata.equals(reference.metadata)
+    assert fast.summary == reference.summary
+    assert fast.features.shape == reference.features.shape
+    assert fast.features.dtype == np.float32 and reference.features.dtype == np.float32
+    scale = np.abs(reference.features).max()
+    assert np.abs(fast.features - reference.features).max() <= 1e-6 * scale
+    np.testing.assert_array_equal(fast.labels, reference.labels)
+    np.testing.assert_allclose(fast.times, reference.times, atol=1e-12)
+    assert fast.sfreq == reference.sfreq
+
+
+def test_default_params_are_system_a():
+    assert PreprocessingParams().to_dict() == {
+        "l_freq": 1.0,
+        "h_freq": 20.0,
+        "fir_window": "hamming",
+        "tmin": -0.1,
+        "tmax": 0.6,
+        "baseline": [-0.1, 0.0],
+        "reject_peak_to_peak_uv": 100.0,
+        "resample_sfreq": 100.0,
+    }
+
+
+def test_params_hash_is_stable_and_sensitive():
+    # A fixed value: the hash must not change between processes or releases for the same params.
+    assert PreprocessingParams().hash() == PreprocessingParams().hash()
+    assert PreprocessingParams().hash() == "151317e5cdb443d6"
+    assert PreprocessingParams(h_freq=30.0).hash() != PreprocessingParams().hash()
+    assert PreprocessingParams(baseline=[-0.1, 0]).hash() == PreprocessingParams().hash()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"l_freq": 0.0}, "l_freq must be a number > 0, got 0.0"),
+        ({"h_freq": 0.5}, "h_freq must be greater than l_freq=1.0, got 0.5"),
+        ({"fir_window": "kaiser"}, r"fir_window must be one of \('hamming', 'hann', 'blackman'\)"),
+        ({"tmin": 0.7}, "tmin must be less than tmax=0.6, got 0.7"),
+        ({"baseline": (-0.2, 0.0)}, r"baseline must lie inside the epoch window \[-0.1, 0.6\]"),
+        ({"baseline": (0.0, -0.1)}, "baseline must be .start, end. with start < end"),
+        ({"reject_peak_to_peak_uv": -5}, "reject_peak_to_peak_uv must be a number > 0, got -5"),
+        ({"resample_sfreq": 0}, "resample_sfreq must be a number > 0, got 0"),
+    ],
+)
+def test_params_reject_invalid_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        PreprocessingParams(**changes)
+
+
+@pytest.mark.parametrize("sfreq", [100.0, 250.0, 256.0, 512.0, 1000.0])
+def test_bandpass_taps_equal_mne(sfreq):
+    ours = design_bandpass(1.0, 20.0, sfreq)
+    theirs = mne.filter.create_filter(None, sfreq, 1.0, 20.0, fir_design="firwin", verbose=False)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("n_times", [300, 5000])
+def test_zero_phase_filter_equals_mne_filter_data(n_times):
+    data = np.random.default_rng(0).standard_normal((3, n_times)) * 20
+    ours = filter_zero_phase(data, design_bandpass(1.0, 20.0, 256.0))
+    with pytest.warns(RuntimeWarning) if n_times < 845 else _no_warning():
+        theirs = mne.filter.filter_data(data, 256.0, 1.0, 20.0, fir_design="firwin", verbose=False)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * np.abs(theirs).max())
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize(
+    ("sfreq", "n_times"), [(512.0, 359), (256.0, 180), (250.0, 176), (100.0, 71)]
+)
+def test_resampling_equals_mne_epochs_resample(sfreq, n_times):
+    epochs = np.random.default_rng(1).standard_normal((4, 3, n_times))
+    theirs = mne.EpochsArray(epochs, mne.create_info(3, sfreq, "eeg"), tmin=-0.1, verbose=False)
+    theirs.resample(100.0, verbose=False)
+    np.testing.assert_allclose(resample_epochs(epochs, sfreq, 100.0), theirs.get_data(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("n_channels", "sfreq"), [(16, 512.0), (4, 256.0), (8, 250.0)])
+def test_fast_equals_reference_on_synthetic_sessions(n_channels, sfreq):
+    recording = make_session(seed=21, n_channels=n_channels, sfreq=sfreq, duration_s=60)
+    fast, reference = preprocess(recording), preprocess(recording, method="reference")
+    assert_same_result(fast, reference)
+    n_times_out = len(fast.times)
+    assert fast.epochs.shape == (fast.summary["n_kept"], n_channels, n_times_out)
+    assert fast.features.shape[1] == n_channels * n_times_out
+    # Channel-major flattening: the first n_times_out features are channel 0's time course.
+    np.testing.assert_array_equal(fast.features[:, :n_times_out], fast.epochs[:, 0, :])
+    assert fast.summary["n_rejected_amplitude"] > 0
+
+
+def test_fast_equals_reference_with_other_params():
+    recording = make_session(seed=4, n_channels=6, sfreq=256.0, duration_s=40)
+    params = PreprocessingParams(
+        l_freq=0.5, h_freq=30.0, tmin=-0.2, tmax=0.8, baseline=(-0.2, 0.0),
+        reject_peak_to_peak_uv=None, resample_sfreq=64.0, fir_window="hann",
+    )  # fmt: skip
+    fast, reference = (
+        preprocess(recording, params),
+        preprocess(recording, params, method="reference"),
+    )
+    assert_same_result(fast, reference)
+    assert fast.summary["n_rejected_amplitude"] == 0
+    assert fast.params == params.to_dict()
+
+
+def test_epochs_past_the_edges_are_dropped_like_mne():
+    recording = make_session(seed=2, n_channels=4, sfreq=256.0, duration_s=20)
+    stim = np.zeros_like(recording.stim)
+    stim[[10, 2000, 3000, recording.n_times - 20]] = [1, 2, 1, 2]
+    edgy = dataclasses.replace(recording, stim=stim, stim_item=None)
+    fast, reference = preprocess(edgy), preprocess(edgy, method="reference")
+    assert_same_result(fast, reference)
+    reasons = fast.metadata["reject_reason"].tolist()
+    assert reasons[0] == "NO_DATA" and reasons[-1] == "TOO_SHORT"
+    assert fast.metadata["stim_item"].eq(-1).all()
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=[p.stem for p in REAL_FILES])
+def test_fast_equals_reference_on_real_recordings(path):
+    recording = read_muse(path)
+    fast, reference = preprocess(recording), preprocess(recording, method="reference")
+    assert_same_result(fast, reference)
+    summary = fast.summary
+    assert summary["n_kept"] > 0.3 * summary["n_flashes"]
+    assert summary["n_target"] > 0 and summary["n_nontarget"] > summary["n_target"]
+    assert fast.epochs.shape[1:] == (4, 70)
+
+
+def test_rejection_reason_names_the_channels():
+    features = preprocess(make_session(seed=21, duration_s=60))
+    dropped = features.metadata.loc[~features.metadata["kept"], "reject_reason"]
+    assert dropped.str.fullmatch(r"peak_to_peak>100uV on [A-Za-z0-9]+(,[A-Za-z0-9]+)*").all()
+    assert (features.metadata["epoch_index"] >= 0).sum() == len(features.features)
+
+
+@pytest.fixture(scope="module")
+def small_recording():
+    return make_session(seed=0, n_channels=4, sfreq=256.0, duration_s=20)
+
+
+def _with_stim(recording, positions, codes):
+    stim = np.zeros_like(recording.stim)
+    stim[positions] = codes
+    return dataclasses.replace(recording, stim=stim)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: _with_stim(r, [100, 500], [1, 3]),
+            r"stim codes must be in \[0, 1, 2\], got \[0, 1, 3\]",
+        ),
+        (lambda r: _with_stim(r, [100, 101], [1, 2]), "adjacent onsets"),
+        (lambda r: _with_stim(r, [], []), "no flash onsets"),
+        (lambda r: dataclasses.replace(r, stim=r.stim[:-1]), r"stim must have shape \(5120,\)"),
+        (
+            lambda r: dataclasses.replace(r, ch_names=r.ch_names[:2]),
+            r"data must have shape \(n_channels=2",
+        ),
+        (
+            lambda r: dataclasses.replace(r, sfreq=32.0),
+            "h_freq must be below the Nyquist frequency 16.0",
+        ),
+    ],
+)
+def test_preprocess_rejects_unusable_recordings(small_recording, change, message):
+    with pytest.raises(ValueError, match=message):
+        preprocess(change(small_recording))
+
+
+def test_preprocess_rejects_unknown_method(small_recording):
+    with pytest.raises(
+        ValueError, match=r"method must be one of \('fast', 'reference'\), got 'mne'"
+    ):
+        preprocess(small_recording, method="mne")
