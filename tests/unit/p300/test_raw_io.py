@@ -1,7 +1,6 @@
 """Raw Parquet recordings: real files, System A's form, round trips, speed."""
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -150,17 +149,11 @@ def test_missing_file_is_reported_not_raised(tmp_path):
     assert "absent.parquet" in report.problems[0].message
 
 
-def test_ten_minutes_of_16_channels_at_512_hz_validates_fast():
-    data = system_a_bytes(seconds=600.0)
-
-    timings = []
-    for _ in range(3):  # best of three: other processes share the machine
-        started = time.perf_counter()
-        report = validate_recording_bytes(data)
-        timings.append(time.perf_counter() - started)
+def test_ten_minutes_of_16_channels_at_512_hz_validate():
+    # Its speed is measured by bench/bench_io.py, not asserted here.
+    report = validate_recording_bytes(system_a_bytes(seconds=600.0))
 
     assert report.ok and report.recording.data.shape == (16, 600 * 512)
-    assert min(timings) < 1.0, f"validation took {min(timings):.2f} s at best"
 
 
 def test_pandas_index_columns_are_not_taken_for_channels():
