@@ -1,0 +1,186 @@
+"""Move one landing-zone upload into the raw bucket, or into quarantine with its reason.
+
+The bytes validated and hashed are the bytes written (one read of the landing object, no
+server-side copy that could pick up a newer upload), and the landing object is deleted only after
+every write was read back with its version and SHA-256: no byte is ever lost.
+"""
+
+import json
+import logging
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from p300.contract import DEFAULT_MAX_BYTES, Severity
+from p300.raw_io import validate_recording_bytes
+from p300_aws import keys
+from p300_aws.errors import BadEventError, BadKeyError, MissingObjectError
+from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
+from p300_aws.processing import features_are_current
+from p300_aws.s3_objects import (
+    StoredObject,
+    delete_object,
+    find_object,
+    put_verified,
+    read_object,
+    sha256_hex,
+)
+
+log = logging.getLogger(__name__)
+
+#: Problem code of a landing key from which no subject/session can be read.
+BAD_KEY = "BAD_KEY"
+#: Object metadata naming the landing key an object came from (URL-encoded: metadata is ASCII).
+LANDING_KEY_METADATA = "landing-key"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What `p300-ingest` returns (see the pipeline contract)."""
+
+    outcome: str  # "ingested", "duplicate", "quarantined" or "missing"
+    landing_key: str
+    sha256: str | None = None
+    subject: str | None = None
+    session: str | None = None
+    raw_key: str | None = None
+    raw_version_id: str | None = None
+    needs_processing: bool = False
+    problems: list[dict] = field(default_factory=list)
+    quarantine_key: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_ingest_event(event: dict) -> str:
+    """The landing key of an ingest event ``{"bucket", "key"}``; the bucket must be the landing
+    zone's."""
+    bucket, key = event.get("bucket"), event.get("key")
+    if bucket != LANDING_BUCKET or not isinstance(key, str) or not key:
+        raise BadEventError(
+            f"ingest event must be {{'bucket': {LANDING_BUCKET!r}, 'key': <landing key>}}, got "
+            f"bucket={bucket!r}, key={key!r}"
+        )
+    return key
+
+
+def ingest_object(
+    s3, key: str, *, params_hash: str, max_bytes: int = DEFAULT_MAX_BYTES
+) -> IngestResult:
+    """Validate landing object ``key`` and move it to the raw bucket or to quarantine.
+
+    Parameters
+    ----------
+    s3 : boto3 S3 client
+    key : str
+        Landing key, already URL-decoded.
+    params_hash : str
+        Hash of the current preprocessing parameters: a duplicate needs processing only when its
+        features were made from other bytes or parameters.
+    max_bytes : int
+        Larger files are quarantined (``FILE_TOO_LARGE``) without being parsed.
+    """
+    try:
+        landing = read_object(s3, LANDING_BUCKET, key)
+    except MissingObjectError:
+        # Another execution (an upload event racing the hourly catch-up) got there first.
+        return IngestResult("missing", key)
+    digest = sha256_hex(landing.body)
+    report = validate_recording_bytes(landing.body, max_bytes=max_bytes)
+    problems = [problem.to_dict() for problem in report.problems]
+    try:
+        landing_ids = keys.parse_landing_key(key)
+        ids = report.recording and keys.identify(
+            landing_ids,
+            file_subject=report.recording.subject,
+            file_session=report.recording.session,
+        )
+    except BadKeyError as exc:
+        problems.insert(0, {"code": BAD_KEY, "severity": str(Severity.ERROR), "message": str(exc)})
+        landing_ids, ids = None, None
+    if ids is None:
+        return _quarantine(s3, landing, digest, problems, landing_ids)
+    return _store(s3, landing, digest, ids, problems, params_hash=params_hash)
+
+
+def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash: str):
+    raw_key = keys.raw_key(ids)
+    current = find_object(s3, RAW_BUCKET, raw_key)
+    if current is not None and current.sha256 == digest:
+        _delete_landing(s3, landing)
+        return IngestResult(
+            "duplicate", landing.head.key, digest, ids.subject, ids.session, raw_key,
+            current.version_id,
+            needs_processing=not features_are_current(
+                s3, ids, raw_sha256=digest, params_hash=params_hash
+            ),
+            problems=problems,
+        )  # fmt: skip
+    written = put_verified(
+        s3,
+        RAW_BUCKET,
+        raw_key,
+        landing.body,
+        metadata={
+            LANDING_KEY_METADATA: urllib.parse.quote(landing.head.key),
+            "subject": ids.subject,
+            "session": ids.session,
+        },
+    )
+    _delete_landing(s3, landing)
+    return IngestResult(
+        "ingested", landing.head.key, digest, ids.subject, ids.session, raw_key,
+        written.version_id, needs_processing=True, problems=problems,
+    )  # fmt: skip
+
+
+def quarantine_record(
+    landing_key: str, digest: str, problems: list[dict], *, now: datetime | None = None
+) -> dict:
+    """The ``.reason.json`` document of a rejected upload: its first error decides the code."""
+    first_error = next(p for p in problems if p["severity"] == str(Severity.ERROR))
+    return {
+        "code": first_error["code"],
+        "message": first_error["message"],
+        "problems": problems,
+        "landing_key": landing_key,
+        "sha256": digest,
+        "quarantined_at": (now or datetime.now(UTC)).isoformat(),
+    }
+
+
+def _quarantine(s3, landing: StoredObject, digest: str, problems, landing_ids) -> IngestResult:
+    key = landing.head.key
+    record = quarantine_record(key, digest, problems)
+    metadata = {LANDING_KEY_METADATA: urllib.parse.quote(key), "code": record["code"]}
+    target = keys.quarantine_key(key)
+    put_verified(s3, RAW_BUCKET, target, landing.body, metadata=metadata)
+    put_verified(
+        s3,
+        RAW_BUCKET,
+        keys.quarantine_reason_key(key),
+        json.dumps(record, indent=2, ensure_ascii=False).encode(),
+        metadata=metadata,
+        content_type="application/json",
+    )
+    _delete_landing(s3, landing)
+    return IngestResult(
+        "quarantined",
+        key,
+        digest,
+        subject=landing_ids.subject if landing_ids else None,
+        session=landing_ids.session if landing_ids else None,
+        problems=problems,
+        quarantine_key=target,
+    )
+
+
+def _delete_landing(s3, landing: StoredObject) -> None:
+    """Delete the landing object unless a newer upload replaced it since it was read."""
+    now = find_object(s3, LANDING_BUCKET, landing.head.key)
+    if now is not None and now.etag != landing.head.etag:
+        log.warning("s3://%s/%s was re-uploaded meanwhile; kept", LANDING_BUCKET, now.key)
+        return
+    if now is not None:
+        delete_object(s3, LANDING_BUCKET, landing.head.key)

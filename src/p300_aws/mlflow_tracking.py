@@ -1,0 +1,246 @@
+"""An MLflow adapter with one retry policy for every call to the tracking server.
+
+MLflow's own HTTP retries (up to minutes of back-off) are turned down to none by default, so the
+policy here decides: ``P300_MLFLOW_ATTEMPTS`` tries (default 4), sleeping ``P300_MLFLOW_BACKOFF_S``
+(default 1 s) doubled after every failure. When every attempt fails the call raises
+`MlflowUnavailableError`. ``mlflow`` is imported on first use: it takes ~2 s to import.
+"""
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from p300_aws.errors import MlflowUnavailableError
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_ENV, BACKOFF_ENV = "P300_MLFLOW_ATTEMPTS", "P300_MLFLOW_BACKOFF_S"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: MLflow's own settings, defaulted so that our policy is the only retry loop.
+MLFLOW_CLIENT_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+_UNAVAILABLE_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` tries in all; sleep ``backoff_s`` s after the first failure, doubling."""
+
+    attempts: int = 4
+    backoff_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.attempts, int) and self.attempts >= 1):
+            raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        if not self.backoff_s >= 0:
+            raise ValueError(f"backoff_s must be >= 0 s, got {self.backoff_s!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "RetryPolicy":
+        """The policy set by ``P300_MLFLOW_ATTEMPTS`` and ``P300_MLFLOW_BACKOFF_S``."""
+        return cls(
+            attempts=int(environ.get(ATTEMPTS_ENV, cls.attempts)),
+            backoff_s=float(environ.get(BACKOFF_ENV, cls.backoff_s)),
+        )
+
+    def delays(self) -> list[float]:
+        """Sleep in s before each retry, length ``attempts - 1``."""
+        return [self.backoff_s * 2**i for i in range(self.attempts - 1)]
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the server could not be reached or failed (not a bad request)."""
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        status = exc.get_http_status_code()
+        return (
+            "failed with exception" in str(exc)
+            or status >= 500
+            or exc.error_code in (_UNAVAILABLE_CODES)
+        )
+    return isinstance(exc, OSError)  # requests' ConnectionError and timeouts are OSErrors
+
+
+def call_with_retry[R](
+    action: Callable[[], R],
+    *,
+    what: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> R:
+    """Run ``action``, retrying it per ``policy`` while MLflow is unavailable.
+
+    Raises
+    ------
+    MlflowUnavailableError
+        After the last attempt failed; errors that are not about availability pass through.
+    """
+    for delay in [*policy.delays(), None]:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if delay is None:
+                raise MlflowUnavailableError(
+                    f"MLflow unavailable: {what} failed {policy.attempts} times; last error: {exc}"
+                ) from exc
+            log.warning("MLflow %s failed (%s); retrying in %.1f s", what, exc, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class MlflowTracker:
+    """Runs, artifacts and registry calls against one tracking server, each call retried.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        E.g. ``http://127.0.0.1:5050``.
+    policy : RetryPolicy
+    """
+
+    def __init__(self, tracking_uri: str, *, policy: RetryPolicy | None = None):
+        if not tracking_uri:
+            raise ValueError(f"tracking_uri must be an MLflow server URI, got {tracking_uri!r}")
+        for name, value in MLFLOW_CLIENT_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.policy = policy or RetryPolicy.from_env()
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "MlflowTracker":
+        """The tracker of ``MLFLOW_TRACKING_URI`` with the policy of the environment."""
+        uri = environ.get(TRACKING_URI_ENV, "")
+        if not uri:
+            raise ValueError(f"environment variable {TRACKING_URI_ENV} must be set, got {uri!r}")
+        return cls(uri, policy=RetryPolicy.from_env(environ))
+
+    def retry[R](self, action: Callable[[], R], *, what: str) -> R:
+        return call_with_retry(action, what=what, policy=self.policy)
+
+    def start_run(self, experiment: str, *, run_name: str, tags: Mapping[str, str]) -> str:
+        """Create a run in ``experiment`` (created when missing); returns the run id."""
+
+        def create() -> str:
+            found = self.client.get_experiment_by_name(experiment)
+            experiment_id = (
+                found.experiment_id if found else self.client.create_experiment(experiment)
+            )
+            run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+            return run.info.run_id
+
+        return self.retry(create, what=f"start a run in experiment {experiment!r}")
+
+    def log_values(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] = {},
+        metrics: Mapping[str, float | None] = {},
+        tags: Mapping[str, str] = {},
+    ) -> None:
+        """Log params (as text), metrics (None values left out) and tags in one batch."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        batch = {
+            "params": [Param(k, _param_text(v)) for k, v in params.items()],
+            "metrics": [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
+            "tags": [RunTag(k, str(v)) for k, v in tags.items()],
+        }
+        self.retry(lambda: self.client.log_batch(run_id, **batch), what="log params and metrics")
+
+    def log_bytes(self, run_id: str, name: str, data: bytes, *, folder: str | None = None) -> None:
+        """Upload ``data`` as artifact ``[folder/]name`` of the run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.retry(
+                lambda: self.client.log_artifact(run_id, str(path), folder),
+                what=f"upload artifact {name!r}",
+            )
+
+    def log_json(self, run_id: str, name: str, document: object) -> bytes:
+        """Upload ``document`` as indented, key-sorted JSON; returns the bytes uploaded."""
+        data = json_bytes(document)
+        self.log_bytes(run_id, name, data)
+        return data
+
+    def end_run(self, run_id: str) -> None:
+        self.retry(lambda: self.client.set_terminated(run_id, "FINISHED"), what="finish the run")
+
+    def mark_failed(self, run_id: str) -> None:
+        """Mark the run FAILED if the server answers at once; never raises (used on error paths)."""
+        try:
+            self.client.set_terminated(run_id, "FAILED")
+        except Exception as exc:  # the server may be the reason we are failing
+            log.warning("could not mark MLflow run %s FAILED: %s", run_id, exc)
+
+    def log_sklearn_model(self, run_id: str, model, *, pip_requirements: list[str]) -> str:
+        """Log a fitted scikit-learn model as the run's ``model``; returns its model URI."""
+        import mlflow
+        import mlflow.sklearn
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+
+        def log_model() -> str:
+            info = mlflow.sklearn.log_model(
+                model, name="model", run_id=run_id, pip_requirements=pip_requirements
+            )
+            return info.model_uri
+
+        return self.retry(log_model, what="log the model")
+
+    def register(self, model_uri: str, run_id: str, *, name: str, alias: str | None) -> str:
+        """Register ``model_uri`` as a new version of ``name``, then set ``alias`` on it.
+
+        If setting the alias fails, the new version is deleted again (best effort) so that no
+        version is left registered half-way. Returns the version number as text.
+        """
+
+        import mlflow
+
+        mlflow.set_registry_uri(self.tracking_uri)
+
+        def create_version() -> str:
+            return str(mlflow.register_model(model_uri, name, await_registration_for=0).version)
+
+        version = self.retry(create_version, what=f"register a version of {name!r}")
+        if alias is None:
+            return version
+        try:
+            self.retry(
+                lambda: self.client.set_registered_model_alias(name, alias, version),
+                what=f"set alias {alias!r} on {name} version {version}",
+            )
+        except Exception:
+            self._delete_version(name, version)
+            raise
+        return version
+
+    def _delete_version(self, name: str, version: str) -> None:
+        try:
+            self.client.delete_model_version(name, version)
+        except Exception as exc:
+            log.error("model %s version %s is registered without its alias: %s", name, version, exc)
+
+
+def json_bytes(document: object) -> bytes:
+    """Canonical JSON (sorted keys, 2-space indent, UTF-8) of ``document``."""
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode()
+
+
+def _param_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

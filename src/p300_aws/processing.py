@@ -1,0 +1,185 @@
+"""Preprocess one ingested recording into its features object, logged as an MLflow run.
+
+The features of ``subject=<S>/session=<N>/eeg.parquet`` go to
+``p300-processed-features/subject=<S>/session=<N>/features.parquet`` with metadata
+``raw-sha256``, ``raw-version-id``, ``params-hash`` and ``mlflow-run-id``. Work is skipped when
+that object was already made from the same raw bytes with the same parameters.
+"""
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from p300.features_io import features_to_parquet_bytes
+from p300.preprocessing import PreprocessingParams, preprocess
+from p300.raw_io import read_recording
+from p300_aws import keys
+from p300_aws.errors import BadEventError, VerificationError
+from p300_aws.mlflow_tracking import MlflowTracker
+from p300_aws.names import FEATURES_BUCKET, PREPROCESSING_EXPERIMENT, RAW_BUCKET
+from p300_aws.s3_objects import find_object, head_object, put_verified, read_object, sha256_hex
+
+#: JSON object of `PreprocessingParams` fields overriding System A's defaults.
+PARAMS_ENV = "P300_PREPROCESSING_PARAMS"
+RAW_SHA256, RAW_VERSION_ID, PARAMS_HASH, RUN_ID = (
+    "raw-sha256",
+    "raw-version-id",
+    "params-hash",
+    "mlflow-run-id",
+)
+_COUNTS = ("n_flashes", "n_kept", "n_rejected", "n_target", "n_nontarget")
+
+
+def preprocessing_params(
+    overrides: Mapping[str, object] | None = None, *, environ: Mapping[str, str] = os.environ
+) -> PreprocessingParams:
+    """System A's parameters, updated from ``P300_PREPROCESSING_PARAMS`` then ``overrides``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown parameter name or a value `PreprocessingParams` refuses.
+    """
+    merged = {**json.loads(environ.get(PARAMS_ENV) or "{}"), **(overrides or {})}
+    allowed = sorted(f.name for f in fields(PreprocessingParams))
+    unknown = sorted(set(merged) - set(allowed))
+    if unknown:
+        raise ValueError(f"preprocessing params must be among {allowed}, got unknown {unknown}")
+    return PreprocessingParams(**merged)
+
+
+def features_are_current(s3, ids: keys.SubjectSession, *, raw_sha256: str, params_hash: str):
+    """Whether the features of ``ids`` exist and were made from these raw bytes and params."""
+    head = find_object(s3, FEATURES_BUCKET, keys.features_key(ids))
+    return (
+        head is not None
+        and head.metadata.get(RAW_SHA256) == raw_sha256
+        and head.metadata.get(PARAMS_HASH) == params_hash
+    )
+
+
+@dataclass(frozen=True)
+class PreprocessRequest:
+    """One raw object version to preprocess, with optional parameter overrides."""
+
+    raw_key: str
+    raw_version_id: str | None
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_event(cls, event: Mapping) -> "PreprocessRequest":
+        """From `p300-ingest`'s output or a catch-up raw item (``raw_key``, ``raw_version_id``)."""
+        raw_key = event.get("raw_key")
+        if not isinstance(raw_key, str) or not raw_key:
+            raise BadEventError(
+                f"preprocess event must carry 'raw_key' (and 'raw_version_id'), got keys "
+                f"{sorted(event)}"
+            )
+        params = event.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise BadEventError(f"preprocess event 'params' must be an object, got {params!r}")
+        return cls(raw_key, event.get("raw_version_id"), dict(params))
+
+
+@dataclass(frozen=True)
+class PreprocessResult:
+    outcome: str  # "processed" or "skipped"
+    subject: str
+    session: str
+    features_key: str
+    features_version_id: str | None
+    summary: dict
+    mlflow_run_id: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def preprocess_object(
+    s3, tracker: MlflowTracker, request: PreprocessRequest, *, params: PreprocessingParams
+) -> PreprocessResult:
+    """Preprocess the raw object version of ``request`` unless its features are current.
+
+    Raises
+    ------
+    VerificationError
+        When the raw bytes do not match their ``sha256`` metadata.
+    MlflowUnavailableError
+        When the run cannot be logged; no features object is written then.
+    """
+    ids = keys.parse_raw_key(request.raw_key)
+    target = keys.features_key(ids)
+    raw_head = head_object(s3, RAW_BUCKET, request.raw_key, version_id=request.raw_version_id)
+    params_hash = params.hash()
+    if raw_head.sha256 and features_are_current(
+        s3, ids, raw_sha256=raw_head.sha256, params_hash=params_hash
+    ):
+        current = head_object(s3, FEATURES_BUCKET, target)
+        return PreprocessResult(
+            "skipped", ids.subject, ids.session, target, current.version_id, {},
+            current.metadata.get(RUN_ID),
+        )  # fmt: skip
+    timings, features_bytes, features = _compute(s3, raw_head, ids, params)
+    run_id = tracker.start_run(
+        PREPROCESSING_EXPERIMENT,
+        run_name=f"subject-{ids.subject}-session-{ids.session}",
+        tags={"subject": ids.subject, "session": ids.session, "raw_sha256": features["sha256"]},
+    )
+    try:
+        tracker.log_values(
+            run_id,
+            params={**params.to_dict(), "params_hash": params_hash, "raw_key": request.raw_key,
+                    "raw_version_id": raw_head.version_id},
+            metrics={**{k: features["summary"][k] for k in _COUNTS}, **timings},
+        )  # fmt: skip
+        started = time.perf_counter()
+        written = put_verified(
+            s3,
+            FEATURES_BUCKET,
+            target,
+            features_bytes,
+            metadata={
+                RAW_SHA256: features["sha256"],
+                RAW_VERSION_ID: raw_head.version_id or "null",
+                PARAMS_HASH: params_hash,
+                RUN_ID: run_id,
+            },
+        )
+        tracker.log_values(
+            run_id,
+            metrics={"write_s": time.perf_counter() - started},
+            tags={"features_key": target, "features_version_id": str(written.version_id)},
+        )
+        tracker.end_run(run_id)
+    except BaseException:
+        tracker.mark_failed(run_id)
+        raise
+    summary = features["summary"] | {"timings_s": timings}
+    return PreprocessResult(
+        "processed", ids.subject, ids.session, target, written.version_id, summary, run_id
+    )
+
+
+def _compute(s3, raw_head, ids: keys.SubjectSession, params: PreprocessingParams):
+    """Read, decode and preprocess the raw version; returns timings, Parquet bytes, facts."""
+    clock = time.perf_counter()
+    raw = read_object(s3, RAW_BUCKET, raw_head.key, version_id=raw_head.version_id)
+    digest = sha256_hex(raw.body)
+    if raw_head.sha256 and digest != raw_head.sha256:
+        raise VerificationError(
+            f"s3://{RAW_BUCKET}/{raw_head.key} version {raw_head.version_id} has sha256 {digest}"
+            f", not its metadata's {raw_head.sha256}"
+        )
+    timings = {"read_s": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    recording = replace(read_recording(raw.body), subject=ids.subject, session=ids.session)
+    timings["decode_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    features = preprocess(recording, params)
+    timings["preprocess_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    features_bytes = features_to_parquet_bytes(features)
+    timings["serialize_s"] = time.perf_counter() - clock
+    return timings, features_bytes, {"sha256": digest, "summary": features.summary}
