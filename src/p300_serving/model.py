@@ -1,0 +1,200 @@
+"""The model bundle as the prediction service loads it: numpy, JSON and (rarely) pickle only.
+
+Bundle layout (format version 1), a directory or a zip file holding the same files:
+
+- ``bundle.json``: ``format_version``, ``model`` (``name``, ``version``, ``alias``, ``run_id``),
+  ``metrics``, ``features_schema`` (`p300.features_io.FeaturesSchemaInfo.to_dict`, including the
+  preprocessing ``params``), ``scorer`` (``"linear"`` or ``"pickle"``), ``created_at``.
+- ``linear.npz`` (scorer ``linear``): ``weights`` shape (n_features,) and ``intercept`` shape (),
+  the fitted pipeline folded into one linear function whose logistic is the target probability.
+- ``model.pkl``: the fitted scikit-learn pipeline, always written; loaded only by scorer
+  ``pickle`` (non-linear pipelines), which costs the scikit-learn import (seconds).
+"""
+
+import io
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+FORMAT_VERSION = 1
+INFO_FILE, LINEAR_FILE, PICKLE_FILE = "bundle.json", "linear.npz", "model.pkl"
+SCORERS = ("linear", "pickle")
+
+
+class BundleError(ValueError):
+    """A model bundle is missing, unreadable or inconsistent."""
+
+
+class Scorer(Protocol):
+    def decision(self, features: np.ndarray) -> np.ndarray: ...
+
+    def target_probability(self, features: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LinearScorer:
+    """A binary linear classifier: decision = features · weights + intercept, P = logistic.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (n_features,)
+        float64, per µV of each feature.
+    intercept : float
+    """
+
+    weights: np.ndarray
+    intercept: float
+
+    def decision(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of target, shape (n_epochs,), for features shape (n_epochs, n_features)."""
+        return features.astype(np.float64, copy=False) @ self.weights + self.intercept
+
+    def target_probability(self, features: np.ndarray) -> np.ndarray:
+        """Target probability, shape (n_epochs,)."""
+        return _logistic(self.decision(features))
+
+
+@dataclass(frozen=True)
+class PipelineScorer:
+    """Any fitted scikit-learn classifier with ``predict_proba``; classes must be [0, 1]."""
+
+    pipeline: object
+
+    def decision(self, features: np.ndarray) -> np.ndarray:
+        if hasattr(self.pipeline, "decision_function"):
+            return np.asarray(self.pipeline.decision_function(features), dtype=np.float64)
+        probability = np.clip(self.target_probability(features), 1e-12, 1 - 1e-12)
+        return np.log(probability / (1 - probability))
+
+    def target_probability(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.pipeline.predict_proba(features)[:, 1], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a bundle says about its model.
+
+    Attributes
+    ----------
+    name, version, alias, run_id : str or None
+        The MLflow registered model, its version, the alias it was built for, its training run.
+    metrics : dict of str to float
+        The training run's metrics.
+    features_schema : dict
+        `FeaturesSchemaInfo.to_dict()` of the training features; ``params`` are the preprocessing
+        parameters the service applies to raw windows.
+    """
+
+    name: str
+    version: str | None
+    alias: str | None
+    run_id: str | None
+    metrics: dict = field(default_factory=dict)
+    features_schema: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.features_schema["n_features"])
+
+    @property
+    def ch_names(self) -> tuple[str, ...]:
+        return tuple(self.features_schema["ch_names"])
+
+    def reference(self) -> dict:
+        """``{"name", "version", "alias", "run_id"}``: which model answered."""
+        return {"name": self.name, "version": self.version, "alias": self.alias,
+                "run_id": self.run_id}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded bundle: its description and the scorer that predicts."""
+
+    info: ModelInfo
+    scorer: Scorer
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels (0/1), target probabilities and decision scores, each shape (n_epochs,).
+
+        Parameters
+        ----------
+        features : ndarray, shape (n_epochs, n_features)
+            Flattened epochs in µV; cast to float32 like the training features.
+        """
+        features = np.asarray(features, dtype=np.float32)
+        decision = self.scorer.decision(features)
+        probability = self.scorer.target_probability(features)
+        return (probability > 0.5).astype(np.int8), probability, decision
+
+
+def load_bundle(path: str | Path) -> ServedModel:
+    """Load a bundle directory or zip file written by `p300_serving.bundle.write_bundle`.
+
+    Raises
+    ------
+    BundleError
+        When the path holds no bundle, or its files are unreadable or inconsistent.
+    """
+    files = _BundleFiles(Path(path))
+    try:
+        description = json.loads(files.read(INFO_FILE))
+    except (KeyError, FileNotFoundError, json.JSONDecodeError) as exc:
+        raise BundleError(f"no readable {INFO_FILE} in the model bundle at {path}: {exc}") from exc
+    version = description.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"model bundle at {path} has format_version {version!r}; this service reads "
+            f"{FORMAT_VERSION}"
+        )
+    info = ModelInfo(**description["model"], metrics=description.get("metrics", {}),
+                     features_schema=description["features_schema"])  # fmt: skip
+    kind = description.get("scorer")
+    if kind == "linear":
+        scorer = _linear_scorer(files.read(LINEAR_FILE), info.n_features, path)
+    elif kind == "pickle":
+        # Trusted: the bundle ships inside our own function code, built by build_bundle.
+        scorer = PipelineScorer(pickle.loads(files.read(PICKLE_FILE)))
+    else:
+        raise BundleError(f"model bundle scorer must be one of {SCORERS}, got {kind!r} at {path}")
+    return ServedModel(info=info, scorer=scorer)
+
+
+def _linear_scorer(npz: bytes, n_features: int, path: Path) -> LinearScorer:
+    with np.load(io.BytesIO(npz)) as arrays:
+        weights = np.asarray(arrays["weights"], dtype=np.float64)
+        intercept = float(arrays["intercept"])
+    if weights.shape != (n_features,):
+        raise BundleError(
+            f"{LINEAR_FILE} in {path} has weights of shape {weights.shape}; the features schema "
+            f"says ({n_features},)"
+        )
+    return LinearScorer(weights=weights, intercept=intercept)
+
+
+class _BundleFiles:
+    """Read the files of a bundle directory or zip file by name."""
+
+    def __init__(self, path: Path):
+        if not path.exists():
+            raise BundleError(f"no model bundle at {path}: the path does not exist")
+        self.path = path
+
+    def read(self, name: str) -> bytes:
+        if self.path.is_dir():
+            return (self.path / name).read_bytes()
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(name)
+        except zipfile.BadZipFile as exc:
+            raise BundleError(f"{self.path} is neither a bundle directory nor a zip file") from exc
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    # exp(-|x|) never overflows; equal to 1 / (1 + exp(-x)) on both sides of zero.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
