@@ -5,6 +5,7 @@ import sys
 import click
 
 from p300_ops import paths
+from p300_ops.commands.layers import layers_group
 from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError
 
@@ -112,3 +113,6 @@ def logs(home, component, lines) -> None:
         click.echo(lifecycle.logs(_home(home), component, lines=lines))
     except LocalCloudError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+main.add_command(layers_group)

@@ -1,0 +1,59 @@
+"""`p300 layers build|sizes`: the Lambda layers, built from the recipes in layers/."""
+
+import click
+
+from p300_ops import layers
+
+MIB = 1_048_576
+
+
+@click.group(name="layers")
+def layers_group() -> None:
+    """Build the Lambda layers and report each function's unzipped size."""
+
+
+@layers_group.command()
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Import each function's handler with only its layers after building.",
+)
+def build(check: bool) -> None:
+    """Build every layer whose recipe changed (unchanged layers come from the cache).
+
+    Example: p300 layers build
+    """
+    try:
+        for name, directory in layers.build_all(progress=lambda m: click.echo(m, err=True)).items():
+            click.echo(f"{name:<8} {directory}")
+        if check:
+            for function in layers.FUNCTION_LAYERS:
+                layers.check_function_imports(function)
+                click.echo(f"{function}: imports with its layers")
+    except layers.LayerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@layers_group.command()
+def sizes() -> None:
+    """Each function's unzipped size (code + layers) against the 250 MB AWS limit.
+
+    Example: p300 layers sizes
+    """
+    try:
+        rows = layers.function_sizes()
+    except layers.LayerError as exc:
+        raise click.ClickException(str(exc)) from None
+    limit = layers.SIZE_LIMIT_BYTES / MIB
+    for row in rows:
+        parts = ", ".join(f"{name} {size / MIB:.1f}" for name, size in row.layer_bytes.items())
+        verdict = (
+            click.style("ok  ", fg="green") if row.within_limit else click.style("OVER", fg="red")
+        )
+        click.echo(
+            f"{verdict} {row.function:<16} {row.total_bytes / MIB:6.1f} MiB of {limit:.0f} "
+            f"(code {row.code_bytes / MIB:.2f}; layers: {parts})"
+        )
+    if not all(row.within_limit for row in rows):
+        raise SystemExit(1)
