@@ -5,7 +5,10 @@ import sys
 import click
 
 from p300_ops import paths
+from p300_ops.commands.generate import generate
 from p300_ops.commands.layers import layers_group
+from p300_ops.commands.subjects import subjects
+from p300_ops.commands.upload import upload
 from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError
 
@@ -115,4 +118,7 @@ def logs(home, component, lines) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+main.add_command(upload)
+main.add_command(generate)
+main.add_command(subjects)
 main.add_command(layers_group)
