@@ -16,9 +16,9 @@ from tests.integration.localstack.conftest import (
     FUNCTIONS,
     client,
     create_function,
+    function_with_two_versions,
     function_zip,
     launch,
-    wait_for_state,
     zip_bytes,
 )
 
@@ -234,19 +234,7 @@ def test_layer_modules_are_importable(lambda_client):
 
 def test_weighted_alias_routes_about_80_20(lambda_client):
     name = "weighted"
-    create_function(
-        lambda_client,
-        name,
-        code=function_zip("basic"),
-        handler="index.version_name",
-        Environment={"Variables": {"MARKER": "one"}},
-    )
-    lambda_client.publish_version(FunctionName=name)
-    lambda_client.update_function_configuration(
-        FunctionName=name, Environment={"Variables": {"MARKER": "two"}}
-    )
-    wait_for_state(lambda_client, name)
-    lambda_client.publish_version(FunctionName=name)
+    function_with_two_versions(lambda_client, name)
     lambda_client.create_alias(
         FunctionName=name,
         Name="live",
@@ -335,7 +323,9 @@ def test_no_environment_survives_localstack(tmp_path, ending):
             thread.join()
         environments = environment_processes(server)
     finally:
-        stop_server(server) if ending == "stop" else kill_server(server)
+        # A bounded stop: LocalStack itself may hang on exit (a CloudWatch scheduler thread
+        # started during shutdown); the environments are stopped before that point.
+        stop_server(server, timeout=10) if ending == "stop" else kill_server(server)
 
     assert len(environments) == 2
     _, alive = psutil.wait_procs(environments, timeout=5)
