@@ -196,6 +196,8 @@ class MlflowTracker:
         mlflow.set_tracking_uri(self.tracking_uri)
 
         def log_model() -> str:
+            # The logged model belongs to the active experiment, not to the run's: align them.
+            mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
             info = mlflow.sklearn.log_model(
                 model, name="model", run_id=run_id, pip_requirements=pip_requirements
             )

@@ -129,3 +129,10 @@ def _entry(result: Mapping) -> dict:
         or item.get("raw_key"),
         "reason": reason,
     }
+
+
+def plan(s3, event: Mapping, *, params_hash: str) -> dict:
+    """The plan of an execution input: catch-up request or S3 event (see the module docstring)."""
+    if is_catch_up(event):
+        return plan_catch_up(s3, params_hash=params_hash)
+    return plan_from_event(event)

@@ -1,0 +1,13 @@
+"""Lambda ``p300-ingest``: ``{"bucket", "key"}`` of a landing object → its ingest outcome."""
+
+import boto3
+
+from p300_aws.ingest import ingest_object, parse_ingest_event
+from p300_aws.processing import preprocessing_params
+
+S3 = boto3.client("s3")
+PARAMS_HASH = preprocessing_params().hash()
+
+
+def lambda_handler(event, context):
+    return ingest_object(S3, parse_ingest_event(event), params_hash=PARAMS_HASH).to_dict()

@@ -1,0 +1,21 @@
+"""Lambda ``p300-preprocess``: an ingest output or catch-up raw item → its features object."""
+
+import functools
+
+import boto3
+
+from p300_aws.mlflow_tracking import MlflowTracker
+from p300_aws.processing import PreprocessRequest, preprocess_object, preprocessing_params
+
+S3 = boto3.client("s3")
+
+
+@functools.cache
+def tracker() -> MlflowTracker:
+    return MlflowTracker.from_env()
+
+
+def lambda_handler(event, context):
+    request = PreprocessRequest.from_event(event)
+    params = preprocessing_params(request.params)
+    return preprocess_object(S3, tracker(), request, params=params).to_dict()

@@ -1,0 +1,237 @@
+"""Train a classifier on the latest features of every processed subject; track and register it.
+
+One MLflow run in ``p300-training`` holds the parameters, pooled and per-subject held-out metrics,
+plots, ``training_subjects.json``, ``dataset_manifest.json`` (every input object's bucket, key,
+version id and SHA-256; the manifest's own SHA-256 is the run tag ``dataset_manifest_sha256``),
+``feature_schema.json`` and the fitted model. The model is registered as ``P300-Classifier`` only
+after all of that was logged and the run finished.
+"""
+
+import importlib.metadata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from p300 import plots
+from p300.evaluation import TrainingResult, fit_and_evaluate
+from p300.features_io import TrainingSet, read_training_set
+from p300.models import DEFAULT_MODEL, MODEL_NAMES
+from p300_aws import keys
+from p300_aws.errors import BadEventError, BadKeyError
+from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
+from p300_aws.names import CHALLENGER_ALIAS, FEATURES_BUCKET, REGISTERED_MODEL, TRAINING_EXPERIMENT
+from p300_aws.s3_objects import list_keys, read_object, sha256_hex
+
+MANIFEST_TAG = "dataset_manifest_sha256"
+METRIC_NAMES = ("roc_auc", "balanced_accuracy", "accuracy", "kappa", "n_epochs", "n_target")
+#: Epochs drawn (evenly) for the ERP figure: the picture does not change with more.
+ERP_MAX_EPOCHS = 3000
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """The ``p300-train`` event: train on a percentage of subjects or on the named ones."""
+
+    training_subjects_percentage: float | None = None
+    subjects: tuple[str, ...] | None = None
+    auto_set_challenger_alias: bool = False
+    model_name: str = DEFAULT_MODEL
+    model_params: dict = field(default_factory=dict)
+    seed: int = 42
+
+    @classmethod
+    def from_event(cls, event: Mapping) -> "TrainRequest":
+        """Check and parse the event; raises `BadEventError` naming what is wrong."""
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(event) - allowed)
+        if unknown:
+            raise BadEventError(f"train event keys must be among {sorted(allowed)}, got {unknown}")
+        values = {k: v for k, v in event.items() if v is not None}
+        percentage, subjects = values.get("training_subjects_percentage"), values.get("subjects")
+        if (percentage is None) == (subjects is None):
+            raise BadEventError(
+                "train event must give exactly one of training_subjects_percentage or subjects, "
+                f"got training_subjects_percentage={percentage!r}, subjects={subjects!r}"
+            )
+        if percentage is not None and not (
+            isinstance(percentage, int | float) and 0 < percentage < 100
+        ):
+            raise BadEventError(
+                f"training_subjects_percentage must be a number in (0, 100), got {percentage!r}"
+            )
+        if subjects is not None:
+            if isinstance(subjects, str) or not all(isinstance(s, str) for s in subjects):
+                raise BadEventError(f"subjects must be a list of subject ids, got {subjects!r}")
+            values["subjects"] = tuple(subjects)
+        if values.get("model_name", DEFAULT_MODEL) not in MODEL_NAMES:
+            raise BadEventError(
+                f"model_name must be one of {list(MODEL_NAMES)}, got {values['model_name']!r}"
+            )
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class FeaturesObject:
+    """One features object version read for training."""
+
+    key: str
+    version_id: str | None
+    sha256: str
+    subject: str
+    session: str
+    body: bytes = field(repr=False)
+
+
+def read_latest_features(s3) -> list[FeaturesObject]:
+    """The current version of every ``subject=<S>/session=<N>/features.parquet``, by key."""
+    objects = []
+    for key in list_keys(s3, FEATURES_BUCKET, prefix="subject="):
+        try:
+            ids = keys.parse_features_key(key)
+        except BadKeyError:
+            continue  # not written by the pipeline
+        stored = read_object(s3, FEATURES_BUCKET, key)
+        objects.append(
+            FeaturesObject(key, stored.head.version_id, sha256_hex(stored.body), ids.subject,
+                           ids.session, stored.body)
+        )  # fmt: skip
+    return objects
+
+
+def dataset_manifest(objects: list[FeaturesObject]) -> dict:
+    """Every input object's bucket, key, version id, SHA-256, subject and session, by key."""
+    return {
+        "objects": [
+            {"bucket": FEATURES_BUCKET, "key": o.key, "version_id": o.version_id,
+             "sha256": o.sha256, "subject": o.subject, "session": o.session}
+            for o in sorted(objects, key=lambda o: o.key)
+        ]
+    }  # fmt: skip
+
+
+def features_by_subject(training_set: TrainingSet) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Split a training set into ``{subject: (X, y)}``, X shape (n_epochs, n_features) in µV."""
+    return {
+        str(subject): (
+            training_set.features[training_set.subjects == subject],
+            training_set.labels[training_set.subjects == subject],
+        )
+        for subject in np.unique(training_set.subjects)
+    }
+
+
+def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dict:
+    """Train on the latest features, log one MLflow run, register the model; returns the
+    ``p300-train`` output.
+
+    Raises
+    ------
+    ValueError
+        When there are no features, or the split is impossible (see `fit_and_evaluate`).
+    MlflowUnavailableError
+        When MLflow stays unreachable; no model version is left registered then.
+    """
+    objects = read_latest_features(s3)
+    if not objects:
+        raise ValueError(f"no features in s3://{FEATURES_BUCKET}: ingest some recordings first")
+    training_set = read_training_set([o.body for o in objects])
+    percentage = request.training_subjects_percentage
+    result = fit_and_evaluate(
+        features_by_subject(training_set),
+        model_name=request.model_name,
+        train_fraction=None if percentage is None else percentage / 100,
+        train_subjects=None if request.subjects is None else list(request.subjects),
+        seed=request.seed,
+        **request.model_params,
+    )
+    manifest = json_bytes(dataset_manifest(objects))
+    manifest_sha256 = sha256_hex(manifest)
+    run_id = tracker.start_run(
+        TRAINING_EXPERIMENT,
+        run_name=f"{request.model_name}-{len(result.split.train)}-subjects",
+        tags={MANIFEST_TAG: manifest_sha256, "model_name": request.model_name},
+    )
+    try:
+        _log_run(tracker, run_id, request, result, training_set, manifest)
+        model_uri = tracker.log_sklearn_model(
+            run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
+        )
+        tracker.end_run(run_id)
+        alias = CHALLENGER_ALIAS if request.auto_set_challenger_alias else None
+        version = tracker.register(model_uri, run_id, name=REGISTERED_MODEL, alias=alias)
+    except BaseException:
+        tracker.mark_failed(run_id)
+        raise
+    return {
+        "run_id": run_id,
+        "model_name": REGISTERED_MODEL,
+        "classifier": request.model_name,
+        "model_version": version,
+        "alias": alias,
+        "metrics": result.report.pooled.to_dict(),
+        "training_subjects": list(result.split.train),
+        "test_subjects": list(result.split.test),
+        "dataset_manifest_sha256": manifest_sha256,
+    }
+
+
+def run_metrics(result: TrainingResult) -> dict[str, float | None]:
+    """Pooled metrics as ``test_<name>``, per subject as ``test_<subject>_<name>``, and timings."""
+    metrics: dict[str, float | None] = {
+        f"test_{name}": getattr(result.report.pooled, name) for name in METRIC_NAMES
+    }
+    for subject, subject_metrics in result.report.per_subject.items():
+        for name in METRIC_NAMES:
+            metrics[f"test_{subject}_{name}"] = getattr(subject_metrics, name)
+    return metrics | {"fit_s": result.fit_seconds, "n_train_epochs": result.n_train_epochs}
+
+
+def _log_run(tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes):
+    info = training_set.info
+    tracker.log_values(
+        run_id,
+        params={
+            "model_name": request.model_name,
+            "model_params": request.model_params,
+            "seed": request.seed,
+            "training_subjects_percentage": request.training_subjects_percentage,
+            "training_subjects": list(result.split.train),
+            "test_subjects": list(result.split.test),
+            "n_subjects": len(result.split.train) + len(result.split.test),
+            "params_hash": info.params_hash,
+            "n_features": info.n_features,
+        },
+        metrics=run_metrics(result),
+    )
+    tracker.log_bytes(run_id, "dataset_manifest.json", manifest)
+    tracker.log_json(run_id, "training_subjects.json", result.split.to_dict())
+    tracker.log_json(run_id, "feature_schema.json", info.to_dict())
+    tracker.log_json(run_id, "metrics.json", result.report.to_dict())
+    for name, png in _figures(result, training_set).items():
+        tracker.log_bytes(run_id, name, png, folder="plots")
+
+
+def _figures(result: TrainingResult, training_set: TrainingSet) -> dict[str, bytes]:
+    """ROC of the held-out subjects, their AUC bars and the ERP of (a sample of) all epochs."""
+    info = training_set.info
+    chosen = np.linspace(0, len(training_set.labels) - 1, ERP_MAX_EPOCHS).astype(int)
+    chosen = np.unique(chosen) if len(training_set.labels) > ERP_MAX_EPOCHS else slice(None)
+    epochs = training_set.features[chosen].reshape(-1, len(info.ch_names), info.n_times)
+    return {
+        "roc.png": plots.plot_roc({s: (r.labels, r.scores) for s, r in result.test_scores.items()}),
+        "subject_auc.png": plots.plot_subject_auc(
+            {s: m.roc_auc for s, m in result.report.per_subject.items()}
+        ),
+        "erp.png": plots.plot_erp(
+            epochs,
+            training_set.labels[chosen],
+            times=np.linspace(info.tmin, info.tmax, info.n_times),
+            ch_names=info.ch_names,
+        ),
+    }
+
+
+def _pip_requirements(model_name: str) -> list[str]:
+    packages = ["scikit-learn", "numpy", "scipy"] + (["pyriemann"] if model_name != "lda" else [])
+    return [f"{name}=={importlib.metadata.version(name)}" for name in packages]
