@@ -1,30 +1,27 @@
-"""Object keys of the data flow, as the CLI reads and writes them.
+"""Subject/session labels typed on the command line, and the landing keys the CLI writes.
 
-Landing zone: ``subject_<S>/<name>.parquet`` or ``subject_<S>/session_<N>/<name>.parquet``;
-raw bucket: ``subject=<S>/session=<N>/eeg.parquet``; features bucket:
-``subject=<S>/session=<N>/features.parquet``.
+Parsing keys is the pipeline's business: `p300_aws.keys` holds the layout.
 """
 
 import re
 
-_LABEL = re.compile(r"[A-Za-z0-9]+")
-_LANDING = re.compile(
-    r"subject_(?P<subject>[A-Za-z0-9]+)/(?:session_(?P<session>[A-Za-z0-9]+)/)?[^/]+\.parquet"
-)
-_PARTITIONED = re.compile(r"subject=(?P<subject>[^/]+)/session=(?P<session>[^/]+)/(?P<name>[^/]+)")
+from p300_aws import keys as layout
+from p300_aws.errors import BadKeyError
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 def label(value: str | int, *, name: str) -> str:
-    """A subject or session label for a key: numbers are zero-padded to two digits ("3" → "03").
+    """A subject or session id for a key: numbers are zero-padded to two digits ("3" → "03").
 
     Raises
     ------
     ValueError
-        When ``value`` is not made of letters and digits; the message names the option ``name``.
+        When ``value`` is not 1–64 letters, digits or '-'; the message names the option ``name``.
     """
     text = str(value).strip()
-    if not _LABEL.fullmatch(text):
-        raise ValueError(f"{name} must be letters and digits (e.g. 03), got {value!r}")
+    if not _ID.fullmatch(text):
+        raise ValueError(f"{name} must be 1–64 letters, digits or '-' (e.g. 03), got {value!r}")
     return f"{int(text):02d}" if text.isdigit() else text
 
 
@@ -36,15 +33,10 @@ def landing_key(file_name: str, *, subject: str, session: str | None = None) -> 
     return f"{folder}/{file_name}"
 
 
-def parse_landing_key(key: str) -> tuple[str, str | None] | None:
-    """(subject, session or None) of a landing key; None when the key does not follow the layout."""
-    match = _LANDING.fullmatch(key)
-    return (match["subject"], match["session"]) if match else None
-
-
-def parse_partitioned_key(key: str, *, file_name: str) -> tuple[str, str] | None:
-    """(subject, session) of a raw or features key ending in ``file_name``; None otherwise."""
-    match = _PARTITIONED.fullmatch(key)
-    if not match or match["name"] != file_name:
-        return None
-    return match["subject"], match["session"]
+def landing_ids(key: str) -> tuple[str | None, str | None]:
+    """(subject, session) a landing key names, None where it names none or cannot be parsed."""
+    try:
+        parsed = layout.parse_landing_key(key)
+    except BadKeyError:
+        return None, None
+    return parsed.subject, parsed.session

@@ -8,11 +8,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from p300_aws import keys as layout
+from p300_aws.errors import BadKeyError
 from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
-from p300_ops.commands import keys
+from p300_aws.s3_objects import SHA256_METADATA
 from p300_ops.commands.common import aws_errors, cloud_clients, echo_json, home_option, json_option
+from p300_ops.commands.keys import landing_ids
 
-REASON_SUFFIX = ".reason.json"
 #: Stages, furthest first: a subject/session shows the furthest one it reached.
 STAGES = ("processed", "raw", "landed", "quarantined")
 
@@ -27,7 +29,8 @@ class Quarantined:
 
 @dataclass
 class SubjectStatus:
-    """Where one subject/session stands; ``session`` None for landed keys that name none."""
+    """Where one subject/session stands; ``subject`` "?" and ``session`` None where a landing key
+    does not say (the file's metadata will)."""
 
     subject: str
     session: str | None
@@ -61,11 +64,11 @@ def subject_statuses(listing: BucketListing) -> list[SubjectStatus]:
         return rows.setdefault((subject, session), SubjectStatus(subject, session))
 
     for key in listing.landing_keys:
-        subject, session = keys.parse_landing_key(key) or ("?", None)
-        row(subject, session).landed.append(key)
+        subject, session = landing_ids(key)
+        row(subject or "?", session).landed.append(key)
     for item in listing.quarantined:
-        subject, session = keys.parse_landing_key(item.landing_key) or ("?", None)
-        row(subject, session).quarantined.append(item)
+        subject, session = landing_ids(item.landing_key)
+        row(subject or "?", session).quarantined.append(item)
     for (subject, session), (key, version_id, sha256) in listing.raw.items():
         status = row(subject, session)
         status.raw_key, status.raw_version_id, status.raw_sha256 = key, version_id, sha256
@@ -88,25 +91,33 @@ def list_buckets(s3) -> BucketListing:
     raw, quarantined = {}, []
     for key in _keys(s3, RAW_BUCKET):
         if key.startswith(QUARANTINE_PREFIX):
-            if key.endswith(REASON_SUFFIX):
+            if key.endswith(layout.REASON_SUFFIX):
                 quarantined.append(_read_reason(s3, key))
             continue
-        parsed = keys.parse_partitioned_key(key, file_name="eeg.parquet")
-        if parsed:
+        ids = _ids(layout.parse_raw_key, key)
+        if ids:
             head = s3.head_object(Bucket=RAW_BUCKET, Key=key)
-            raw[parsed] = (key, head.get("VersionId"), head["Metadata"].get("sha256"))
+            raw[ids] = (key, head.get("VersionId"), head["Metadata"].get(SHA256_METADATA))
     features = {}
     for key in _keys(s3, FEATURES_BUCKET):
-        parsed = keys.parse_partitioned_key(key, file_name="features.parquet")
-        if parsed:
+        ids = _ids(layout.parse_features_key, key)
+        if ids:
             head = s3.head_object(Bucket=FEATURES_BUCKET, Key=key)
-            features[parsed] = head["Metadata"].get("raw-sha256")
+            features[ids] = head["Metadata"].get("raw-sha256")
     return BucketListing(
         landing_keys=list(_keys(s3, LANDING_BUCKET)),
         raw=raw,
         features_raw_sha256=features,
         quarantined=quarantined,
     )
+
+
+def _ids(parse, key: str) -> tuple[str, str] | None:
+    try:
+        ids = parse(key)
+    except BadKeyError:
+        return None
+    return ids.subject, ids.session
 
 
 def _keys(s3, bucket: str) -> Iterator[str]:
@@ -116,7 +127,7 @@ def _keys(s3, bucket: str) -> Iterator[str]:
 
 
 def _read_reason(s3, key: str) -> Quarantined:
-    landing_key = key.removeprefix(QUARANTINE_PREFIX).removesuffix(REASON_SUFFIX)
+    landing_key = key.removeprefix(QUARANTINE_PREFIX).removesuffix(layout.REASON_SUFFIX)
     try:
         reason = json.loads(s3.get_object(Bucket=RAW_BUCKET, Key=key)["Body"].read())
     except ValueError as exc:

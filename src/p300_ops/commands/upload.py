@@ -6,17 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from p300_aws import keys as layout
+from p300_aws.errors import BadKeyError
 from p300_aws.names import LANDING_BUCKET
 from p300_ops.commands import keys
 from p300_ops.commands.common import cloud_clients, echo_json, home_option, json_option
 
-_SUBJECT_DIR = re.compile(r"subject_[A-Za-z0-9]+")
+_SUBJECT_DIR = re.compile(r"subject_[A-Za-z0-9][A-Za-z0-9-]*")
 _PARQUET_MAGIC = b"PAR1"
 #: boto3's managed transfer sends files above 16 MiB in 16 MiB parts.
 TRANSFER_CONFIG = TransferConfig(
@@ -50,7 +53,8 @@ def plan_uploads(
 
     A file below a folder named ``subject_XX`` keeps its key from that folder on (System A's
     layout, e.g. ``subject_01/subject_01_eeg_stim.parquet``); any other file goes to
-    ``subject_<subject>/[session_<session>/]<file name>``. Folders are searched recursively
+    ``subject_<subject>/[session_<session>/]<file name>``, ``subject`` defaulting to the file's
+    ``subject`` metadata. Folders are searched recursively
     for ``*.parquet``. Missing paths, files that are not Parquet, keys that disagree with
     ``subject``/``session`` and duplicate keys are rejected with a reason.
 
@@ -88,17 +92,22 @@ def _plan_file(path: Path, *, subject: str | None, session: str | None) -> Plann
         return Rejected(path, problem)
     try:
         key = _key_from_layout(path, session=session) or keys.landing_key(
-            path.name, subject=_required_subject(subject), session=session
+            path.name, subject=_subject_of(path, subject), session=session
         )
     except ValueError as exc:
         return Rejected(path, str(exc))
-    parsed = keys.parse_landing_key(key)
-    if parsed is None:
-        return Rejected(path, f"{key} is not a landing key (subject_XX/[session_YY/]name.parquet)")
-    if subject is not None and parsed[0] != subject:
-        return Rejected(path, f"its folder says subject {parsed[0]} but --subject is {subject}")
-    if session is not None and parsed[1] != session:
-        return Rejected(path, f"its folder says session {parsed[1]} but --session is {session}")
+    try:
+        parsed = layout.parse_landing_key(key)
+    except BadKeyError as exc:
+        return Rejected(path, str(exc))
+    if subject is not None and parsed.subject != subject:
+        return Rejected(
+            path, f"its folder says subject {parsed.subject} but --subject is {subject}"
+        )
+    if session is not None and parsed.session not in (None, session):
+        return Rejected(
+            path, f"its folder says session {parsed.session} but --session is {session}"
+        )
     return PlannedUpload(path, key, path.stat().st_size)
 
 
@@ -125,10 +134,16 @@ def _key_from_layout(path: Path, *, session: str | None) -> str | None:
     return None
 
 
-def _required_subject(subject: str | None) -> str:
-    if subject is None:
-        raise ValueError("no subject_XX folder above it: pass --subject")
-    return subject
+def _subject_of(path: Path, subject: str | None) -> str:
+    """``subject``, else the ``subject`` of the file's Parquet metadata (our form)."""
+    if subject is not None:
+        return subject
+    metadata = pq.read_schema(path).metadata or {}
+    if b"subject" not in metadata:
+        raise ValueError(
+            "no subject_XX folder above it and no subject in its metadata: pass --subject"
+        )
+    return keys.label(metadata[b"subject"].decode(), name="its subject metadata")
 
 
 def upload_files(

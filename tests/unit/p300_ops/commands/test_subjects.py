@@ -41,7 +41,7 @@ def test_every_stage_sorted_by_subject_and_session():
     assert rows == [
         ("02", "01", "processed"),
         ("02", "02", "landed"),
-        ("03", None, "landed"),
+        ("03", "01", "landed"),
         ("04", None, "quarantined"),
     ]
 

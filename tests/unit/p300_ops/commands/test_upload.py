@@ -47,7 +47,7 @@ def test_subject_folder_itself_and_session_folders(tmp_path):
     [
         ("3", None, "subject_03/rec.parquet"),
         ("12", "1", "subject_12/session_01/rec.parquet"),
-        ("P7x", "b", "subject_P7x/session_b/rec.parquet"),
+        ("P7x", "b-1", "subject_P7x/session_b-1/rec.parquet"),
     ],
 )
 def test_loose_file_goes_under_the_given_subject(tmp_path, subject, session, key):
@@ -83,7 +83,7 @@ def test_session_option_is_inserted_into_a_system_a_key(system_a_folder):
         (
             lambda d: _parquet(d / "subject_01" / "a" / "b" / "x.parquet"),
             {},
-            "is not a landing key",
+            "landing key must be",
         ),
     ],
 )
@@ -92,6 +92,14 @@ def test_rejected_with_a_reason(tmp_path, make, options, reason):
     assert plan.uploads == []
     assert len(plan.rejected) == 1
     assert reason in plan.rejected[0].reason
+
+
+def test_loose_file_of_our_form_goes_under_its_metadata_subject(tmp_path):
+    path = tmp_path / "rec.parquet"
+    table = pa.table({"Cz": [0.0, 1.0], "stim": pa.array([0, 2], pa.int8())})
+    pq.write_table(table.replace_schema_metadata({"sfreq": "512", "subject": "7"}), path)
+    assert [u.key for u in plan_uploads([path]).uploads] == ["subject_07/rec.parquet"]
+    assert [u.key for u in plan_uploads([path], subject="8").uploads] == ["subject_08/rec.parquet"]
 
 
 def test_duplicate_keys_are_rejected(tmp_path):
@@ -106,7 +114,7 @@ def test_bad_subject_label_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["upload", str(_parquet(tmp_path / "r.parquet")),
                                        "--subject", "0/1"])  # fmt: skip
     assert result.exit_code == 2
-    assert "--subject must be letters and digits" in result.output
+    assert "--subject must be 1–64 letters, digits or '-'" in result.output
 
 
 def test_nothing_uploadable_fails_before_needing_the_cloud(tmp_path):
