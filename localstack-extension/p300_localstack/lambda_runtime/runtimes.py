@@ -3,9 +3,11 @@
 Pure functions of their arguments (plus PATH look-ups), so they are easy to read and to test.
 """
 
+import functools
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -51,7 +53,28 @@ def python_interpreter(
             f"no interpreter for runtime {runtime!r}: {runtime} is not on PATH"
             + (f" and {LAMBDA_PYTHON_VARIABLE} is not set" if runtime == "python3.13" else "")
         )
+    found = interpreter_version(interpreter)
+    if found != runtime:  # e.g. a pyenv shim of a version that is not installed
+        raise UnsupportedFunction(
+            f"no working interpreter for runtime {runtime!r}: "
+            f"{interpreter} runs {found or 'nothing'}"
+        )
     return interpreter
+
+
+@functools.cache
+def interpreter_version(interpreter: str) -> str:
+    """'python3.N' as reported by running `interpreter`, or '' when it does not run."""
+    try:
+        result = subprocess.run(
+            [interpreter, "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except OSError:
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def python_path(code_dir: Path, layer_dirs: Sequence[Path], runtime: str) -> str:

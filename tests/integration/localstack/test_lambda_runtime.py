@@ -14,11 +14,13 @@ import pytest
 from p300_ops.localcloud.processes import kill_server, stop_server
 from tests.integration.localstack.conftest import (
     FUNCTIONS,
+    ROLE_ARN,
     client,
     create_function,
     function_with_two_versions,
     function_zip,
     launch,
+    wait_for_state,
     zip_bytes,
 )
 
@@ -280,19 +282,35 @@ def test_concurrent_invokes_run_in_separate_environments(localstack, basic):
     assert warm_wall_s < 2.0
 
 
-def test_non_python_runtime_is_refused_with_a_reason(lambda_client):
-    conf = create_function(
-        lambda_client,
-        "node-fn",
-        code=zip_bytes({"index.js": "exports.handler = async () => 1;"}),
-        handler="index.handler",
-        runtime="nodejs20.x",
+@pytest.mark.parametrize(
+    ("name", "package", "reason"),
+    [
+        (
+            "node-fn",
+            {"Runtime": "nodejs20.x", "Handler": "index.handler"},
+            "runs only Python runtimes (python3.x), got runtime 'nodejs20.x'",
+        ),
+        (
+            "image-fn",
+            {"PackageType": "Image"},
+            "runs only Zip packages, got PackageType 'Image'",
+        ),
+    ],
+)
+def test_what_cannot_run_here_is_refused_with_a_reason(lambda_client, name, package, reason):
+    code = (
+        {"ImageUri": "000000000000.dkr.ecr.us-east-1.amazonaws.com/fn:latest"}
+        if package.get("PackageType") == "Image"
+        else {"ZipFile": zip_bytes({"index.js": "exports.handler = async () => 1;"})}
     )
+    lambda_client.create_function(FunctionName=name, Role=ROLE_ARN, Code=code, **package)
+
+    conf = wait_for_state(lambda_client, name)
 
     assert conf["State"] == "Failed"
-    assert "runs only Python runtimes (python3.x), got runtime 'nodejs20.x'" in conf["StateReason"]
+    assert reason in conf["StateReason"]
     with pytest.raises(lambda_client.exceptions.ResourceConflictException, match="Failed"):
-        lambda_client.invoke(FunctionName="node-fn", Payload=b"{}")
+        lambda_client.invoke(FunctionName=name, Payload=b"{}")
 
 
 def environment_processes(server) -> list[psutil.Process]:
