@@ -208,6 +208,6 @@ def _check_finite(values: np.ndarray, name: str) -> None:
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(
-            f"{name} must be finite numbers; {int(bad.sum())} are NaN or infinite "
+            f"{name} must be finite numbers, got {int(bad.sum())} NaN or infinite values "
             f"(first at index {list(where)})"
         )
