@@ -1,0 +1,96 @@
+import pytest
+from mlflow.exceptions import MlflowException, RestException
+
+from p300_aws.errors import MlflowUnavailableError
+from p300_aws.mlflow_tracking import (
+    MlflowTracker,
+    RetryPolicy,
+    call_with_retry,
+    is_unavailable,
+    json_bytes,
+)
+
+
+def test_retry_policy_from_env_and_delays():
+    policy = RetryPolicy.from_env({"P300_MLFLOW_ATTEMPTS": "4", "P300_MLFLOW_BACKOFF_S": "0.5"})
+    assert policy == RetryPolicy(attempts=4, backoff_s=0.5)
+    assert policy.delays() == [0.5, 1.0, 2.0]
+    assert RetryPolicy.from_env({}) == RetryPolicy()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"attempts": 0}, "attempts must be an integer >= 1"), ({"backoff_s": -1}, "backoff_s")],
+)
+def test_retry_policy_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("exc", "unavailable"),
+    [
+        (MlflowException("API request to http://x failed with exception Max retries"), True),
+        (MlflowException("boom", error_code="TEMPORARILY_UNAVAILABLE"), True),
+        (RestException({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"}), False),
+        (RestException({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"}), False),
+        (ConnectionRefusedError("refused"), True),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_is_unavailable(exc, unavailable):
+    assert is_unavailable(exc) is unavailable
+
+
+def test_call_with_retry_retries_then_raises():
+    calls, sleeps = [], []
+
+    def down():
+        calls.append(1)
+        raise ConnectionRefusedError("connection refused")
+
+    with pytest.raises(MlflowUnavailableError, match="log things failed 3 times"):
+        call_with_retry(down, what="log things", policy=RetryPolicy(3, 0.25), sleep=sleeps.append)
+    assert len(calls) == 3
+    assert sleeps == [0.25, 0.5]
+
+
+def test_call_with_retry_returns_after_a_recovery():
+    outcomes = iter([ConnectionRefusedError("down"), "run-1"])
+
+    def flaky():
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert call_with_retry(flaky, what="x", policy=RetryPolicy(2, 0), sleep=lambda _: None) == (
+        "run-1"
+    )
+
+
+def test_call_with_retry_passes_other_errors_through_at_once():
+    calls = []
+
+    def bad_request():
+        calls.append(1)
+        raise RestException({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"})
+
+    with pytest.raises(RestException, match="bad"):
+        call_with_retry(bad_request, what="x", policy=RetryPolicy(5, 0), sleep=lambda _: None)
+    assert len(calls) == 1
+
+
+def test_a_dead_server_is_reported_unavailable():
+    tracker = MlflowTracker("http://127.0.0.1:1", policy=RetryPolicy(2, 0))
+    with pytest.raises(MlflowUnavailableError, match="failed 2 times"):
+        tracker.start_run("any", run_name="x", tags={})
+
+
+def test_tracker_needs_a_tracking_uri():
+    with pytest.raises(ValueError, match="MLFLOW_TRACKING_URI must be set"):
+        MlflowTracker.from_env({})
+
+
+def test_json_bytes_is_canonical():
+    assert json_bytes({"b": 1, "a": "µ"}) == '{\n  "a": "µ",\n  "b": 1\n}'.encode()

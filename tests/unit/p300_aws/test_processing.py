@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from p300.preprocessing import PreprocessingParams
+from p300_aws.errors import BadEventError
+from p300_aws.processing import PARAMS_ENV, PreprocessRequest, preprocessing_params
+
+
+def test_params_default_to_system_a():
+    assert preprocessing_params(environ={}) == PreprocessingParams()
+
+
+def test_params_from_env_then_event():
+    environ = {PARAMS_ENV: json.dumps({"h_freq": 30.0, "resample_sfreq": 128.0})}
+    params = preprocessing_params({"resample_sfreq": 64.0}, environ=environ)
+    assert (params.h_freq, params.resample_sfreq) == (30.0, 64.0)
+    assert params.hash() != PreprocessingParams().hash()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        ({"highpass": 1.0}, ValueError, r"must be among .* got unknown \['highpass'\]"),
+        ({"h_freq": 0.5}, ValueError, "h_freq must be greater than l_freq"),
+    ],
+)
+def test_params_rejects(overrides, error, match):
+    with pytest.raises(error, match=match):
+        preprocessing_params(overrides, environ={})
+
+
+def test_request_from_an_ingest_output():
+    event = {
+        "outcome": "ingested", "subject": "01", "session": "01",
+        "landing_key": "subject_01/subject_01_eeg_stim.parquet",
+        "raw_key": "subject=01/session=01/eeg.parquet", "raw_version_id": "v1",
+        "sha256": "ab", "needs_processing": True, "problems": [],
+    }  # fmt: skip
+    assert PreprocessRequest.from_event(event) == PreprocessRequest(
+        "subject=01/session=01/eeg.parquet", "v1", {}
+    )
+
+
+def test_request_from_a_catch_up_item_with_params():
+    event = {"raw_key": "subject=02/session=01/eeg.parquet", "raw_version_id": "v9",
+             "params": {"h_freq": 25.0}}  # fmt: skip
+    assert PreprocessRequest.from_event(event).params == {"h_freq": 25.0}
+
+
+@pytest.mark.parametrize(
+    ("event", "match"),
+    [
+        ({"bucket": "p300-landing-zone", "key": "x.parquet"}, "must carry 'raw_key'"),
+        ({"raw_key": "subject=1/session=1/eeg.parquet", "params": [1]}, "'params' must be"),
+    ],
+)
+def test_request_rejects(event, match):
+    with pytest.raises(BadEventError, match=match):
+        PreprocessRequest.from_event(event)
