@@ -81,6 +81,12 @@ def raw_window(window_recording):
     }
 
 
+@pytest.fixture
+def gateway_event():
+    """`api_gateway_event`, for tests (conftest modules are not importable)."""
+    return api_gateway_event
+
+
 def api_gateway_event(name: str, body: str | None = None) -> dict:
     """A recorded API Gateway REST proxy event, optionally with another JSON body."""
     event = json.loads((EVENTS / name).read_text())
