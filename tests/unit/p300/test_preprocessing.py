@@ -164,7 +164,8 @@ def test_fast_equals_reference_on_real_recordings(path):
     summary = fast.summary
     assert summary["n_kept"] > 0.3 * summary["n_flashes"]
     assert summary["n_target"] > 0 and summary["n_nontarget"] > summary["n_target"]
-    assert fast.epochs.shape[1:] == (4, 70)
+    # 256 Hz epochs span samples −26…154 (181 samples, −0.102…0.602 s), 71 samples at 100 Hz.
+    assert fast.epochs.shape[1:] == (4, 71)
 
 
 def test_rejection_reason_names_the_channels():
