@@ -5,6 +5,7 @@ import sys
 import click
 
 from p300_ops import paths
+from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.subjects import subjects
@@ -121,4 +122,5 @@ def logs(home, component, lines) -> None:
 main.add_command(upload)
 main.add_command(generate)
 main.add_command(subjects)
+main.add_command(executions)
 main.add_command(layers_group)
