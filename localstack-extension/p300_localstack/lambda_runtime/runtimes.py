@@ -23,10 +23,29 @@ class UnsupportedFunction(ValueError):
 def python_interpreter(
     runtime: str | None, package_type: str, *, environ: Mapping[str, str]
 ) -> str:
-    """The interpreter that runs a function of `runtime` ('python3.13', ...), or raise.
+    """The interpreter that runs functions of `runtime`.
 
     Only zip-packaged Python functions run here: python3.13 uses ``$P300_LAMBDA_PYTHON``, another
-    python3.N the ``python3.N`` found on PATH.
+    python3.N the ``python3.N`` found on PATH (and only if it runs and is that version).
+
+    Parameters
+    ----------
+    runtime : str or None
+        The function's Lambda runtime, e.g. 'python3.13'.
+    package_type : str
+        'Zip' or 'Image'.
+    environ : mapping
+        Environment to read ``P300_LAMBDA_PYTHON`` and ``PATH`` from.
+
+    Returns
+    -------
+    str
+        Path of the interpreter.
+
+    Raises
+    ------
+    UnsupportedFunction
+        When the function cannot run here; the message says why.
     """
     if package_type != "Zip":
         raise UnsupportedFunction(
@@ -78,7 +97,17 @@ def interpreter_version(interpreter: str) -> str:
 
 
 def python_path(code_dir: Path, layer_dirs: Sequence[Path], runtime: str) -> str:
-    """PYTHONPATH as in AWS: the code, then each layer's ``python/`` and its site-packages."""
+    """PYTHONPATH as in AWS: the code, then each layer's ``python/`` and its site-packages.
+
+    Parameters
+    ----------
+    code_dir : Path
+        The unzipped function code.
+    layer_dirs : sequence of Path
+        The unzipped layers, in the function's layer order.
+    runtime : str
+        'python3.N', naming the ``python/lib/python3.N/site-packages`` folder of layers.
+    """
     entries = [code_dir]
     for layer in layer_dirs:
         entries += [layer / "python", layer / "python" / "lib" / runtime / "site-packages"]
@@ -98,8 +127,21 @@ def function_environment(
 ) -> dict[str, str]:
     """The environment of a function's process.
 
-    `lambda_env` is what LocalStack prepares (its values may be ints: they are stringified);
-    `host_env` gives PATH and LANG only, so nothing of LocalStack's own process leaks in.
+    Parameters
+    ----------
+    lambda_env : mapping
+        What LocalStack prepares for the environment; its values may be ints (stringified here).
+    code_dir, layer_dirs, runtime
+        As for `python_path`; ``LAMBDA_TASK_ROOT`` becomes `code_dir`.
+    scratch_dir : Path
+        The environment's private writable folder (``HOME``, ``TMPDIR``; AWS's /tmp).
+    invoke_port : int
+        TCP port on 127.0.0.1 where the bootstrap accepts LocalStack's ``POST /invoke``.
+    parent_pid : int
+        LocalStack's PID: the bootstrap exits when that process is gone.
+    host_env : mapping
+        LocalStack's environment; only PATH and LANG are taken from it, so nothing else of
+        LocalStack's own process leaks into functions.
     """
     env = {key: str(value) for key, value in lambda_env.items()}
     env.update(

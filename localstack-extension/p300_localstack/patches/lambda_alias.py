@@ -48,7 +48,9 @@ def cloudformation_alias_routing_map() -> list[Patch]:
 
 def cloudformation_alias_update() -> list[Patch]:
     """Bug 2: updating an AWS::Lambda::Alias (version, description, weights) raises
-    NotImplementedError. Name and FunctionName are create-only, so an update is UpdateAlias."""
+    NotImplementedError, which LocalStack logs and then reports as success, changing nothing.
+    Name and FunctionName are create-only, so an update is one UpdateAlias call.
+    ProvisionedConcurrencyConfig changes are not applied (we use none)."""
 
     def update(self, request):
         model = request.desired_state
@@ -69,16 +71,34 @@ def update_alias_routing_target() -> list[Patch]:
     """Bug 3: Lambda UpdateAlias with a non-empty RoutingConfig crashes with a TypeError, because
     the routing model is built without the alias's target version. Resolve that version first."""
 
-    def update_alias(original, self, context, function_name, name, *args, **kwargs):
-        routing_config = kwargs.get("routing_config") or (args[2] if len(args) > 2 else None)
+    def update_alias(
+        original,
+        self,
+        context,
+        function_name,
+        name,
+        function_version=None,
+        description=None,
+        routing_config=None,
+        revision_id=None,
+        **kwargs,
+    ):
         target = None
         if routing_config and routing_config.get("AdditionalVersionWeights"):
-            target = _alias_target(
-                self, context, function_name, name, kwargs.get("function_version")
-            )
+            target = _alias_target(self, context, function_name, name, function_version)
         token = _update_alias_target.set(target)
         try:
-            return original(self, context, function_name, name, *args, **kwargs)
+            return original(
+                self,
+                context,
+                function_name,
+                name,
+                function_version=function_version,
+                description=description,
+                routing_config=routing_config,
+                revision_id=revision_id,
+                **kwargs,
+            )
         finally:
             _update_alias_target.reset(token)
 
