@@ -9,6 +9,7 @@ from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.subjects import subjects
+from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
 from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError
@@ -123,4 +124,5 @@ main.add_command(upload)
 main.add_command(generate)
 main.add_command(subjects)
 main.add_command(executions)
+main.add_command(train)
 main.add_command(layers_group)

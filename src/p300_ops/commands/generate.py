@@ -4,14 +4,9 @@ import dataclasses
 import io
 
 import click
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from p300 import synthetic
-from p300.raw_io import recording_to_parquet_bytes
-from p300.types import RawRecording
 from p300_aws.names import LANDING_BUCKET
 from p300_ops.commands import keys
 from p300_ops.commands.common import aws_errors, cloud_clients, echo_json, home_option, json_option
@@ -20,9 +15,12 @@ from p300_ops.commands.upload import TRANSFER_CONFIG
 FORMS = ("system-a", "ours")
 
 
-def system_a_parquet_bytes(recording: RawRecording) -> bytes:
-    """The recording in System A's form: ``eeg_ch1`` … ``eeg_chN`` (float32 µV), ``stim`` (int8),
-    no metadata (System A's readers assume 512 Hz)."""
+def system_a_parquet_bytes(recording) -> bytes:
+    """The `p300.types.RawRecording` in System A's form: ``eeg_ch1`` … ``eeg_chN`` (float32 µV),
+    ``stim`` (int8), no metadata (System A's readers assume 512 Hz)."""
+    import pyarrow as pa  # the science stack loads only for the commands that use it
+    import pyarrow.parquet as pq
+
     columns = {
         f"eeg_ch{i + 1}": pa.array(row, pa.float32()) for i, row in enumerate(recording.data)
     }
@@ -41,6 +39,9 @@ def synthetic_object(
     Form ``"system-a"`` writes System A's columns; ``"ours"`` our form with sfreq, stim_item,
     subject and session in the metadata.
     """
+    from p300 import synthetic
+    from p300.raw_io import recording_to_parquet_bytes
+
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     recording = synthetic.subject_session(

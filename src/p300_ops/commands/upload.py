@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
@@ -136,6 +135,8 @@ def _key_from_layout(path: Path, *, session: str | None) -> str | None:
 
 def _subject_of(path: Path, subject: str | None) -> str:
     """``subject``, else the ``subject`` of the file's Parquet metadata (our form)."""
+    import pyarrow.parquet as pq  # loaded only when a file needs it
+
     if subject is not None:
         return subject
     metadata = pq.read_schema(path).metadata or {}
