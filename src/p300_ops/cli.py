@@ -7,6 +7,7 @@ import click
 from p300_ops import paths
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
+from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
@@ -125,4 +126,5 @@ main.add_command(generate)
 main.add_command(subjects)
 main.add_command(executions)
 main.add_command(train)
+main.add_command(import_command)
 main.add_command(layers_group)
