@@ -3,7 +3,9 @@
 import base64
 import json
 import math
+import os
 import re
+import signal
 import threading
 import time
 from pathlib import Path
@@ -334,31 +336,30 @@ def environment_processes(server) -> list[psutil.Process]:
     ]
 
 
-@pytest.mark.parametrize("ending", ["stop", "sigkill"])
+@pytest.mark.parametrize("ending", ["sigterm", "sigkill"])
 def test_no_environment_survives_localstack(tmp_path, ending):
+    """SIGTERM is what stop_server sends first. Its fallback (SIGKILL of all descendants) would
+    hide a leak, so the environments must be gone before stop_server is even called."""
     server = launch(tmp_path / "home")
+    scratch = tmp_path / "home" / "localstack" / "lambda" / "envs"
     try:
         lambda_client = client(server, "lambda")
         create_function(
             lambda_client, "sleepy", code=function_zip("basic"), handler="index.sleep_then_pid"
         )
-        threads = [
-            threading.Thread(
-                target=invoke, args=(client(server, "lambda"), "sleepy", {"seconds": 0.5})
-            )
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        clients = [client(server, "lambda") for _ in range(2)]
+        concurrent_sleeps(clients, "sleepy")
         environments = environment_processes(server)
+        n_scratch_dirs = len(list(scratch.iterdir()))
+        if ending == "sigterm":
+            os.kill(server.pid, signal.SIGTERM)
+        else:
+            kill_server(server)
+        _, alive = psutil.wait_procs(environments, timeout=10)
     finally:
-        # A bounded stop: LocalStack itself may hang on exit (a CloudWatch scheduler thread
-        # started during shutdown); the environments are stopped before that point.
-        stop_server(server, timeout=10) if ending == "stop" else kill_server(server)
+        stop_server(server, timeout=10)
 
-    assert len(environments) == 2
-    _, alive = psutil.wait_procs(environments, timeout=5)
+    assert len(environments) == 2 and n_scratch_dirs == 2
     assert alive == []
-    stop_server(server)  # after SIGKILL: nothing left to stop, returns at once
+    if ending == "sigterm":  # a clean stop also removes their scratch folders
+        assert list(scratch.iterdir()) == []
