@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from threadpoolctl import threadpool_limits
 
 from p300.features_io import features_schema_info
 from p300.models import make_model
@@ -36,7 +37,9 @@ def training():
 @pytest.fixture(scope="session")
 def pipeline(training):
     features, labels, _ = training
-    return make_model("lda").fit(features, labels)
+    # One BLAS thread: on a busy 2-core machine, threads fighting over cores make the fit 5× slower.
+    with threadpool_limits(1):
+        return make_model("lda").fit(features, labels)
 
 
 @pytest.fixture(scope="session")
