@@ -59,7 +59,7 @@ def draw_traits(
     """Draw one subject's traits."""
     has_bad = rng.random() < bad_channel_prob
     return SubjectTraits(
-        p300_amplitude=rng.uniform(8.0, 13.0),
+        p300_amplitude=rng.uniform(10.0, 15.0),
         p300_latency=rng.uniform(0.30, 0.42),
         p300_width=rng.uniform(0.08, 0.12),
         background_rms=rng.uniform(10.0, 15.0),
