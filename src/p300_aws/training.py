@@ -132,27 +132,21 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
     MlflowUnavailableError
         When MLflow stays unreachable; no model version is left registered then.
     """
-    objects = read_latest_features(s3)
-    if not objects:
-        raise ValueError(f"no features in s3://{FEATURES_BUCKET}: ingest some recordings first")
-    training_set = read_training_set([o.body for o in objects])
-    percentage = request.training_subjects_percentage
-    result = fit_and_evaluate(
-        features_by_subject(training_set),
-        model_name=request.model_name,
-        train_fraction=None if percentage is None else percentage / 100,
-        train_subjects=None if request.subjects is None else list(request.subjects),
-        seed=request.seed,
-        **request.model_params,
-    )
-    manifest = json_bytes(dataset_manifest(objects))
-    manifest_sha256 = sha256_hex(manifest)
+    # The run starts first: an unreachable MLflow fails the training before minutes of work.
     run_id = tracker.start_run(
         TRAINING_EXPERIMENT,
-        run_name=f"{request.model_name}-{len(result.split.train)}-subjects",
-        tags={MANIFEST_TAG: manifest_sha256, "model_name": request.model_name},
+        run_name=f"{request.model_name}-training",
+        tags={"model_name": request.model_name},
     )
     try:
+        objects = read_latest_features(s3)
+        if not objects:
+            raise ValueError(f"no features in s3://{FEATURES_BUCKET}: process recordings first")
+        training_set = read_training_set([o.body for o in objects])
+        result = _fit(request, training_set)
+        manifest = json_bytes(dataset_manifest(objects))
+        manifest_sha256 = sha256_hex(manifest)
+        tracker.log_values(run_id, tags={MANIFEST_TAG: manifest_sha256})
         _log_run(tracker, run_id, request, result, training_set, manifest)
         model_uri = tracker.log_sklearn_model(
             run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
@@ -174,6 +168,18 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         "test_subjects": list(result.split.test),
         "dataset_manifest_sha256": manifest_sha256,
     }
+
+
+def _fit(request: TrainRequest, training_set: TrainingSet) -> TrainingResult:
+    percentage = request.training_subjects_percentage
+    return fit_and_evaluate(
+        features_by_subject(training_set),
+        model_name=request.model_name,
+        train_fraction=None if percentage is None else percentage / 100,
+        train_subjects=None if request.subjects is None else list(request.subjects),
+        seed=request.seed,
+        **request.model_params,
+    )
 
 
 def run_metrics(result: TrainingResult) -> dict[str, float | None]:
