@@ -116,7 +116,9 @@ def executions(ctx, state_machine, status, limit, as_json, home) -> None:
 def list_command(state_machine, status, limit, as_json, home) -> None:
     """List executions, newest first, with status, start and duration.
 
-    Example: p300 executions list -s train -n 5
+    \b
+    Example:
+      p300 executions list -s train -n 5
     """
     _list(home, state_machine, status, limit, as_json)
 
@@ -160,7 +162,9 @@ def _deployed(sfn, name: str) -> bool:
 def show(execution, wait, timeout, as_json, home) -> None:
     """Show an execution: every state (Map iterations indexed), errors, and its output.
 
-    Example: p300 executions show 3f1c9a2e-... --wait
+    \b
+    Example:
+      p300 executions show train-20261122-101500-ab12 --wait
     """
     sfn = cloud_clients(home).stepfunctions
     with aws_errors(f"reading execution {execution}"):

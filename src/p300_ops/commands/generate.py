@@ -68,7 +68,9 @@ def synthetic_object(
 def generate(home, n_subjects, duration, seed, start, form, session, as_json) -> None:
     """Generate synthetic P300 subjects and upload them into the landing zone.
 
-    Example: p300 generate --subjects 5 --start 6 --duration 300 --seed 42
+    \b
+    Example:
+      p300 generate --subjects 5 --start 6 --duration 300 --seed 42
     """
     if start + n_subjects - 1 > 99:
         raise click.UsageError(

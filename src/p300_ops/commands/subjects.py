@@ -166,7 +166,11 @@ def subjects(home, as_json) -> None:
     """Show every subject/session: landed, raw, processed or quarantined.
 
     Processed means the features were computed from the current raw object (their raw-sha256
-    matches its sha256). Example: p300 subjects --json
+    matches its sha256).
+
+    \b
+    Example:
+      p300 subjects --json
     """
     s3 = cloud_clients(home).s3
     with aws_errors("listing the buckets"):

@@ -175,9 +175,13 @@ def upload_files(
 def upload(home, sources, subject, session, as_json) -> None:
     """Upload Parquet recordings (files or folders) into the landing zone.
 
-    Files below a subject_XX folder keep System A's keys; others need --subject.
+    Files below a subject_XX folder keep System A's keys (subject_01/subject_01_eeg_stim.parquet);
+    others go to subject_<S>/[session_<N>/]<file name>, S from --subject or the file's metadata.
 
-    Example: p300 upload data/ ; p300 upload rec.parquet --subject 03 --session 2
+    \b
+    Examples:
+      p300 upload data/brain_invaders/
+      p300 upload rec.parquet --subject 03 --session 2
     """
     try:
         plan = plan_uploads(sources, subject=subject, session=session)
