@@ -172,4 +172,3 @@ def test_code_change_updates_the_stack_without_replacing_the_alias(request, inst
     assert alias_after["FunctionVersion"] != alias_before["FunctionVersion"]
     assert deploy_stack(cfn, "inline", inline_function_template("third")) == "UPDATE_COMPLETE"
     assert invoke_payload(lambda_client, "inline:live") == "third"
-
