@@ -16,4 +16,5 @@ def tracker() -> MlflowTracker:
 
 
 def lambda_handler(event, context):
-    return train_and_register(S3, tracker(), TrainRequest.from_event(event))
+    request = TrainRequest.from_event(event)
+    return train_and_register(S3, tracker(), request)
