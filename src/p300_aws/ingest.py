@@ -11,19 +11,23 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from p300.contract import DEFAULT_MAX_BYTES, Severity
+from p300.contract import DEFAULT_MAX_BYTES, Problem, ProblemCode, Severity
 from p300.raw_io import validate_recording_bytes
 from p300_aws import keys
 from p300_aws.errors import BadEventError, BadKeyError, MissingObjectError
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.processing import features_are_current
 from p300_aws.s3_objects import (
+    ObjectHead,
     StoredObject,
+    copy_verified,
     delete_object,
     find_object,
+    head_object,
     put_verified,
     read_object,
     sha256_hex,
+    stream_sha256,
 )
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,9 @@ def ingest_object(
         Larger files are quarantined (``FILE_TOO_LARGE``) without being parsed.
     """
     try:
+        head = head_object(s3, LANDING_BUCKET, key)
+        if head.size > max_bytes:
+            return _quarantine_oversized(s3, head, max_bytes)
         landing = read_object(s3, LANDING_BUCKET, key)
     except MissingObjectError:
         # Another execution (an upload event racing the hourly catch-up) got there first.
@@ -108,7 +115,7 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash
     raw_key = keys.raw_key(ids)
     current = find_object(s3, RAW_BUCKET, raw_key)
     if current is not None and current.sha256 == digest:
-        _delete_landing(s3, landing)
+        _delete_landing(s3, landing.head)
         return IngestResult(
             "duplicate", landing.head.key, digest, ids.subject, ids.session, raw_key,
             current.version_id,
@@ -128,7 +135,7 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash
             "session": ids.session,
         },
     )
-    _delete_landing(s3, landing)
+    _delete_landing(s3, landing.head)
     return IngestResult(
         "ingested", landing.head.key, digest, ids.subject, ids.session, raw_key,
         written.version_id, needs_processing=True, problems=problems,
@@ -151,11 +158,36 @@ def quarantine_record(
 
 
 def _quarantine(s3, landing: StoredObject, digest: str, problems, landing_ids) -> IngestResult:
-    key = landing.head.key
+    return _move_to_quarantine(s3, landing.head, digest, problems, landing_ids, landing.body)
+
+
+def _quarantine_oversized(s3, head: ObjectHead, max_bytes: int) -> IngestResult:
+    """Quarantine a file too large to read into memory: hashed in chunks, copied server-side."""
+    problem = Problem(
+        ProblemCode.FILE_TOO_LARGE,
+        f"file is {head.size} bytes, more than the limit max_bytes={max_bytes}",
+    )
+    try:
+        landing_ids = keys.parse_landing_key(head.key)
+    except BadKeyError:
+        landing_ids = None
+    digest = stream_sha256(s3, head)
+    return _move_to_quarantine(s3, head, digest, [problem.to_dict()], landing_ids, None)
+
+
+def _move_to_quarantine(
+    s3, head: ObjectHead, digest: str, problems, landing_ids, body: bytes | None
+) -> IngestResult:
+    """Write the landing object (``body``, or a server-side copy when None) and its reason to
+    quarantine, verify both, then delete the landing object."""
+    key = head.key
     record = quarantine_record(key, digest, problems)
     metadata = {LANDING_KEY_METADATA: urllib.parse.quote(key), "code": record["code"]}
     target = keys.quarantine_key(key)
-    put_verified(s3, RAW_BUCKET, target, landing.body, metadata=metadata)
+    if body is None:
+        copy_verified(s3, head, RAW_BUCKET, target, sha256=digest, metadata=metadata)
+    else:
+        put_verified(s3, RAW_BUCKET, target, body, metadata=metadata)
     put_verified(
         s3,
         RAW_BUCKET,
@@ -164,7 +196,7 @@ def _quarantine(s3, landing: StoredObject, digest: str, problems, landing_ids) -
         metadata=metadata,
         content_type="application/json",
     )
-    _delete_landing(s3, landing)
+    _delete_landing(s3, head)
     return IngestResult(
         "quarantined",
         key,
@@ -176,11 +208,11 @@ def _quarantine(s3, landing: StoredObject, digest: str, problems, landing_ids) -
     )
 
 
-def _delete_landing(s3, landing: StoredObject) -> None:
-    """Delete the landing object unless a newer upload replaced it since it was read."""
-    now = find_object(s3, LANDING_BUCKET, landing.head.key)
-    if now is not None and now.etag != landing.head.etag:
+def _delete_landing(s3, head: ObjectHead) -> None:
+    """Delete the landing object unless a newer upload replaced it since ``head`` was taken."""
+    now = find_object(s3, LANDING_BUCKET, head.key)
+    if now is not None and now.etag != head.etag:
         log.warning("s3://%s/%s was re-uploaded meanwhile; kept", LANDING_BUCKET, now.key)
         return
     if now is not None:
-        delete_object(s3, LANDING_BUCKET, landing.head.key)
+        delete_object(s3, LANDING_BUCKET, head.key)

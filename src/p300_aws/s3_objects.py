@@ -138,6 +138,50 @@ def put_verified(
 
 
 @_translate_errors
+def stream_sha256(s3, head: ObjectHead, *, chunk_bytes: int = 8 * 1024 * 1024) -> str:
+    """SHA-256 of the object version ``head`` describes, read in chunks (for large objects).
+
+    The read is conditional on ``head.etag``: a replaced object fails instead of mixing versions.
+    """
+    extra = {"VersionId": head.version_id} if head.version_id else {}
+    response = s3.get_object(Bucket=head.bucket, Key=head.key, IfMatch=head.etag, **extra)
+    digest = hashlib.sha256()
+    for chunk in response["Body"].iter_chunks(chunk_bytes):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@_translate_errors
+def copy_verified(
+    s3, source: ObjectHead, bucket: str, key: str, *, sha256: str, metadata: Mapping[str, str]
+) -> ObjectHead:
+    """Server-side copy of the ``source`` version (unchanged since its head) with ``metadata``
+    plus ``sha256``; returns the verified new version.
+
+    Raises
+    ------
+    VerificationError
+        When the copy does not read back with the source's size and the given SHA-256.
+    """
+    response = s3.copy_object(
+        Bucket=bucket,
+        Key=key,
+        CopySource={"Bucket": source.bucket, "Key": source.key}
+        | ({"VersionId": source.version_id} if source.version_id else {}),
+        CopySourceIfMatch=source.etag,
+        MetadataDirective="REPLACE",
+        Metadata={**metadata, SHA256_METADATA: sha256},
+    )
+    head = head_object(s3, bucket, key, version_id=response.get("VersionId"))
+    if head.sha256 != sha256 or head.size != source.size:
+        raise VerificationError(
+            f"copy s3://{bucket}/{key} version {head.version_id} reads back with "
+            f"{head.size} bytes and sha256 {head.sha256}; expected {source.size} bytes, {sha256}"
+        )
+    return head
+
+
+@_translate_errors
 def delete_object(s3, bucket: str, key: str) -> None:
     """Delete the current version of ``key`` (a delete marker in a versioned bucket)."""
     s3.delete_object(Bucket=bucket, Key=key)
