@@ -3,12 +3,23 @@
 from aws_cdk import Stack
 from constructs import Construct
 
+from infra.constructs.pipeline import Pipeline
 from infra.constructs.storage import Storage
 
 
 class PlatformStack(Stack):
-    """Buckets of the data flow; the pipeline, serving and monitoring constructs build on them."""
+    """Buckets of the data flow and the pipeline on them; serving and monitoring build on both.
+
+    The CDK context value ``mlflowTrackingUri`` (passed by `p300 up`) becomes the functions'
+    ``MLFLOW_TRACKING_URI``.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.storage = Storage(self, "Storage")
+        self.pipeline = Pipeline(
+            self,
+            "Pipeline",
+            storage=self.storage,
+            mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
+        )

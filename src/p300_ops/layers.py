@@ -36,8 +36,8 @@ LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
 
 #: Layers of each function, in PYTHONPATH order (at most 5: the AWS limit).
 FUNCTION_LAYERS = {
-    PLAN_FUNCTION: (CORE_LAYER, "data"),
-    INGEST_FUNCTION: (CORE_LAYER, "data"),
+    PLAN_FUNCTION: (CORE_LAYER, "data", "scipy"),
+    INGEST_FUNCTION: (CORE_LAYER, "data", "scipy"),
     PREPROCESS_FUNCTION: (CORE_LAYER, "data", "scipy", "mlflow"),
     TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
 }

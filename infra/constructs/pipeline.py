@@ -1,0 +1,195 @@
+"""The event-driven pipeline: four Lambdas, two state machines and the rules that start them.
+
+Layers are read from the prebuilt directories of `p300_ops.layers` (``p300 layers build``, which
+``p300 up`` runs before synthesizing): the CDK app never builds them, and synthesis fails with
+the command to run when one is missing.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import AssetHashType, Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.storage import Storage
+from p300_aws.names import (
+    INGEST_FUNCTION,
+    INGEST_STATE_MACHINE,
+    LANDING_BUCKET,
+    PLAN_FUNCTION,
+    PREPROCESS_FUNCTION,
+    TRAIN_FUNCTION,
+    TRAIN_STATE_MACHINE,
+)
+from p300_ops import layers
+
+STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+#: Input of the hourly catch-up run: ingest whatever no S3 event started.
+CATCH_UP_INPUT = {"catch_up": True}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Size of one Lambda: memory in MB, timeout in s."""
+
+    memory_mb: int
+    timeout_s: int
+
+
+FUNCTION_SPECS = {
+    PLAN_FUNCTION: FunctionSpec(memory_mb=256, timeout_s=120),
+    # Validates a whole raw file (up to 256 MiB) in memory.
+    INGEST_FUNCTION: FunctionSpec(memory_mb=1536, timeout_s=300),
+    PREPROCESS_FUNCTION: FunctionSpec(memory_mb=2048, timeout_s=300),
+    TRAIN_FUNCTION: FunctionSpec(memory_mb=3008, timeout_s=600),
+}
+
+
+class Pipeline(Construct):
+    """Landing upload → ``p300-ingest-and-process``; ``p300-train`` on demand.
+
+    Parameters
+    ----------
+    storage
+        The buckets of the data flow.
+    mlflow_tracking_uri
+        Set as ``MLFLOW_TRACKING_URI`` on every function; omitted when None.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: Storage,
+        mlflow_tracking_uri: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.layers = {name: self._layer(name) for name in layers.LAYER_NAMES}
+        environment = {"MLFLOW_TRACKING_URI": mlflow_tracking_uri} if mlflow_tracking_uri else {}
+        self.functions = {
+            name: self._function(name, environment=environment) for name in FUNCTION_SPECS
+        }
+        self._grant(storage)
+        self.ingest_state_machine = self._state_machine(
+            "IngestAndProcess",
+            INGEST_STATE_MACHINE,
+            "ingest_and_process.asl.json",
+            {
+                "PlanFunctionArn": PLAN_FUNCTION,
+                "IngestFunctionArn": INGEST_FUNCTION,
+                "PreprocessFunctionArn": PREPROCESS_FUNCTION,
+            },
+        )
+        self.train_state_machine = self._state_machine(
+            "Train", TRAIN_STATE_MACHINE, "train.asl.json", {"TrainFunctionArn": TRAIN_FUNCTION}
+        )
+        self.landing_rule, self.catch_up_rule = self._rules()
+
+    def _layer(self, name: str) -> lambda_.LayerVersion:
+        # The build directory is named by its content hash: reuse it instead of re-hashing
+        # hundreds of MB on every synth.
+        code = lambda_.Code.from_asset(
+            str(layers.built_layer_dir(name)),
+            asset_hash=layers.layer_hash(name),
+            asset_hash_type=AssetHashType.CUSTOM,
+        )
+        return lambda_.LayerVersion(
+            self,
+            f"{name.capitalize()}Layer",
+            code=code,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description=f"p300 {name} layer ({layers.layer_hash(name)})",
+        )
+
+    def _function(self, name: str, *, environment: dict[str, str]) -> lambda_.Function:
+        spec = FUNCTION_SPECS[name]
+        return lambda_.Function(
+            self,
+            _construct_id(name),
+            function_name=name,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(layers.function_code_dir(name)), exclude=["__pycache__"]
+            ),
+            layers=[self.layers[layer] for layer in layers.FUNCTION_LAYERS[name]],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            environment=environment,
+        )
+
+    def _grant(self, storage: Storage) -> None:
+        plan, ingest, preprocess, train = (
+            self.functions[name]
+            for name in (PLAN_FUNCTION, INGEST_FUNCTION, PREPROCESS_FUNCTION, TRAIN_FUNCTION)
+        )
+        for bucket in (storage.landing, storage.raw, storage.features):
+            bucket.grant_read(plan)
+        storage.landing.grant_read_write(ingest)  # reads, then deletes once the copy is durable
+        storage.raw.grant_read_write(ingest)
+        storage.features.grant_read(ingest)  # a duplicate still needs processing if stale
+        storage.raw.grant_read(preprocess)
+        storage.features.grant_read_write(preprocess)
+        storage.features.grant_read(train)
+        for function in (preprocess, train):
+            storage.mlflow_artifacts.grant_read_write(function)
+
+    def _state_machine(
+        self, construct_id: str, name: str, asl_file: str, functions: dict[str, str]
+    ) -> sfn.StateMachine:
+        definition = (STATE_MACHINES_DIR / asl_file).read_text()
+        state_machine = sfn.StateMachine(
+            self,
+            construct_id,
+            state_machine_name=name,
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_substitutions={
+                placeholder: self.functions[function].function_arn
+                for placeholder, function in functions.items()
+            },
+        )
+        for function in functions.values():
+            self.functions[function].grant_invoke(state_machine)
+        return state_machine
+
+    def _rules(self) -> tuple[events.Rule, events.Rule]:
+        # The raw event goes to the state machine: an InputPath or InputTransformer would
+        # change what the execution is named from, and the first state extracts bucket and key.
+        landing = events.Rule(
+            self,
+            "LandingObjectCreated",
+            description="Every object created in the landing zone starts the ingest pipeline.",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [LANDING_BUCKET]}},
+            ),
+            targets=[targets.SfnStateMachine(self.ingest_state_machine)],
+        )
+        catch_up = events.Rule(
+            self,
+            "HourlyCatchUp",
+            description="Hourly: ingest and process whatever no landing event started.",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            targets=[
+                targets.SfnStateMachine(
+                    self.ingest_state_machine,
+                    input=events.RuleTargetInput.from_object(CATCH_UP_INPUT),
+                )
+            ],
+        )
+        return landing, catch_up
+
+
+def _construct_id(function_name: str) -> str:
+    """``p300-plan-ingest`` → ``PlanIngestFunction``."""
+    words = function_name.removeprefix("p300-").split("-")
+    return "".join(word.capitalize() for word in words) + "Function"

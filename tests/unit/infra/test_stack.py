@@ -1,0 +1,211 @@
+"""The synthesized platform template: functions, layers, grants, state machines and rules."""
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.constructs.pipeline import FUNCTION_SPECS
+from infra.platform_stack import PlatformStack
+from p300_aws.names import (
+    INGEST_FUNCTION,
+    INGEST_STATE_MACHINE,
+    LANDING_BUCKET,
+    PLAN_FUNCTION,
+    PREPROCESS_FUNCTION,
+    TRAIN_FUNCTION,
+    TRAIN_STATE_MACHINE,
+)
+from p300_ops import layers
+
+TRACKING_URI = "http://127.0.0.1:5999"
+
+
+def _fake_layer_builds(root: Path) -> None:
+    for name in layers.LAYER_NAMES:
+        python_dir = layers.layer_dir(name) / "python"
+        python_dir.mkdir(parents=True)
+        (python_dir / f"{name}_marker.py").write_text("")
+
+
+@pytest.fixture
+def fake_layer_builds(tmp_path, monkeypatch):
+    """A layer build cache with a tiny directory per layer, named by each layer's real hash."""
+    monkeypatch.setattr(layers, "BUILD_ROOT", tmp_path)
+    _fake_layer_builds(tmp_path)
+    return tmp_path
+
+
+def synth(context: dict | None = None) -> Template:
+    app = cdk.App(context={"aws:cdk:disable-asset-staging": True, **(context or {})})
+    return Template.from_stack(PlatformStack(app, "P300Platform"))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Template:
+    """The platform synthesized once (with fake layer builds) for the read-only tests."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        root = tmp_path_factory.mktemp("layers")
+        monkeypatch.setattr(layers, "BUILD_ROOT", root)
+        _fake_layer_builds(root)
+        return synth({"mlflowTrackingUri": TRACKING_URI})
+
+
+def function_resource(template: Template, name: str) -> dict:
+    found = template.find_resources("AWS::Lambda::Function", {"Properties": {"FunctionName": name}})
+    assert len(found) == 1, f"expected one function {name}, found {list(found)}"
+    return next(iter(found.values()))["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("name", "n_layers"),
+    [(PLAN_FUNCTION, 3), (INGEST_FUNCTION, 3), (PREPROCESS_FUNCTION, 4), (TRAIN_FUNCTION, 5)],
+)
+def test_each_function_runs_python313_with_its_layers_and_tracking_uri(template, name, n_layers):
+    function = function_resource(template, name)
+    assert function["Runtime"] == "python3.13"
+    assert function["Handler"] == "handler.lambda_handler"
+    assert len(function["Layers"]) == n_layers <= 5
+    assert function["MemorySize"] == FUNCTION_SPECS[name].memory_mb
+    assert function["Timeout"] == FUNCTION_SPECS[name].timeout_s
+    assert function["Environment"]["Variables"] == {"MLFLOW_TRACKING_URI": TRACKING_URI}
+
+
+def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
+    preprocess = function_resource(template, PREPROCESS_FUNCTION)
+    assert 1024 <= preprocess["MemorySize"] <= 2048
+    assert preprocess["Timeout"] == 300
+    assert function_resource(template, TRAIN_FUNCTION)["Timeout"] == 600
+
+
+def test_tracking_uri_is_omitted_without_the_context_value(fake_layer_builds):
+    function = function_resource(synth(), PREPROCESS_FUNCTION)
+    assert "Environment" not in function
+
+
+def test_one_layer_per_recipe_for_python313(template):
+    template.resource_count_is("AWS::Lambda::LayerVersion", len(layers.LAYER_NAMES))
+    template.all_resources_properties(
+        "AWS::Lambda::LayerVersion", {"CompatibleRuntimes": ["python3.13"]}
+    )
+
+
+def test_synth_names_the_command_to_run_when_a_layer_is_not_built(fake_layer_builds):
+    (layers.layer_dir("ml") / "python" / "ml_marker.py").unlink()
+    (layers.layer_dir("ml") / "python").rmdir()
+    with pytest.raises(layers.LayerError, match=r"layer 'ml' is not built.*p300 layers build"):
+        synth()
+
+
+def _policy_actions_for(template: Template, function_name: str) -> set[str]:
+    role = function_resource(template, function_name)["Role"]["Fn::GetAtt"][0]
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}}
+    )
+    actions = set()
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found = statement["Action"]
+            actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "forbidden"),
+    [
+        (PLAN_FUNCTION, {"s3:GetObject*", "s3:List*"}, {"s3:PutObject", "s3:DeleteObject*"}),
+        (INGEST_FUNCTION, {"s3:PutObject", "s3:DeleteObject*"}, set()),
+        (TRAIN_FUNCTION, {"s3:GetObject*", "s3:PutObject"}, set()),
+    ],
+)
+def test_functions_get_bucket_grants(template, name, expected, forbidden):
+    actions = _policy_actions_for(template, name)
+    assert expected <= actions
+    assert not forbidden & actions
+
+
+def _definition(template: Template, name: str) -> tuple[dict, dict]:
+    found = template.find_resources(
+        "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": name}}
+    )
+    assert len(found) == 1
+    properties = next(iter(found.values()))["Properties"]
+    return json.loads(properties["DefinitionString"]), properties["DefinitionSubstitutions"]
+
+
+def test_ingest_state_machine_plans_then_maps_five_at_a_time(template):
+    definition, substitutions = _definition(template, INGEST_STATE_MACHINE)
+    assert definition["StartAt"] == "Plan"
+    assert definition["States"]["Plan"]["Parameters"]["FunctionName"] == "${PlanFunctionArn}"
+    each = definition["States"]["ForEachObject"]
+    assert each["Type"] == "Map"
+    assert each["MaxConcurrency"] == 5
+    assert set(substitutions) == {"PlanFunctionArn", "IngestFunctionArn", "PreprocessFunctionArn"}
+    for arn in substitutions.values():
+        assert "Fn::GetAtt" in arn
+
+
+@pytest.mark.parametrize("state", ["Ingest", "Preprocess"])
+def test_each_item_retries_transient_errors_quickly_and_catches_everything(template, state):
+    definition, _ = _definition(template, INGEST_STATE_MACHINE)
+    task = definition["States"]["ForEachObject"]["ItemProcessor"]["States"][state]
+    retry = task["Retry"][0]
+    assert {"TransientError", "Lambda.ServiceException"} <= set(retry["ErrorEquals"])
+    # Worst case of the back-off before Catch, in s: short, unlike the implicit service retry.
+    waits = [
+        retry["IntervalSeconds"] * retry["BackoffRate"] ** i for i in range(retry["MaxAttempts"])
+    ]
+    assert sum(waits) <= 10
+    assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert task["Catch"][0]["Next"] == "ItemFailed"
+
+
+def test_train_state_machine_fails_with_the_error_it_caught(template):
+    definition, substitutions = _definition(template, TRAIN_STATE_MACHINE)
+    assert set(substitutions) == {"TrainFunctionArn"}
+    assert definition["States"]["Train"]["Catch"][0]["Next"] == "TrainingFailed"
+    assert definition["States"]["TrainingFailed"]["Type"] == "Fail"
+
+
+def test_landing_objects_start_the_ingest_state_machine_with_the_raw_event(template):
+    rules = template.find_resources(
+        "AWS::Events::Rule",
+        {
+            "Properties": {
+                "EventPattern": {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {"bucket": {"name": [LANDING_BUCKET]}},
+                }
+            }
+        },
+    )
+    assert len(rules) == 1
+    (target,) = next(iter(rules.values()))["Properties"]["Targets"]
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    assert target["Arn"] == {"Ref": template_logical_id(template, INGEST_STATE_MACHINE)}
+
+
+def test_an_hourly_rule_starts_a_catch_up_run(template):
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(1 hour)"}}
+    )
+    assert len(rules) == 1
+    (target,) = next(iter(rules.values()))["Properties"]["Targets"]
+    assert json.loads(target["Input"]) == {"catch_up": True}
+    assert target["Arn"] == {"Ref": template_logical_id(template, INGEST_STATE_MACHINE)}
+
+
+def template_logical_id(template: Template, state_machine_name: str) -> str:
+    found = template.find_resources(
+        "AWS::StepFunctions::StateMachine",
+        {"Properties": {"StateMachineName": state_machine_name}},
+    )
+    return next(iter(found))
+
+
+def test_the_stack_has_no_localstack_endpoint(template):
+    assert "localhost" not in json.dumps(template.to_json())
+    assert "4566" not in json.dumps(template.to_json())
