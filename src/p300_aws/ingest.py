@@ -1,8 +1,9 @@
 """Move one landing-zone upload into the raw bucket, or into quarantine with its reason.
 
-The bytes validated and hashed are the bytes written (one read of the landing object, no
-server-side copy that could pick up a newer upload), and the landing object is deleted only after
-every write was read back with its version and SHA-256: no byte is ever lost.
+The bytes validated and hashed are the bytes written: the landing object is read once and that
+body is written (a file over the size limit is hashed in chunks and copied server-side on the
+condition that its ETag is unchanged). The landing object is deleted only after every write was
+read back with its version and SHA-256, and only if no newer upload replaced it: no byte is lost.
 """
 
 import json

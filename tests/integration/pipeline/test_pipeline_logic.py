@@ -9,6 +9,8 @@ the buckets.
 import dataclasses
 import json
 import logging
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -31,8 +33,9 @@ from p300_aws.names import (
     REGISTERED_MODEL,
 )
 from p300_aws.s3_objects import head_object, list_keys, sha256_hex
+from p300_ops.localcloud import mlflow_server
 from p300_ops.localcloud.localstack import aws_client
-from p300_ops.localcloud.processes import free_port
+from p300_ops.localcloud.processes import free_port, stop_server
 
 pytestmark = pytest.mark.cloud
 
@@ -167,6 +170,19 @@ def test_invalid_upload_is_quarantined_with_its_reason(s3, name, make_body, code
     assert not landing_exists(s3, key)
 
 
+def test_a_file_over_the_size_limit_is_copied_to_quarantine_unread(s3):
+    body = recording_bytes(3)
+    key = f"subject_{subject_id(3)}/big.parquet"
+    upload(s3, key, body)
+    result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash(), max_bytes=len(body) - 1)
+    assert result.outcome == "quarantined"
+    assert [p["code"] for p in result.problems] == ["FILE_TOO_LARGE"]
+    moved = s3.get_object(Bucket=RAW_BUCKET, Key=result.quarantine_key)
+    assert moved["Body"].read() == body
+    assert moved["Metadata"]["sha256"] == result.sha256 == sha256_hex(body)
+    assert not landing_exists(s3, key)
+
+
 def test_a_vanished_landing_object_is_reported_missing(s3):
     result = ingest.ingest_object(s3, f"subject_{subject_id(3)}/never.parquet", params_hash="x")
     assert result.outcome == "missing" and not result.needs_processing
@@ -287,3 +303,80 @@ def test_preprocess_with_mlflow_down_writes_no_features(s3):
         processing.preprocess_object(s3, dead, request, params=PARAMS)
     with pytest.raises(MissingObjectError):
         head_object(s3, FEATURES_BUCKET, f"subject={subject_id(8)}/session=01/features.parquet")
+
+
+def test_a_failed_training_marks_its_run_failed(s3, tracker, mlflow_client, trained_subjects):
+    everyone = training.read_latest_features(s3)
+    request = training.TrainRequest.from_event({"subjects": sorted({o.subject for o in everyone})})
+    before = _version_count(mlflow_client)
+    with pytest.raises(ValueError, match="at least one subject on each side"):
+        training.train_and_register(s3, tracker, request)
+    runs = mlflow_client.search_runs(
+        [mlflow_client.get_experiment_by_name(training.TRAINING_EXPERIMENT).experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    assert runs[0].info.status == "FAILED"
+    assert _version_count(mlflow_client) == before
+
+
+@pytest.fixture
+def private_mlflow(cloud, tmp_path):
+    """An MLflow server of this test's own (same artifact bucket), so it can be stopped."""
+
+    def start():
+        server = mlflow_server.start_mlflow(
+            tmp_path,
+            port=free_port(),
+            backend_store_uri=mlflow_server.sqlite_store_uri(tmp_path),
+            localstack_port=cloud.localstack_port,
+        )
+        started.append(server)
+        return mlflow_server.wait_for_mlflow(server)
+
+    started = []
+    yield start
+    for server in started:
+        stop_server(server, timeout=10)
+
+
+def test_mlflow_lost_mid_training_fails_cleanly_and_registers_nothing(
+    s3, trained_subjects, private_mlflow
+):
+    server = private_mlflow()
+    uri = mlflow_server.tracking_uri(server.port)
+    flaky = MlflowTracker(uri, policy=RetryPolicy(attempts=2, backoff_s=0.1))
+    outcome = {}
+
+    def train():
+        request = training.TrainRequest.from_event(
+            {"subjects": trained_subjects[:2], "auto_set_challenger_alias": True}
+        )
+        try:
+            outcome["result"] = training.train_and_register(s3, flaky, request)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    client = MlflowClient(uri)
+    deadline = time.monotonic() + 60
+    while not _has_runs(client) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop_server(server, timeout=10)  # the run exists; the fit is under way
+    worker.join(timeout=300)
+    assert isinstance(outcome.get("error"), MlflowUnavailableError), outcome
+    restarted = MlflowClient(mlflow_server.tracking_uri(private_mlflow().port))
+    assert restarted.search_model_versions(f"name='{REGISTERED_MODEL}'") == []
+    (run,) = restarted.search_runs(_experiment_ids(restarted))
+    assert run.info.status in ("RUNNING", "FAILED")  # FAILED only if reachable at the end
+
+
+def _has_runs(client) -> bool:
+    ids = _experiment_ids(client)
+    return bool(ids) and bool(client.search_runs(ids))
+
+
+def _experiment_ids(client) -> list[str]:
+    found = client.get_experiment_by_name(training.TRAINING_EXPERIMENT)
+    return [found.experiment_id] if found else []
