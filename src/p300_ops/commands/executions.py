@@ -55,15 +55,21 @@ def format_duration(seconds: float | None) -> str:
 
 
 def executions_table(executions: Sequence[Mapping]) -> Table:
-    """One line per ``list_executions`` item: name, machine, status, start, duration."""
-    table = Table("execution", "state machine", "status", "started (UTC)", "duration")
+    """One line per ``list_executions`` item: status, start, duration, name, state machine."""
+    table = Table("status")
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("duration", no_wrap=True)
+    # Names are copied into `p300 executions show`: fold them rather than cut them.
+    table.add_column("execution", overflow="fold")
+    table.add_column("state machine", overflow="fold")
+    short_names = {name: short for short, name in STATE_MACHINES.items()}
     for ex in executions:
         table.add_row(
-            ex["name"],
-            ex["stateMachineArn"].rsplit(":", 1)[-1],
             _coloured(ex["status"]),
             ex["startDate"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             format_duration(duration_s(ex["startDate"], ex.get("stopDate"))),
+            ex["name"],
+            short_names.get(machine := ex["stateMachineArn"].rsplit(":", 1)[-1], machine),
         )
     return table
 

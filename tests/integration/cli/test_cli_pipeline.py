@@ -6,7 +6,10 @@ on S3 accept any stage a subject can have reached.
 
 import hashlib
 import json
+import time
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -115,3 +118,75 @@ def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
     assert rows["62", None]["quarantined"][0]["code"] == "NOT_PARQUET"
     table = run(cloud, "subjects").stdout
     assert "NOT_PARQUET" in table and "processed" in table
+
+
+def wait_for_stage(cloud, subject: str, stages: set[str], *, timeout_s: float = 300) -> dict:
+    """The `subjects` row of ``subject`` once its stage is among ``stages``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = [row for (s, _), row in subjects_json(cloud).items() if s == subject]
+        if rows and rows[0]["stage"] in stages:
+            return rows[0]
+        time.sleep(2)
+    raise AssertionError(f"subject {subject} not in {stages} after {timeout_s} s: {rows}")
+
+
+def ingest_execution_of(cloud, landing_key: str) -> dict:
+    """`executions show --json` of the ingest execution started by ``landing_key``."""
+    listed = json.loads(run(cloud, "executions", "-s", "ingest", "-n", "200", "--json").stdout)
+    for execution in listed:
+        shown = run(cloud, "executions", "show", execution["name"], "--wait", "--json", ok=False)
+        if landing_key in shown.stdout:
+            return json.loads(shown.stdout)
+    raise AssertionError(f"no ingest execution for {landing_key} among {len(listed)}")
+
+
+def test_generated_subjects_are_ingested_and_processed(cloud):
+    run(cloud, "generate", "--subjects", "2", "--start", "71", "--duration", "120", "--json")
+    for subject in ("71", "72"):
+        row = wait_for_stage(cloud, subject, {"processed", "quarantined"})
+        assert (row["stage"], row["session"], row["features"]) == ("processed", "01", "up to date")
+    shown = ingest_execution_of(cloud, "subject_71/subject_71_eeg_stim.parquet")
+    assert shown["execution"]["status"] == "SUCCEEDED"
+    states = [(s["name"], s["iteration"], s["status"]) for s in shown["states"]]
+    assert ("Plan", None, "succeeded") in states
+    assert ("Ingest", 0, "succeeded") in states and ("Preprocess", 0, "succeeded") in states
+    output = shown["execution"]["output"]
+    assert [item["subject"] for item in output["processed"]] == ["71"]
+    assert output["quarantined"] == output["failed"] == []
+    table = run(cloud, "executions", "show", shown["execution"]["name"]).stdout
+    assert "[0] Preprocess" in table and "processed 1, skipped 0, quarantined 0, failed 0" in table
+
+
+def test_an_invalid_upload_is_quarantined_with_its_reason(cloud, tmp_path):
+    bad = tmp_path / "subject_81" / "subject_81_eeg_stim.parquet"
+    bad.parent.mkdir()
+    pq.write_table(pa.table({"eeg_ch1": [1.0, 2.0, 3.0]}), bad)  # Parquet without a stim column
+    run(cloud, "upload", str(tmp_path))
+    row = wait_for_stage(cloud, "81", {"quarantined", "raw", "processed"})
+    assert row["stage"] == "quarantined"
+    assert row["quarantined"][0]["code"]
+    shown = ingest_execution_of(cloud, "subject_81/subject_81_eeg_stim.parquet")
+    assert len(shown["execution"]["output"]["quarantined"]) == 1
+
+
+def test_train_registers_a_challenger(cloud):
+    for subject in ("71", "72"):
+        wait_for_stage(cloud, subject, {"processed"})
+    result = run(cloud, "train", "--subjects", "71", "--auto-set-challenger-alias", "--json")
+    output = json.loads(result.stdout)
+    assert output["alias"] == "challenger"
+    assert output["training_subjects"] == ["71"]
+    assert "72" in output["test_subjects"]
+    assert output["model_version"] and output["run_id"]
+    assert 0.0 <= output["metrics"]["roc_auc"] <= 1.0
+    listed = json.loads(run(cloud, "executions", "-s", "train", "--json").stdout)
+    assert listed[0]["status"] == "SUCCEEDED"
+
+
+def test_a_failed_training_says_why(cloud):
+    result = run(cloud, "train", "--subjects", "98", ok=False)
+    assert result.exit_code == 1
+    assert "training FAILED" in result.output
+    assert "98" in result.output  # the cause names the subject without features
+    assert "p300 executions show train-" in result.output

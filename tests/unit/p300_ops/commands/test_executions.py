@@ -32,7 +32,7 @@ def test_executions_table_shows_machine_status_and_duration():
     out = StringIO()
     Console(file=out, width=120).print(executions_table(rows))
     text = out.getvalue()
-    assert "run-1" in text and "p300-train" in text and "SUCCEEDED" in text
+    assert "run-1" in text and "train" in text and "SUCCEEDED" in text
     assert "2026-11-22 10:00:00" in text and "75.0 s" in text
 
 
