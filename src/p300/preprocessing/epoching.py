@@ -132,7 +132,7 @@ def assemble(
     }
     return EpochFeatures(
         epochs=epochs,
-        features=epochs.reshape(len(epochs), -1),
+        features=epochs.reshape(len(epochs), epochs.shape[1] * epochs.shape[2]),
         labels=labels,
         metadata=metadata,
         ch_names=tuple(recording.ch_names),

@@ -156,6 +156,16 @@ def test_epochs_past_the_edges_are_dropped_like_mne():
     assert fast.metadata["stim_item"].eq(-1).all()
 
 
+def test_fast_path_handles_a_recording_where_every_epoch_is_dropped():
+    recording = make_session(seed=2, n_channels=4, sfreq=256.0, duration_s=20)
+    stim = np.zeros_like(recording.stim)
+    stim[[3, recording.n_times - 3]] = [1, 2]
+    features = preprocess(dataclasses.replace(recording, stim=stim))
+    assert features.epochs.shape == (0, 4, 71) and features.features.shape == (0, 4 * 71)
+    assert features.metadata["reject_reason"].tolist() == ["NO_DATA", "TOO_SHORT"]
+    assert features.summary["n_kept"] == 0
+
+
 @pytest.mark.parametrize("path", REAL_FILES, ids=[p.stem for p in REAL_FILES])
 def test_fast_equals_reference_on_real_recordings(path):
     recording = read_muse(path)
