@@ -159,11 +159,12 @@ def build_bundle(
             f"{tracking_uri}: {exc.message}"
         ) from exc
     with tempfile.TemporaryDirectory() as scratch:
+        # The artifact location itself: a models:/ URI would be resolved against the global
+        # registry URI, not this client's (MLflow 3.17).
         local_model = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{model_name}/{version.version}",
+            artifact_uri=client.get_model_version_download_uri(model_name, version.version),
             dst_path=str(Path(scratch) / "model"),
             tracking_uri=tracking_uri,
-            registry_uri=tracking_uri,
         )
         pipeline = mlflow.sklearn.load_model(local_model)
         schema = _run_features_schema(
