@@ -38,7 +38,8 @@ def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> Epo
     # Time-major (n_samples, n_channels): a gathered batch of windows is then one contiguous
     # (n_times, n_epochs × n_channels) matrix, so baseline, peak-to-peak and resampling are
     # plain column operations and a single matrix product, with no transposing copies.
-    signal = np.ascontiguousarray(filter_zero_phase(recording.data, taps).T)
+    signal = np.empty((recording.n_times, len(recording.ch_names)))
+    filter_zero_phase(recording.data, taps, out=signal.T)
     grid = epoch_grid(sfreq, params)
     onsets = recording.onsets
     reasons = _edge_reasons(onsets, grid, recording.n_times)

@@ -87,7 +87,9 @@ def _odd(n: int) -> int:
     return n + 1 - n % 2
 
 
-def filter_zero_phase(data: np.ndarray, taps: np.ndarray) -> np.ndarray:
+def filter_zero_phase(
+    data: np.ndarray, taps: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """Apply odd-length symmetric ``taps`` without delay, with MNE's 'reflect_limited' edges.
 
     Parameters
@@ -95,17 +97,20 @@ def filter_zero_phase(data: np.ndarray, taps: np.ndarray) -> np.ndarray:
     data : ndarray, shape (n_channels, n_times)
         Signal, any unit; filtered along the last axis.
     taps : ndarray, shape (n_taps,)
+    out : ndarray, shape (n_channels, n_times), float64, optional
+        Where to write the result, e.g. the transposed view of a time-major array.
 
     Returns
     -------
     filtered : ndarray, shape (n_channels, n_times), float64
+        ``out`` when given.
     """
     n_channels, n_times = data.shape
     n_edge = max(min(len(taps), n_times) - 1, 0)
     n_fft = fft.next_fast_len(n_times + 2 * n_edge + len(taps) - 1, real=True)
     taps_spectrum = fft.rfft(taps, n_fft)
     start = n_edge + (len(taps) - 1) // 2
-    filtered = np.empty((n_channels, n_times))
+    filtered = np.empty((n_channels, n_times)) if out is None else out
     # One channel at a time keeps the FFT buffers to a single channel's worth of memory.
     for channel in range(n_channels):
         padded = _reflect_limited(np.asarray(data[channel : channel + 1], dtype=np.float64), n_edge)

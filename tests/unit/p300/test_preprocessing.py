@@ -96,6 +96,9 @@ def test_zero_phase_filter_equals_mne_filter_data(n_times):
     with pytest.warns(RuntimeWarning) if n_times < 845 else _no_warning():
         theirs = mne.filter.filter_data(data, 256.0, 1.0, 20.0, fir_design="firwin", verbose=False)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * np.abs(theirs).max())
+    time_major = np.empty((n_times, 3))
+    filter_zero_phase(data, design_bandpass(1.0, 20.0, 256.0), out=time_major.T)
+    np.testing.assert_array_equal(time_major.T, ours)
 
 
 class _no_warning:
