@@ -197,3 +197,23 @@ def test_training_needs_both_classes(toy_subjects):
     data = {"a": (X[y == 0], y[y == 0]), "b": toy_subjects["subject_02"]}
     with pytest.raises(ValueError, match=r"training subjects \['a'\] must contain both classes"):
         fit_and_evaluate(data, train_subjects=["a"])
+
+
+def test_fit_and_evaluate_on_preprocessed_synthetic_sessions():
+    from p300.preprocessing import preprocess
+    from p300.synthetic import subject_session
+
+    cohort = {
+        f"subject_{n:02d}": preprocess(subject_session(seed=5, subject_number=n, duration_s=60.0))
+        for n in (1, 2, 3)
+    }
+    data = {s: (f.features, f.labels) for s, f in cohort.items()}
+    result = fit_and_evaluate(
+        data,
+        model_name="xdawn-riemann",
+        train_subjects=["subject_01", "subject_02"],
+        n_channels=len(cohort["subject_01"].ch_names),
+    )
+    assert result.split.test == ("subject_03",)
+    assert result.report.pooled.n_epochs == len(cohort["subject_03"].labels)
+    assert result.report.pooled.roc_auc > 0.55  # above chance across subjects

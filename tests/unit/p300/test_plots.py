@@ -81,3 +81,15 @@ def test_png_resolution_follows_dpi():
 def test_bad_input_is_rejected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_erp_of_a_preprocessed_synthetic_session():
+    from p300.preprocessing import preprocess
+    from p300.synthetic import subject_session
+
+    features = preprocess(subject_session(seed=5, subject_number=1, duration_s=30.0))
+    png = plot_erp(
+        features.epochs, features.labels, times=features.times, ch_names=features.ch_names
+    )
+    width, height = png_size(png)
+    assert width > 1000 and height > 800
