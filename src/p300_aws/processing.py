@@ -121,27 +121,27 @@ def preprocess_object(
             "skipped", ids.subject, ids.session, target, current.version_id, {},
             current.metadata.get(RUN_ID),
         )  # fmt: skip
-    timings, features_bytes, features = _compute(s3, raw_head, ids, params)
+    computed = _compute(s3, raw_head, ids, params)
     run_id = tracker.start_run(
         PREPROCESSING_EXPERIMENT,
         run_name=f"subject-{ids.subject}-session-{ids.session}",
-        tags={"subject": ids.subject, "session": ids.session, "raw_sha256": features["sha256"]},
+        tags={"subject": ids.subject, "session": ids.session, "raw_sha256": computed.raw_sha256},
     )
     try:
         tracker.log_values(
             run_id,
             params={**params.to_dict(), "params_hash": params_hash, "raw_key": request.raw_key,
                     "raw_version_id": raw_head.version_id},
-            metrics={**{k: features["summary"][k] for k in _COUNTS}, **timings},
+            metrics={**{k: computed.summary[k] for k in _COUNTS}, **computed.timings_s},
         )  # fmt: skip
         started = time.perf_counter()
         written = put_verified(
             s3,
             FEATURES_BUCKET,
             target,
-            features_bytes,
+            computed.parquet,
             metadata={
-                RAW_SHA256: features["sha256"],
+                RAW_SHA256: computed.raw_sha256,
                 RAW_VERSION_ID: raw_head.version_id or "null",
                 PARAMS_HASH: params_hash,
                 RUN_ID: run_id,
@@ -156,14 +156,22 @@ def preprocess_object(
     except BaseException:
         tracker.mark_failed(run_id)
         raise
-    summary = features["summary"] | {"timings_s": timings}
+    summary = computed.summary | {"timings_s": computed.timings_s}
     return PreprocessResult(
         "processed", ids.subject, ids.session, target, written.version_id, summary, run_id
     )
 
 
-def _compute(s3, raw_head, ids: keys.SubjectSession, params: PreprocessingParams):
-    """Read, decode and preprocess the raw version; returns timings, Parquet bytes, facts."""
+@dataclass(frozen=True)
+class _Computed:
+    raw_sha256: str
+    summary: dict
+    parquet: bytes = field(repr=False)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _compute(s3, raw_head, ids: keys.SubjectSession, params: PreprocessingParams) -> _Computed:
+    """Read the raw version (checking its SHA-256), decode, preprocess and serialise it."""
     clock = time.perf_counter()
     raw = read_object(s3, RAW_BUCKET, raw_head.key, version_id=raw_head.version_id)
     digest = sha256_hex(raw.body)
@@ -180,6 +188,6 @@ def _compute(s3, raw_head, ids: keys.SubjectSession, params: PreprocessingParams
     features = preprocess(recording, params)
     timings["preprocess_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    features_bytes = features_to_parquet_bytes(features)
+    parquet = features_to_parquet_bytes(features)
     timings["serialize_s"] = time.perf_counter() - clock
-    return timings, features_bytes, {"sha256": digest, "summary": features.summary}
+    return _Computed(digest, features.summary, parquet, timings)

@@ -366,7 +366,8 @@ def test_mlflow_lost_mid_training_fails_cleanly_and_registers_nothing(
     stop_server(server, timeout=10)  # the run exists; the fit is under way
     worker.join(timeout=300)
     assert isinstance(outcome.get("error"), MlflowUnavailableError), outcome
-    restarted = MlflowClient(mlflow_server.tracking_uri(private_mlflow().port))
+    restarted_uri = mlflow_server.tracking_uri(private_mlflow().port)
+    restarted = MlflowClient(restarted_uri, registry_uri=restarted_uri)
     assert restarted.search_model_versions(f"name='{REGISTERED_MODEL}'") == []
     (run,) = restarted.search_runs(_experiment_ids(restarted))
     assert run.info.status in ("RUNNING", "FAILED")  # FAILED only if reachable at the end
