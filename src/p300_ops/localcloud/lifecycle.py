@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from p300_ops import layers
 from p300_ops.localcloud import cdk, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError, ServerProcess, stop_server, tail
 
@@ -120,6 +121,7 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
             localstack_port=config.localstack_port,
         )
         state.save()
+        _step(state, "layers", progress, layers.build_all)
         _step(
             state,
             "deploy",
@@ -147,9 +149,11 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
 
 def _step(state: CloudState, name: str, progress, action) -> None:
     progress(
-        {"deploy": "deploying the CDK app ...", "mlflow": "waiting for MLflow ..."}.get(
-            name, f"starting {name} ..."
-        )
+        {
+            "layers": "building Lambda layers (cached while their recipes are unchanged) ...",
+            "deploy": "deploying the CDK app ...",
+            "mlflow": "waiting for MLflow ...",
+        }.get(name, f"starting {name} ...")
     )
     started = time.monotonic()
     result = action()
