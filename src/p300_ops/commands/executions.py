@@ -25,17 +25,21 @@ def state_machine_name(choice: str) -> str:
     return STATE_MACHINES.get(choice, choice)
 
 
+def deployed_state_machines(sfn) -> dict[str, str]:
+    """Name → ARN of every deployed state machine."""
+    pages = sfn.get_paginator("list_state_machines").paginate()
+    return {m["name"]: m["stateMachineArn"] for page in pages for m in page["stateMachines"]}
+
+
 def state_machine_arn(sfn, name: str) -> str:
     """The ARN of the state machine ``name``; `click.ClickException` naming those deployed."""
-    machines = [m for page in sfn.get_paginator("list_state_machines").paginate()
-                for m in page["stateMachines"]]  # fmt: skip
-    for machine in machines:
-        if machine["name"] == name:
-            return machine["stateMachineArn"]
-    present = ", ".join(sorted(m["name"] for m in machines)) or "none"
-    raise click.ClickException(
-        f"no state machine {name!r} is deployed (deployed: {present}); is the pipeline deployed?"
-    )
+    machines = deployed_state_machines(sfn)
+    if name not in machines:
+        raise click.ClickException(
+            f"no state machine {name!r} is deployed (deployed: "
+            f"{', '.join(sorted(machines)) or 'none'}); is the pipeline deployed?"
+        )
+    return machines[name]
 
 
 def duration_s(start: datetime, stop: datetime | None, *, now: datetime | None = None) -> float:
@@ -131,16 +135,17 @@ def list_command(state_machine, status, limit, as_json, home) -> None:
 
 def _list(home, state_machine, status, limit, as_json) -> None:
     sfn = cloud_clients(home).stepfunctions
-    names = [state_machine_name(state_machine)] if state_machine else list(STATE_MACHINES.values())
     found = []
     with aws_errors("listing executions"):
-        for name in names:
-            if state_machine is None and not _deployed(sfn, name):
-                continue
-            query = {"stateMachineArn": state_machine_arn(sfn, name), "maxResults": limit}
-            if status:
-                query["statusFilter"] = status.upper()
-            found += sfn.list_executions(**query)["executions"]
+        if state_machine:
+            arns = [state_machine_arn(sfn, state_machine_name(state_machine))]
+        else:
+            deployed = deployed_state_machines(sfn)
+            arns = [deployed[name] for name in STATE_MACHINES.values() if name in deployed]
+        for arn in arns:
+            query = {"stateMachineArn": arn} | ({"statusFilter": status.upper()} if status else {})
+            pages = sfn.get_paginator("list_executions").paginate(**query)
+            found += [ex for page in pages for ex in page["executions"]]
     found = sorted(found, key=lambda ex: ex["startDate"], reverse=True)[:limit]
     if as_json:
         echo_json(found)
@@ -148,14 +153,6 @@ def _list(home, state_machine, status, limit, as_json) -> None:
         click.echo("no executions")
     else:
         Console().print(executions_table(found))
-
-
-def _deployed(sfn, name: str) -> bool:
-    try:
-        state_machine_arn(sfn, name)
-    except click.ClickException:
-        return False
-    return True
 
 
 @executions.command()
@@ -190,12 +187,11 @@ def execution_arn(sfn, execution: str) -> str:
     """``execution`` when it is an ARN, else the ARN of the pipeline execution of that name."""
     if execution.startswith("arn:"):
         return execution
+    deployed = deployed_state_machines(sfn)
     for name in STATE_MACHINES.values():
-        if not _deployed(sfn, name):
+        if name not in deployed:
             continue
-        pages = sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=state_machine_arn(sfn, name)
-        )
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=deployed[name])
         for page in pages:
             for ex in page["executions"]:
                 if ex["name"] == execution:

@@ -128,7 +128,12 @@ def wait_for_stage(cloud, subject: str, stages: set[str], *, timeout_s: float = 
         if rows and rows[0]["stage"] in stages:
             return rows[0]
         time.sleep(2)
-    raise AssertionError(f"subject {subject} not in {stages} after {timeout_s} s: {rows}")
+    latest = json.loads(run(cloud, "executions", "-s", "ingest", "-n", "1", "--json").stdout)
+    shown = run(cloud, "executions", "show", latest[0]["name"], ok=False).stdout if latest else ""
+    raise AssertionError(
+        f"subject {subject} not in {stages} after {timeout_s} s: {rows}\n"
+        f"latest ingest execution:\n{shown}"
+    )
 
 
 def ingest_execution_of(cloud, landing_key: str) -> dict:
