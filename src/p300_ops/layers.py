@@ -240,7 +240,8 @@ def check_function_imports(function: str, *, python: Path = paths.LAMBDA_PYTHON)
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     has_handler = (function_code_dir(function) / "handler.py").is_file()
-    script = _SMOKE_SCRIPT + ("import handler\n" if has_handler else "")
+    script = _SMOKE_SCRIPT + _FUNCTION_SMOKE.get(function, "")
+    script += "import handler\n" if has_handler else ""
     with tempfile.TemporaryDirectory() as cwd:
         result = subprocess.run(
             [str(python), "-c", script], cwd=cwd, env=env, capture_output=True, text=True
@@ -258,6 +259,18 @@ buffer = io.BytesIO()
 pd.DataFrame({"eeg_ch1": [1.5, 2.5], "stim": [0, 2]}).to_parquet(buffer)
 assert pq.read_table(io.BytesIO(buffer.getvalue())).num_rows == 2
 """
+
+# What a handler imports only when it runs: training saves the model in mlflow.sklearn's format.
+_FUNCTION_SMOKE = {
+    TRAIN_FUNCTION: """
+import tempfile
+import mlflow.sklearn
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+model = LinearDiscriminantAnalysis().fit([[0.0], [1.0], [0.1], [0.9]], [0, 1, 0, 1])
+with tempfile.TemporaryDirectory() as folder:
+    mlflow.sklearn.save_model(model, folder + "/model")
+"""
+}
 
 
 def _check_layer_name(name: str, *, allowed: tuple[str, ...], what: str = "layer") -> None:
