@@ -151,8 +151,14 @@ def load_bundle(path: str | Path) -> ServedModel:
             f"model bundle at {path} has format_version {version!r}; this service reads "
             f"{FORMAT_VERSION}"
         )
-    info = ModelInfo(**description["model"], metrics=description.get("metrics", {}),
-                     features_schema=description["features_schema"])  # fmt: skip
+    try:
+        info = ModelInfo(**description["model"], metrics=description.get("metrics", {}),
+                         features_schema=description["features_schema"])  # fmt: skip
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"{INFO_FILE} in {path} lacks or garbles {exc}") from exc
+    missing = sorted({"ch_names", "n_features", "params"} - set(info.features_schema))
+    if missing:
+        raise BundleError(f"features_schema in {INFO_FILE} of {path} lacks {missing}")
     kind = description.get("scorer")
     if kind == "linear":
         scorer = _linear_scorer(files.read(LINEAR_FILE), info.n_features, path)

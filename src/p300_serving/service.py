@@ -82,7 +82,9 @@ def decode(model: ServedModel, request: DecodeRequest) -> dict:
     if request.raw is not None:
         epochs = preprocess_window(model, request.raw)
         kept = epochs.metadata[epochs.metadata["kept"]].sort_values("epoch_index")
-        features, flashed = epochs.features, kept["stim_item"].tolist()
+        # Flashes without an item (-1) carry no evidence for any candidate.
+        with_item = kept["stim_item"].to_numpy() >= 0
+        features, flashed = epochs.features[with_item], kept["stim_item"][with_item].tolist()
         rejected = _rejected(epochs.metadata)
     else:
         features = feature_matrix(request, model.info.n_features)

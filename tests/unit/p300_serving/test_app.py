@@ -261,6 +261,17 @@ def test_decode_single_item_oddball_with_candidates(client, pipeline, training):
     assert [r["n_flashes"] for r in response["ranking"]] == [2, 2, 2]
 
 
+def test_decode_from_a_raw_window_ignores_flashes_without_an_item(client, raw_window):
+    full = client.post("/decode", json={"raw": raw_window}).json()
+    kept = client.post("/predict/raw", json=raw_window).json()["epochs"]
+    items = np.array(raw_window["stim_item"])
+    items[kept[0]["onset_sample"]] = -1
+    response = client.post("/decode", json={"raw": raw_window | {"stim_item": items.tolist()}})
+    assert response.status_code == 200
+    assert response.json()["n_flashes_used"] == full["n_flashes_used"] - 1
+    assert -1 not in [r["item"] for r in response.json()["ranking"]]
+
+
 def test_decode_from_a_raw_window_equals_decoding_its_epochs(client, raw_window):
     from_raw = client.post("/decode", json={"raw": raw_window}).json()
     epochs = client.post("/predict/raw", json=raw_window | {"return_features": True}).json()

@@ -100,6 +100,10 @@ def _edit_info(bundle_dir, tmp_path, **changes):
         (lambda d, t: (t / "junk.zip").write_bytes(b"not a zip") and t / "junk.zip",
          r"junk.zip is neither a bundle directory nor a zip file"),
         (lambda d, t: t, r"no readable bundle.json"),
+        (lambda d, t: _edit_info(d, t, model={"name": "P300-Classifier"}),
+         r"bundle.json in .* lacks or garbles .*version"),
+        (lambda d, t: _edit_info(d, t, features_schema={"ch_names": ["Cz"]}),
+         r"features_schema in bundle.json of .* lacks \['n_features', 'params'\]"),
     ],
 )  # fmt: skip
 def test_broken_bundles_raise_bundle_error(break_bundle, match, bundle_dir, tmp_path):
