@@ -134,14 +134,30 @@ class MlflowTracker:
         """Create a run in ``experiment`` (created when missing); returns the run id."""
 
         def create() -> str:
-            found = self.client.get_experiment_by_name(experiment)
-            experiment_id = (
-                found.experiment_id if found else self.client.create_experiment(experiment)
+            run = self.client.create_run(
+                self._experiment_id(experiment), run_name=run_name, tags=dict(tags)
             )
-            run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
             return run.info.run_id
 
         return self.retry(create, what=f"start a run in experiment {experiment!r}")
+
+    def _experiment_id(self, name: str) -> str:
+        """The experiment's id, creating it when missing.
+
+        Concurrent Lambdas (one per subject) race to create it: the loser gets
+        RESOURCE_ALREADY_EXISTS and reads the winner's.
+        """
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def log_values(
         self,
