@@ -76,21 +76,25 @@ def create_app(
               openapi_extra=_json_body(PredictRequest))  # fmt: skip
     async def predict(request: Request) -> dict:
         """Labels and target probabilities of a batch of feature vectors."""
-        batch = PredictRequest.model_validate_json(await request.body())
-        return service.predict_batch(served(), batch)
+        model = served()
+        return service.predict_batch(
+            model, PredictRequest.model_validate_json(await request.body())
+        )
 
     @app.post("/predict/raw", response_model=PredictRawResponse, responses=_ERRORS,
               openapi_extra=_json_body(PredictRawRequest))  # fmt: skip
     async def predict_raw(request: Request) -> dict:
         """Preprocess a raw EEG window like the pipeline, then predict each kept epoch."""
+        model = served()
         window = PredictRawRequest.model_validate_json(await request.body())
-        return service.predict_raw(served(), window, return_features=window.return_features)
+        return service.predict_raw(model, window, return_features=window.return_features)
 
     @app.post("/decode", response_model=DecodeResponse, responses=_ERRORS,
               openapi_extra=_json_body(DecodeRequest))  # fmt: skip
     async def decode(request: Request) -> dict:
         """Rank the flashed items by the evidence of the flashes that showed them."""
-        return service.decode(served(), DecodeRequest.model_validate_json(await request.body()))
+        model = served()
+        return service.decode(model, DecodeRequest.model_validate_json(await request.body()))
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health():

@@ -112,6 +112,7 @@ def test_health_and_model_describe_the_served_model(client, training):
     ("method", "path", "body"),
     [
         ("post", "/predict", {"features": [_ROW]}),
+        ("post", "/predict", {"not": "even valid"}),
         ("post", "/predict/raw", None),
         ("post", "/decode", None),
         ("get", "/model", None),
