@@ -2,16 +2,17 @@
 
 The parent generates each subject once and stores it; each (subject, method) then runs in a fresh
 Python process that loads the recording and preprocesses it once, so nothing is shared or cached
-between runs. Peak memory is that process's ``ru_maxrss``: reported as the absolute peak and as
-the peak minus the resident size just before preprocessing (interpreter, imports and the loaded
-recording excluded). Times are one cold call each: wall-clock and process CPU time.
+between runs. Peak memory is the child's high-water resident set size (``VmHWM`` in
+/proc/self/status, reset just before preprocessing), reported as the absolute peak and as the peak
+minus the resident size just before preprocessing (interpreter, imports and the loaded recording
+excluded). Not ``ru_maxrss``: on Linux a spawned child inherits its parent's high-water mark.
+Times are one cold call each: wall-clock and process CPU time.
 
 Usage: ``.venv/bin/python bench/bench_preprocess.py [--subjects 10] [--duration-s 600]``
 """
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,10 +27,17 @@ from p300.types import RawRecording
 SEED = 2026
 
 
-def _rss_mb() -> float:
-    """Current resident set size in MB (Linux /proc)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 1e6
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (e.g. VmRSS, VmHWM) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak_rss() -> None:
+    """Restart VmHWM from the current resident size (Linux ≥ 4.0; '5' resets the peak)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def save_recording(subject: int, duration_s: float, path: Path) -> None:
@@ -51,11 +59,12 @@ def run_child(method: str, recording_file: Path, out: Path) -> None:
         sfreq=float(stored["sfreq"]),
         stim=stored["stim"],
     )
-    before_mb = _rss_mb()
+    _reset_peak_rss()
+    before_mb = _status_mb("VmRSS")
     start, start_cpu = time.perf_counter(), time.process_time()
     features = preprocess(recording, method=method)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
+    peak_mb = _status_mb("VmHWM")
     np.savez(out, features=features.features, kept=features.metadata["kept"].to_numpy())
     report = {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_mb}
     print(json.dumps(report | {"delta_mb": peak_mb - before_mb}))
@@ -97,7 +106,7 @@ def main() -> None:
         f"{'fast peak':>9} | {'max rel diff':>12} | kept"
     )
     print(f"{args.subjects} synthetic subjects × {args.duration_s:g} s, 16 ch, 512 Hz, seed {SEED}")
-    print("s = wall-clock, cpu = process CPU time (s), MB = resident memory (ru_maxrss)")
+    print("s = wall-clock, cpu = process CPU time (s), MB = resident memory (VmHWM)")
     print(header)
     print("-" * len(header))
     rows = []
