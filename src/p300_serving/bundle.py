@@ -108,7 +108,7 @@ def _reproduces(folded: LinearScorer, pipeline, scalers: list, n_features: int) 
         probe = probe * scalers[0].scale_ + scalers[0].mean_
     probe = probe.astype(np.float32)
     expected = pipeline.predict_proba(probe)[:, 1]
-    return bool(np.allclose(folded.target_probability(probe), expected, rtol=1e-5, atol=1e-6))
+    return bool(np.allclose(folded.score(probe)[1], expected, rtol=1e-5, atol=1e-6))
 
 
 def build_bundle(

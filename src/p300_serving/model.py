@@ -31,9 +31,9 @@ class BundleError(ValueError):
 
 
 class Scorer(Protocol):
-    def decision(self, features: np.ndarray) -> np.ndarray: ...
-
-    def target_probability(self, features: np.ndarray) -> np.ndarray: ...
+    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decision scores (log-odds of target) and target probabilities, each (n_epochs,)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,13 @@ class LinearScorer:
     weights: np.ndarray
     intercept: float
 
-    def decision(self, features: np.ndarray) -> np.ndarray:
-        """Log-odds of target, shape (n_epochs,), for features shape (n_epochs, n_features)."""
-        return features.astype(np.float64, copy=False) @ self.weights + self.intercept
+    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log-odds and probability of target, each shape (n_epochs,).
 
-    def target_probability(self, features: np.ndarray) -> np.ndarray:
-        """Target probability, shape (n_epochs,)."""
-        return _logistic(self.decision(features))
+        ``features`` has shape (n_epochs, n_features), µV.
+        """
+        decision = features.astype(np.float64, copy=False) @ self.weights + self.intercept
+        return decision, _logistic(decision)
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,12 @@ class PipelineScorer:
 
     pipeline: object
 
-    def decision(self, features: np.ndarray) -> np.ndarray:
+    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probability = np.asarray(self.pipeline.predict_proba(features)[:, 1], dtype=np.float64)
         if hasattr(self.pipeline, "decision_function"):
-            return np.asarray(self.pipeline.decision_function(features), dtype=np.float64)
-        probability = np.clip(self.target_probability(features), 1e-12, 1 - 1e-12)
-        return np.log(probability / (1 - probability))
-
-    def target_probability(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(self.pipeline.predict_proba(features)[:, 1], dtype=np.float64)
+            return np.asarray(self.pipeline.decision_function(features), np.float64), probability
+        clipped = np.clip(probability, 1e-12, 1 - 1e-12)
+        return np.log(clipped / (1 - clipped)), probability
 
 
 @dataclass(frozen=True)
@@ -126,9 +124,7 @@ class ServedModel:
         features : ndarray, shape (n_epochs, n_features)
             Flattened epochs in µV; cast to float32 like the training features.
         """
-        features = np.asarray(features, dtype=np.float32)
-        decision = self.scorer.decision(features)
-        probability = self.scorer.target_probability(features)
+        decision, probability = self.scorer.score(np.asarray(features, dtype=np.float32))
         return (probability > 0.5).astype(np.int8), probability, decision
 
 
