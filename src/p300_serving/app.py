@@ -8,6 +8,8 @@ Environment read by `create_app_from_env` (the Lambda handler's configuration):
 - ``P300_API_ROOT_PATH``: public path prefix, e.g. ``/prod`` (an API Gateway stage), so that
   ``/docs`` finds ``openapi.json``.
 - ``P300_MAX_BODY_BYTES``: request body limit, 6 MiB by default (413 above it).
+- ``P300_PRELOAD_PREPROCESSING``: ``1`` imports the preprocessing code (scipy, pandas: about
+  1.5 s) at init instead of on the first raw-window request.
 
 Request bodies are validated straight from the JSON bytes by pydantic (about three times faster
 than FastAPI's ``json.loads`` then validate for large feature batches); their schemas are added to
@@ -40,6 +42,7 @@ from p300_serving.schemas import (
 
 BUNDLE_ENV, ALIAS_ENV = "P300_MODEL_BUNDLE", "P300_MODEL_ALIAS"
 ROOT_PATH_ENV, MAX_BODY_ENV = "P300_API_ROOT_PATH", "P300_MAX_BODY_BYTES"
+PRELOAD_ENV = "P300_PRELOAD_PREPROCESSING"
 _REQUEST_MODELS = (PredictRequest, PredictRawRequest, DecodeRequest)
 _ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 422, 503)}
 
@@ -118,6 +121,8 @@ def create_app(
 def create_app_from_env(environ: Mapping[str, str] = os.environ) -> FastAPI:
     """The app configured by the environment variables in the module docstring."""
     model, reason = load_served_model(environ)
+    if environ.get(PRELOAD_ENV) == "1":
+        service.preload_preprocessing()
     return create_app(
         model,
         unavailable_reason=reason,

@@ -117,6 +117,12 @@ def decode(model: ServedModel, request: DecodeRequest) -> dict:
     }
 
 
+def preload_preprocessing() -> None:
+    """Import what raw windows need now (seconds of scipy, pandas, pyarrow), not on first use."""
+    import p300.features_io
+    import p300.preprocessing  # noqa: F401
+
+
 def preprocess_window(model: ServedModel, window: RawWindow):
     """`p300.preprocessing.preprocess` of a raw window with the model's stored parameters.
 

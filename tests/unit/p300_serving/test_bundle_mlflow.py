@@ -11,6 +11,7 @@ from p300_serving.bundle import build_bundle
 from p300_serving.model import LinearScorer, load_bundle
 
 MODEL = "P300-Classifier"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

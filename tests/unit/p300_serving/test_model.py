@@ -111,14 +111,18 @@ def test_broken_bundles_raise_bundle_error(break_bundle, match, bundle_dir, tmp_
         load_bundle(break_bundle(bundle_dir, tmp_path))
 
 
-def test_loading_a_linear_bundle_imports_neither_sklearn_nor_mlflow(bundle_dir):
+@pytest.mark.parametrize(
+    ("preload", "imported"),
+    [("0", "[]"), ("1", "['pandas', 'pyarrow', 'scipy']")],
+)
+def test_serving_a_linear_bundle_imports_neither_sklearn_nor_mlflow(bundle_dir, preload, imported):
     code = (
-        "import sys; from p300_serving.app import create_app; "
-        "from p300_serving.model import load_bundle; "
-        f"create_app(load_bundle({str(bundle_dir)!r})); "
+        "import sys; from p300_serving.app import create_app_from_env; "
+        f"create_app_from_env({{'P300_MODEL_BUNDLE': {str(bundle_dir)!r}, "
+        f"'P300_PRELOAD_PREPROCESSING': {preload!r}}}); "
         "print(sorted(m for m in ('sklearn', 'mlflow', 'scipy', 'pandas', 'pyarrow') "
         "if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)  # fmt: skip
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == imported
