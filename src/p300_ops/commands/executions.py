@@ -13,6 +13,7 @@ from rich.table import Table
 from p300_aws.names import INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE
 from p300_ops.commands.common import aws_errors, cloud_clients, echo_json, home_option, json_option
 from p300_ops.commands.history import StateRun, grouped, readable_cause, state_runs
+from p300_ops.commands.outcomes import items_table, summarize_output, summary_line
 
 STATE_MACHINES = {"ingest": INGEST_STATE_MACHINE, "train": TRAIN_STATE_MACHINE}
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -83,8 +84,12 @@ def states_table(runs: Sequence[StateRun]) -> Table:
     table = Table("state", "status", "duration", "error")
     for run in grouped(runs):
         name = run.name if run.iteration is None else f"  [{run.iteration}] {run.name}"
-        error = f"{run.error}: {readable_cause(run.cause)}" if run.error else ""
-        table.add_row(name, _coloured(run.status), format_duration(run.duration_s), error)
+        notes = [f"retried after {e}: {readable_cause(c)}" for e, c in run.retried]
+        if run.error:
+            notes.append(f"{run.error}: {readable_cause(run.cause)}")
+        table.add_row(
+            name, _coloured(run.status), format_duration(run.duration_s), "\n".join(notes)
+        )
     return table
 
 
@@ -176,7 +181,13 @@ def show(execution, wait, timeout, as_json, home) -> None:
         events = _history(sfn, arn)
     runs = state_runs(events)
     if as_json:
-        echo_json({"execution": described, "states": [_run_doc(r) for r in grouped(runs)]})
+        echo_json(
+            {
+                "execution": described,
+                "states": [_run_doc(r) for r in grouped(runs)],
+                "summary": summarize_output(described.get("output")),
+            }
+        )
     else:
         _print_execution(described, runs)
     if described["status"] not in ("SUCCEEDED", "RUNNING"):
@@ -230,7 +241,8 @@ def _history(sfn, arn: str) -> list[dict]:
 def _run_doc(run: StateRun) -> dict:
     return {"name": run.name, "type": run.kind, "iteration": run.iteration,
             "status": run.status, "entered": run.entered, "exited": run.exited,
-            "duration_s": run.duration_s, "error": run.error, "cause": run.cause}  # fmt: skip
+            "duration_s": run.duration_s, "error": run.error, "cause": run.cause,
+            "retried": [{"error": e, "cause": c} for e, c in run.retried]}  # fmt: skip
 
 
 def _print_execution(described: Mapping, runs: Sequence[StateRun]) -> None:
@@ -245,14 +257,9 @@ def _print_execution(described: Mapping, runs: Sequence[StateRun]) -> None:
     if described.get("error"):
         console.print(f"[red]{described['error']}[/]: {readable_cause(described.get('cause'))}")
     if "output" in described:
-        if summary := summary_line(described["output"]):
-            console.print(summary)
-        console.print(JSON.from_data(described["output"], default=str))
-
-
-def summary_line(output: object) -> str:
-    """``processed 3, skipped 1, quarantined 0, failed 1`` for an ingest summary; '' otherwise."""
-    lists = ("processed", "skipped", "quarantined", "failed")
-    if not isinstance(output, dict) or not all(isinstance(output.get(k), list) for k in lists):
-        return ""
-    return ", ".join(f"{k} {len(output[k])}" for k in lists)
+        summary = summarize_output(described["output"])
+        if summary is None:
+            console.print(JSON.from_data(described["output"], default=str))
+        else:
+            console.print(items_table(summary))
+            console.print(summary_line(summary))

@@ -7,7 +7,7 @@ Map iteration are found by following those links back to the iteration's start.
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 #: Events that close the Map-iteration context: states after them belong to no iteration.
@@ -23,6 +23,8 @@ _LEAVES_ITERATION = {
     "MapIterationFailed",
     "MapIterationAborted",
 }
+#: Events saying a task attempt succeeded: an earlier failed attempt was retried.
+_ATTEMPT_SUCCEEDED = {"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"}
 
 
 @dataclass
@@ -37,6 +39,8 @@ class StateRun:
     exited: datetime | None = None
     error: str | None = None
     cause: str | None = None
+    #: (error, cause) of each failed attempt that a retry then replaced
+    retried: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -78,8 +82,15 @@ def state_runs(events: Sequence[Mapping]) -> list[StateRun]:
                     run.error, run.cause = _caught_error(event["stateExitedEventDetails"])
         elif kind != "ExecutionFailed" and _failure(event):
             run = _enclosing_run(event, by_id, open_runs) or (runs[-1] if runs else None)
-            if run is not None and run.error is None:
+            if run is not None:
+                if run.error is not None:
+                    run.retried.append((run.error, run.cause))
                 run.error, run.cause = _failure(event)
+        elif kind in _ATTEMPT_SUCCEEDED:
+            run = _enclosing_run(event, by_id, open_runs)
+            if run is not None and run.error is not None:
+                run.retried.append((run.error, run.cause))
+                run.error = run.cause = None
     return runs
 
 

@@ -87,7 +87,12 @@ def _stage(status: SubjectStatus) -> str:
 
 
 def list_buckets(s3) -> BucketListing:
-    """Read the landing, raw and features buckets (heads for metadata, quarantine reasons)."""
+    """Read the landing, raw and features buckets (heads for metadata, quarantine reasons).
+
+    Buckets are read in the direction objects move (landing → raw → features), so an object
+    moving during the listing is seen at least once.
+    """
+    landing_keys = list(_keys(s3, LANDING_BUCKET))
     raw, quarantined = {}, []
     for key in _keys(s3, RAW_BUCKET):
         if key.startswith(QUARANTINE_PREFIX):
@@ -105,7 +110,7 @@ def list_buckets(s3) -> BucketListing:
             head = s3.head_object(Bucket=FEATURES_BUCKET, Key=key)
             features[ids] = head["Metadata"].get("raw-sha256")
     return BucketListing(
-        landing_keys=list(_keys(s3, LANDING_BUCKET)),
+        landing_keys=landing_keys,
         raw=raw,
         features_raw_sha256=features,
         quarantined=quarantined,

@@ -8,6 +8,8 @@ import hashlib
 import json
 import time
 
+import mne
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -52,9 +54,13 @@ def test_upload_a_system_a_folder(cloud, s3, tmp_path):
 
 
 def test_a_large_file_goes_up_in_parts_intact(cloud, s3, tmp_path):
-    [path] = write_system_a_layout(tmp_path, n_subjects=1, seed=2, duration_s=400)
-    loose = path.rename(tmp_path / "big.parquet")
-    assert loose.stat().st_size > 16 * 1024 * 1024  # above the multipart threshold
+    # 16 channels of float32 noise (incompressible) for 600 s at 512 Hz: ~20 MB.
+    rng = np.random.default_rng(2)
+    columns = {f"eeg_ch{i}": rng.normal(0, 10, 307_200).astype(np.float32) for i in range(1, 17)}
+    columns["stim"] = np.where(np.arange(307_200) % 128 == 64, 1, 0).astype(np.int8)
+    loose = tmp_path / "big.parquet"
+    pq.write_table(pa.table(columns), loose)
+    assert 16 * 1024 * 1024 < loose.stat().st_size < 32 * 1024 * 1024  # two parts
     result = run(cloud, "upload", str(loose), "--subject", "31", "--session", "1", "--json")
     [uploaded] = json.loads(result.stdout)["uploaded"]
     assert uploaded["key"] == "subject_31/session_01/big.parquet"
@@ -110,7 +116,13 @@ def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
     s3.put_object(Bucket=RAW_BUCKET, Key=f"{QUARANTINE_PREFIX}subject_62/x.parquet", Body=b"hello")
     s3.put_object(Bucket=RAW_BUCKET, Key=f"{QUARANTINE_PREFIX}subject_62/x.parquet.reason.json",
                   Body=json.dumps(reason).encode())  # fmt: skip
-    rows = subjects_json(cloud)
+    try:
+        rows = subjects_json(cloud)
+    finally:  # training reads every current features object: leave none that is not Parquet
+        for session in ("01", "02"):
+            key = f"subject=61/session={session}/features.parquet"
+            s3.delete_object(Bucket=FEATURES_BUCKET, Key=key)
+            s3.delete_object(Bucket=RAW_BUCKET, Key=key.replace("features", "eeg"))
     assert (rows["61", "01"]["stage"], rows["61", "01"]["features"]) == ("processed", "up to date")
     assert (rows["61", "02"]["stage"], rows["61", "02"]["features"]) == ("raw", "stale")
     assert rows["61", "01"]["raw_version_id"]  # the raw bucket is versioned
@@ -156,11 +168,11 @@ def test_generated_subjects_are_ingested_and_processed(cloud):
     states = [(s["name"], s["iteration"], s["status"]) for s in shown["states"]]
     assert ("Plan", None, "succeeded") in states
     assert ("Ingest", 0, "succeeded") in states and ("Preprocess", 0, "succeeded") in states
-    output = shown["execution"]["output"]
-    assert [item["subject"] for item in output["processed"]] == ["71"]
-    assert output["quarantined"] == output["failed"] == []
+    summary = shown["summary"]
+    assert [item["subject"] for item in summary["processed"]] == ["71"]
+    assert summary["quarantined"] == summary["failed"] == []
     table = run(cloud, "executions", "show", shown["execution"]["name"]).stdout
-    assert "[0] Preprocess" in table and "processed 1, skipped 0, quarantined 0, failed 0" in table
+    assert "[0] Preprocess" in table and "processed 1, skipped 0, duplicate 0" in table
 
 
 def test_an_invalid_upload_is_quarantined_with_its_reason(cloud, tmp_path):
@@ -172,7 +184,7 @@ def test_an_invalid_upload_is_quarantined_with_its_reason(cloud, tmp_path):
     assert row["stage"] == "quarantined"
     assert row["quarantined"][0]["code"]
     shown = ingest_execution_of(cloud, "subject_81/subject_81_eeg_stim.parquet")
-    assert len(shown["execution"]["output"]["quarantined"]) == 1
+    assert [item["subject"] for item in shown["summary"]["quarantined"]] == ["81"]
 
 
 def test_train_registers_a_challenger(cloud):
@@ -195,3 +207,19 @@ def test_a_failed_training_says_why(cloud):
     assert "training FAILED" in result.output
     assert "98" in result.output  # the cause names the subject without features
     assert "p300 executions show train-" in result.output
+
+
+def test_import_converts_and_uploads_a_brainvision_file(cloud, tmp_path):
+    sfreq, onsets = 256.0, np.arange(1.0, 58.0, 0.25)
+    raw = mne.io.RawArray(
+        np.random.default_rng(9).normal(0.0, 10e-6, (3, int(60 * sfreq))),
+        mne.create_info(["Fz", "Cz", "Pz"], sfreq, "eeg"),
+        verbose="error",
+    )
+    names = np.where(np.arange(onsets.size) % 6 == 0, "tgt", "std")
+    raw.set_annotations(mne.Annotations(onsets, 0.0, names))
+    mne.export.export_raw(tmp_path / "rec.vhdr", raw, verbose="error")
+    result = run(cloud, "import", str(tmp_path / "rec.vhdr"), "--event", "Comment/tgt=target",
+                 "--event", "Comment/std=nontarget", "--subject", "91", "--upload")  # fmt: skip
+    assert "uploaded s3://p300-landing-zone/subject_91/rec.parquet" in result.stdout
+    assert "91" in {subject for subject, _ in subjects_json(cloud)}

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from p300_ops.cli import main
-from p300_ops.commands.executions import executions_table, format_duration, summary_line
+from p300_ops.commands.executions import executions_table, format_duration
 
 START = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 
@@ -17,12 +17,6 @@ START = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
-
-
-def test_summary_line_counts_each_outcome():
-    output = {"processed": [{}, {}], "skipped": [], "quarantined": [{}], "failed": []}
-    assert summary_line(output) == "processed 2, skipped 0, quarantined 1, failed 0"
-    assert summary_line({"run_id": "abc"}) == ""
 
 
 def test_executions_table_shows_machine_status_and_duration():

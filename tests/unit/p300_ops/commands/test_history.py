@@ -72,3 +72,20 @@ def test_a_history_cut_short_leaves_states_unfinished():
 )
 def test_readable_cause(cause, readable):
     assert readable_cause(cause) == readable
+
+
+def test_a_retried_attempt_that_then_succeeds_is_a_success_with_its_retry_noted():
+    runs = grouped(state_runs(_history("retry_then_success")))
+    assert _table(runs) == [
+        ("ForEachObject", None, "succeeded"),
+        ("Preprocess", 0, "succeeded"),
+        ("Preprocess", 1, "caught"),
+        ("ItemFailed", 1, "succeeded"),
+        ("Summarize", None, "succeeded"),
+    ]
+    retried = runs[1]
+    assert retried.error is None
+    assert [(e, readable_cause(c)) for e, c in retried.retried] == [
+        ("TransientError", "S3 answered 503 SlowDown")
+    ]
+    assert runs[2].retried == []
