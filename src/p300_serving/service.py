@@ -11,6 +11,7 @@ import binascii
 
 import numpy as np
 
+from p300.decoding import rank_items
 from p300_serving.errors import InputError
 from p300_serving.model import ServedModel
 from p300_serving.schemas import DecodeRequest, FeatureBatch, RawWindow
@@ -77,25 +78,10 @@ def predict_raw(model: ServedModel, window: RawWindow, *, return_features: bool)
 
 def decode(model: ServedModel, request: DecodeRequest) -> dict:
     """Items ranked by summed (or mean) decision scores of the flashes that showed them."""
-    from p300.decoding import rank_items
-
     if request.raw is not None:
-        epochs = preprocess_window(model, request.raw)
-        kept = epochs.metadata[epochs.metadata["kept"]].sort_values("epoch_index")
-        # Flashes without an item (-1) carry no evidence for any candidate.
-        with_item = kept["stim_item"].to_numpy() >= 0
-        features, flashed = epochs.features[with_item], kept["stim_item"][with_item].tolist()
-        rejected = _rejected(epochs.metadata)
+        features, flashed, rejected = _raw_flashes(model, request.raw)
     else:
-        features = feature_matrix(request, model.info.n_features)
-        flashed, rejected = request.flashed_items, []
-        if len(flashed) != len(features):
-            raise InputError(
-                f"flashed_items must name the items of each of the {len(features)} flashes, "
-                f"got {len(flashed)} entries"
-            )
-    if len(features) == 0:
-        raise InputError("no flash left to decode: every epoch of the raw window was rejected")
+        features, flashed, rejected = _feature_flashes(model, request)
     _, _, score = model.predict(features)
     shown = [_group_items(items, request.groups) for items in flashed]
     try:
@@ -115,6 +101,31 @@ def decode(model: ServedModel, request: DecodeRequest) -> dict:
         "rejected": rejected,
         "model": model.info.reference(),
     }
+
+
+def _raw_flashes(model: ServedModel, window: RawWindow) -> tuple[np.ndarray, list, list[dict]]:
+    """Features (n_flashes, n_features), items and rejected epochs of a raw window's flashes."""
+    epochs = preprocess_window(model, window)
+    kept = epochs.metadata[epochs.metadata["kept"]].sort_values("epoch_index")
+    # Flashes without an item (-1) carry no evidence for any candidate.
+    with_item = kept["stim_item"].to_numpy() >= 0
+    if not with_item.any():
+        raise InputError(
+            "no flash left to decode: every epoch of the raw window was rejected or has no item"
+        )
+    flashed = kept["stim_item"][with_item].tolist()
+    return epochs.features[with_item], flashed, _rejected(epochs.metadata)
+
+
+def _feature_flashes(model: ServedModel, request: DecodeRequest) -> tuple[np.ndarray, list, list]:
+    """Features (n_flashes, n_features) and items of flashes sent as feature vectors."""
+    features = feature_matrix(request, model.info.n_features)
+    if len(request.flashed_items) != len(features):
+        raise InputError(
+            f"flashed_items must name the items of each of the {len(features)} flashes, "
+            f"got {len(request.flashed_items)} entries"
+        )
+    return features, request.flashed_items, []
 
 
 def preload_preprocessing() -> None:

@@ -305,10 +305,19 @@ def test_bad_decode_requests_are_422_with_a_precise_message(client, body, match)
     assert _matches(match, response.json()["detail"])
 
 
-def test_decode_raw_window_without_stim_item_is_422(client, raw_window):
-    response = client.post("/decode", json={"raw": raw_window | {"stim_item": None}})
+@pytest.mark.parametrize(
+    ("stim_item", "match"),
+    [
+        (None, r"'raw.stim_item' is required"),
+        ("all -1", r"every epoch of the raw window was rejected or has no item"),
+    ],
+)
+def test_decode_raw_window_without_items_is_422(client, raw_window, stim_item, match):
+    if stim_item == "all -1":
+        stim_item = [-1] * len(raw_window["stim"])
+    response = client.post("/decode", json={"raw": raw_window | {"stim_item": stim_item}})
     assert response.status_code == 422
-    assert "'raw.stim_item' is required" in response.json()["detail"]
+    assert _matches(match, response.json()["detail"])
 
 
 def _matches(pattern: str, text: str) -> bool:
