@@ -1,8 +1,13 @@
 """Build model bundles (see `p300_serving.model` for the layout) from a pipeline or from MLflow.
 
 >>> build_bundle("http://127.0.0.1:5000", "P300-Classifier", "champion", "build/model")
+
+From a shell::
+
+    python -m p300_serving.bundle http://127.0.0.1:5000 champion build/model
 """
 
+import argparse
 import datetime
 import io
 import json
@@ -208,3 +213,24 @@ def _run_features_schema(
         f"{listed}); log p300.features_io.FeaturesSchemaInfo.to_dict() as e.g. "
         f"{SCHEMA_ARTIFACTS[0]!r}"
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: build the bundle of one registered model version."""
+    parser = argparse.ArgumentParser(description="Build a P300 model bundle from MLflow.")
+    parser.add_argument("tracking_uri", help="MLflow tracking and registry URI")
+    parser.add_argument("alias_or_version", help="alias (e.g. champion) or version number")
+    parser.add_argument("out_dir", help="bundle directory to write")
+    parser.add_argument("--model-name", default="P300-Classifier", help="registered model name")
+    parser.add_argument("--schema-artifact", help="run artifact holding the features schema")
+    args = parser.parse_args(argv)
+    try:
+        out = build_bundle(args.tracking_uri, args.model_name, args.alias_or_version,
+                           args.out_dir, schema_artifact=args.schema_artifact)  # fmt: skip
+    except LookupError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from p300_serving.bundle import build_bundle
+from p300_serving.bundle import build_bundle, main
 from p300_serving.model import LinearScorer, load_bundle
 
 MODEL = "P300-Classifier"
@@ -79,3 +79,13 @@ def test_missing_alias_version_or_schema_is_a_lookup_error(
     with pytest.raises(LookupError, match=match):
         build_bundle(registry, MODEL, alias_or_version, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
+
+
+def test_command_line_builds_the_bundle_or_exits_with_the_reason(registry, tmp_path, capsys):
+    main([registry, "champion", str(tmp_path / "bundle")])
+    assert capsys.readouterr().out.strip() == str(tmp_path / "bundle")
+    assert load_bundle(tmp_path / "bundle").info.version == "1"
+    with pytest.raises(SystemExit) as exited:
+        main([registry, "staging", str(tmp_path / "other")])
+    assert exited.value.code == 2
+    assert "has no alias 'staging'" in capsys.readouterr().err
