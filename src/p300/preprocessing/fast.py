@@ -44,7 +44,7 @@ def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> Epo
     onsets = recording.onsets
     reasons = _edge_reasons(onsets, grid, recording.n_times)
     fitting = np.flatnonzero([reason == "" for reason in reasons])
-    resampler = _resampler(grid.n_times, sfreq, new_sfreq)
+    resampler = resampling_matrix(grid.n_times, sfreq, new_sfreq)
     n_channels = len(recording.ch_names)
     # Stored as the float32 of the output right away (computed in float64): half the memory.
     resampled = np.empty((len(fitting), n_channels, resampler.shape[0]), dtype=np.float32)
@@ -97,13 +97,6 @@ def _process_batch(
 def _blas_controller() -> ThreadpoolController:
     """Created once per process: finding the loaded BLAS libraries takes tens of ms."""
     return ThreadpoolController()
-
-
-def _resampler(n_times: int, sfreq: float, new_sfreq: float) -> np.ndarray:
-    """(n_times_out, n_times) matrix of MNE's FFT resampling; the identity when rates match."""
-    if np.isclose(sfreq, new_sfreq, rtol=1e-6, atol=0):
-        return np.eye(n_times)
-    return resampling_matrix(n_times, sfreq, new_sfreq)
 
 
 def _edge_reasons(onsets: np.ndarray, grid: EpochGrid, n_samples: int) -> list[str]:

@@ -4,7 +4,8 @@ MNE (``method='fft'``, ``npad='auto'``, ``window='auto'`` i.e. boxcar, ``pad='ed
 row with its edge values up to a power-of-two length, truncates (or zero-extends) the spectrum,
 scales it by ``new_len / old_len`` and trims the padding off again. Every step is linear, so the
 whole procedure is one matrix per (epoch length, rates): we build it once by resampling the
-identity with MNE's steps, then resample all epochs and channels with a single matrix product.
+identity with MNE's steps (``resample_rows_fft``), then resample many epochs and channels with a
+single matrix product.
 """
 
 from functools import lru_cache
@@ -18,34 +19,17 @@ def resampled_length(n_times: int, sfreq: float, new_sfreq: float) -> int:
     return max(round(new_sfreq / sfreq * n_times), 1)
 
 
-def resample_epochs(epochs: np.ndarray, sfreq: float, new_sfreq: float) -> np.ndarray:
-    """Resample along the last axis from ``sfreq`` to ``new_sfreq`` Hz like MNE.
-
-    Parameters
-    ----------
-    epochs : ndarray, shape (..., n_times)
-        E.g. (n_epochs, n_channels, n_times); any unit.
-    sfreq, new_sfreq : float
-        Old and new sampling frequencies in Hz.
-
-    Returns
-    -------
-    resampled : ndarray, shape (..., n_times_out), float64
-        ``n_times_out`` is ``resampled_length(n_times, sfreq, new_sfreq)``.
-    """
-    epochs = np.asarray(epochs, dtype=np.float64)
-    if np.isclose(sfreq, new_sfreq, rtol=1e-6, atol=0):
-        return epochs
-    matrix = resampling_matrix(epochs.shape[-1], sfreq, new_sfreq)
-    # One 2-D matrix product runs about twice as fast as a stacked (batched) one.
-    rows = epochs.reshape(-1, epochs.shape[-1]) @ matrix.T
-    return rows.reshape(*epochs.shape[:-1], matrix.shape[0])
-
-
 @lru_cache(maxsize=16)
 def resampling_matrix(n_times: int, sfreq: float, new_sfreq: float) -> np.ndarray:
-    """MNE's FFT resampling of ``n_times`` samples as a read-only (n_times_out, n_times) matrix."""
-    matrix = resample_rows_fft(np.eye(n_times), sfreq, new_sfreq).T.copy()
+    """MNE's FFT resampling of ``n_times`` samples as a read-only (n_times_out, n_times) matrix.
+
+    ``matrix @ x`` resamples ``x`` (n_times, ...) from ``sfreq`` to ``new_sfreq`` Hz; the identity
+    when the rates match (MNE then leaves the data alone).
+    """
+    if np.isclose(sfreq, new_sfreq, rtol=1e-6, atol=0):
+        matrix = np.eye(n_times)
+    else:
+        matrix = resample_rows_fft(np.eye(n_times), sfreq, new_sfreq).T.copy()
     matrix.flags.writeable = False
     return matrix
 
