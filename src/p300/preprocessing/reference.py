@@ -71,7 +71,9 @@ def _raw_array(recording: RawRecording) -> mne.io.RawArray:
         recording.sfreq,
         ch_types=["eeg"] * n_channels + ["stim"],
     )
-    data = np.vstack([recording.data * _VOLTS_PER_UV, recording.stim[np.newaxis, :]])
+    # float64 before scaling: float32 µV scaled in float32 would lose the last digits.
+    volts = np.asarray(recording.data, dtype=np.float64) * _VOLTS_PER_UV
+    data = np.vstack([volts, recording.stim[np.newaxis, :]])
     return mne.io.RawArray(data, info, verbose="error")
 
 
