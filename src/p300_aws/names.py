@@ -29,3 +29,10 @@ PREPROCESSING_EXPERIMENT = "p300-preprocessing"
 TRAINING_EXPERIMENT = "p300-training"
 CHALLENGER_ALIAS = "challenger"
 CHAMPION_ALIAS = "champion"
+
+# Serving.
+PREDICT_FUNCTION = "p300-predict"
+API_NAME = "p300-api"
+API_STAGE = "prod"
+#: API Gateway route prefix → Lambda alias of the predict function.
+ROUTES = {"predict-champion": CHAMPION_ALIAS, "predict-challenger": CHALLENGER_ALIAS}
