@@ -58,6 +58,11 @@ def check_recording(recording: RawRecording, params: PreprocessingParams) -> Non
     check_band(params.l_freq, params.h_freq, recording.sfreq)
     if stim.shape != (data.shape[1],):
         raise ValueError(f"recording.stim must have shape ({data.shape[1]},), got {stim.shape}")
+    if recording.stim_item is not None and recording.stim_item.shape != stim.shape:
+        raise ValueError(
+            f"recording.stim_item must be None or have shape {stim.shape}, "
+            f"got {recording.stim_item.shape}"
+        )
     codes = set(np.unique(stim).tolist())
     allowed = {STIM_NONE, STIM_NONTARGET, STIM_TARGET}
     if not codes <= allowed:

@@ -223,6 +223,10 @@ def _with_stim(recording, positions, codes):
         ),
         (lambda r: _with_stim(r, [100, 101], [1, 2]), "adjacent onsets"),
         (lambda r: _with_stim(r, [], []), "no flash onsets"),
+        (
+            lambda r: dataclasses.replace(r, stim_item=r.stim_item[:10]),
+            r"stim_item must be None or have shape \(5120,\), got \(10,\)",
+        ),
         (lambda r: dataclasses.replace(r, stim=r.stim[:-1]), r"stim must have shape \(5120,\)"),
         (
             lambda r: dataclasses.replace(r, ch_names=r.ch_names[:2]),
