@@ -5,10 +5,12 @@ import sys
 import click
 
 from p300_ops import paths
+from p300_ops.commands.demo import demo
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
+from p300_ops.commands.simulate import simulate
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
@@ -128,3 +130,5 @@ main.add_command(executions)
 main.add_command(train)
 main.add_command(import_command)
 main.add_command(layers_group)
+main.add_command(simulate)
+main.add_command(demo)
