@@ -4,6 +4,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra.constructs.pipeline import Pipeline
+from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
 
 
@@ -23,3 +24,4 @@ class PlatformStack(Stack):
             storage=self.storage,
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
         )
+        self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)

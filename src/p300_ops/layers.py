@@ -21,7 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from p300_aws.names import INGEST_FUNCTION, PLAN_FUNCTION, PREPROCESS_FUNCTION, TRAIN_FUNCTION
+from p300_aws.names import (
+    INGEST_FUNCTION,
+    PLAN_FUNCTION,
+    PREDICT_FUNCTION,
+    PREPROCESS_FUNCTION,
+    TRAIN_FUNCTION,
+)
 from p300_ops import paths
 
 RECIPES_DIR = paths.REPO / "layers"
@@ -30,8 +36,8 @@ FUNCTIONS_DIR = paths.REPO / "functions"
 SOURCE_DIR = paths.REPO / "src"
 
 CORE_LAYER = "core"
-CORE_PACKAGES = ("p300", "p300_aws")
-THIRD_PARTY_LAYERS = ("data", "scipy", "ml", "mlflow")
+CORE_PACKAGES = ("p300", "p300_aws", "p300_serving")
+THIRD_PARTY_LAYERS = ("data", "scipy", "ml", "mlflow", "serving")
 LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
 
 #: Layers of each function, in PYTHONPATH order (at most 5: the AWS limit).
@@ -40,6 +46,7 @@ FUNCTION_LAYERS = {
     INGEST_FUNCTION: (CORE_LAYER, "data", "scipy"),
     PREPROCESS_FUNCTION: (CORE_LAYER, "data", "scipy", "mlflow"),
     TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
+    PREDICT_FUNCTION: (CORE_LAYER, "data", "scipy", "serving"),
 }
 #: Code directory of each function under ``functions/``.
 FUNCTION_DIRS = {
@@ -47,6 +54,7 @@ FUNCTION_DIRS = {
     INGEST_FUNCTION: "ingest",
     PREPROCESS_FUNCTION: "preprocess",
     TRAIN_FUNCTION: "train",
+    PREDICT_FUNCTION: "predict",
 }
 
 #: AWS caps a function's code plus all its layers at 250 MB unzipped (250 MiB = 262,144,000 bytes).

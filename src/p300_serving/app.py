@@ -2,7 +2,9 @@
 
 Environment read by `create_app_from_env` (the Lambda handler's configuration):
 
-- ``P300_MODEL_BUNDLE``: path of the bundle directory or zip file (see `p300_serving.model`).
+- ``P300_MODEL_BUNDLE``: path of the bundle directory or zip file (see `p300_serving.model`);
+  by default ``model`` in the Lambda code directory (``$LAMBDA_TASK_ROOT/model``), where the
+  release commands put it.
 - ``P300_MODEL_ALIAS``: optional; the alias this function serves. A bundle built for another
   alias is refused (every model endpoint answers 503 saying so).
 - ``P300_API_ROOT_PATH``: public path prefix, e.g. ``/prod`` (an API Gateway stage), so that
@@ -11,11 +13,16 @@ Environment read by `create_app_from_env` (the Lambda handler's configuration):
 - ``P300_PRELOAD_PREPROCESSING``: ``1`` imports the preprocessing code (scipy, pandas: about
   1.5 s) at init instead of on the first raw-window request.
 
+Responses name the alias the model is served under: the Lambda alias the request was invoked
+through (the qualifier of the invoked function ARN), else the alias the bundle was built for, so a
+version promoted from challenger to champion reports ``champion``.
+
 Request bodies are validated straight from the JSON bytes by pydantic (about three times faster
 than FastAPI's ``json.loads`` then validate for large feature batches); their schemas are added to
 the OpenAPI document by hand for that reason.
 """
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -24,6 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from p300_aws.names import ROUTES
 from p300_serving import service
 from p300_serving.edge import DEFAULT_MAX_BODY_BYTES, EdgeMiddleware
 from p300_serving.errors import ModelUnavailableError, install_error_handlers
@@ -43,6 +51,10 @@ from p300_serving.schemas import (
 BUNDLE_ENV, ALIAS_ENV = "P300_MODEL_BUNDLE", "P300_MODEL_ALIAS"
 ROOT_PATH_ENV, MAX_BODY_ENV = "P300_API_ROOT_PATH", "P300_MAX_BODY_BYTES"
 PRELOAD_ENV = "P300_PRELOAD_PREPROCESSING"
+TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
+#: API Gateway resources in front of the app (``/predict-champion/{proxy+}``): stripped from the
+#: path and added to ``root_path``, so ``/predict-champion/predict`` is the app's ``/predict``.
+ROUTE_PREFIXES = tuple(f"/{route}" for route in ROUTES)
 _REQUEST_MODELS = (PredictRequest, PredictRawRequest, DecodeRequest)
 _ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 422, 503)}
 
@@ -67,19 +79,26 @@ def create_app(
         Request body limit in bytes.
     """
     app = FastAPI(title="P300 prediction service", version="1")
+    app.add_middleware(RoutePrefixMiddleware, prefixes=ROUTE_PREFIXES)
     app.add_middleware(EdgeMiddleware, root_path=root_path, max_body_bytes=max_body_bytes)
     install_error_handlers(app)
 
-    def served() -> ServedModel:
+    by_alias: dict[str | None, ServedModel] = {}
+
+    def served(request: Request) -> ServedModel:
         if model is None:
             raise ModelUnavailableError(unavailable_reason)
-        return model
+        alias = invoked_alias(request.scope) or model.info.alias
+        if alias not in by_alias:
+            info = dataclasses.replace(model.info, alias=alias)
+            by_alias[alias] = dataclasses.replace(model, info=info)
+        return by_alias[alias]
 
     @app.post("/predict", response_model=PredictResponse, responses=_ERRORS,
               openapi_extra=_json_body(PredictRequest))  # fmt: skip
     async def predict(request: Request) -> dict:
         """Labels and target probabilities of a batch of feature vectors."""
-        model = served()
+        model = served(request)
         return service.predict_batch(
             model, PredictRequest.model_validate_json(await request.body())
         )
@@ -88,7 +107,7 @@ def create_app(
               openapi_extra=_json_body(PredictRawRequest))  # fmt: skip
     async def predict_raw(request: Request) -> dict:
         """Preprocess a raw EEG window like the pipeline, then predict each kept epoch."""
-        model = served()
+        model = served(request)
         window = PredictRawRequest.model_validate_json(await request.body())
         return service.predict_raw(model, window, return_features=window.return_features)
 
@@ -96,7 +115,7 @@ def create_app(
               openapi_extra=_json_body(DecodeRequest))  # fmt: skip
     async def decode(request: Request) -> dict:
         """Rank the flashed items by the evidence of the flashes that showed them."""
-        model = served()
+        model = served(request)
         return service.decode(model, DecodeRequest.model_validate_json(await request.body()))
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -108,9 +127,9 @@ def create_app(
         return {"status": "ok", "model": model.info.reference()}
 
     @app.get("/model", response_model=ModelDescription, responses=_ERRORS)
-    async def describe_model() -> dict:
+    async def describe_model(request: Request) -> dict:
         """The served model: name, version, alias, run id, training metrics, features schema."""
-        info = served().info
+        info = served(request).info
         return info.reference() | {"metrics": info.metrics,
                                    "features_schema": info.features_schema}  # fmt: skip
 
@@ -133,7 +152,8 @@ def create_app_from_env(environ: Mapping[str, str] = os.environ) -> FastAPI:
 
 def load_served_model(environ: Mapping[str, str]) -> tuple[ServedModel | None, str]:
     """The bundle named by the environment, or None and the reason it cannot be served."""
-    path = environ.get(BUNDLE_ENV)
+    task_root = environ.get(TASK_ROOT_ENV)
+    path = environ.get(BUNDLE_ENV) or (task_root and os.path.join(task_root, "model"))
     if not path:
         return None, f"{BUNDLE_ENV} is not set; it must name the model bundle to serve"
     try:
@@ -147,6 +167,35 @@ def load_served_model(environ: Mapping[str, str]) -> tuple[ServedModel | None, s
             f"{model.info.name} version {model.info.version} built for alias {model.info.alias!r}"
         )
     return model, ""
+
+
+class RoutePrefixMiddleware:
+    """Move a leading route prefix (one of ``prefixes``) from the path to ``root_path``."""
+
+    def __init__(self, app, *, prefixes: tuple[str, ...]):
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        for prefix in self.prefixes if scope["type"] == "http" else ():
+            if path == prefix or path.startswith(prefix + "/"):
+                root_path = scope.get("root_path", "") + prefix
+                scope = scope | {"path": path[len(prefix) :] or "/", "root_path": root_path}
+                break
+        await self.app(scope, receive, send)
+
+
+def invoked_alias(scope: Mapping) -> str | None:
+    """The Lambda alias a request came through: the qualifier of the invoked function ARN
+    (``arn:aws:lambda:<region>:<account>:function:<name>:<alias>``) in the Lambda context Mangum
+    puts in the ASGI scope; None outside Lambda, unqualified, or invoked by version number."""
+    context = scope.get("aws.context")
+    arn = getattr(context, "invoked_function_arn", None) or ""
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[7].isdigit() or parts[7] == "$LATEST":
+        return None
+    return parts[7]
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

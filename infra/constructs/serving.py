@@ -1,0 +1,84 @@
+"""The prediction API: Lambda ``p300-predict`` behind the REST API ``p300-api`` (stage ``prod``).
+
+Each route (``/predict-champion``, ``/predict-challenger``, with and without ``/{proxy+}``)
+invokes the function through its Lambda alias. The aliases, their versions and API Gateway's
+permission to invoke them are *not* managed here: the release commands (`p300_aws.release`)
+create and move them, so a later deploy of this stack never undoes a promotion.
+"""
+
+from aws_cdk import Aws, CfnOutput, Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, ROUTES
+from p300_ops import layers
+
+MEMORY_MB = 1024
+TIMEOUT_S = 30
+
+
+class Serving(Construct):
+    """The predict function and the API routing each path to an alias of it.
+
+    Parameters
+    ----------
+    function_layers
+        Layer name → built layer (the pipeline's); the function gets
+        ``layers.FUNCTION_LAYERS["p300-predict"]``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function_layers: dict[str, lambda_.ILayerVersion],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Until `p300 deploy-model` ships a bundle in the code, the app answers 503.
+        self.function = lambda_.Function(
+            self,
+            "PredictFunction",
+            function_name=PREDICT_FUNCTION,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(layers.function_code_dir(PREDICT_FUNCTION)), exclude=["__pycache__"]
+            ),
+            layers=[function_layers[name] for name in layers.FUNCTION_LAYERS[PREDICT_FUNCTION]],
+            memory_size=MEMORY_MB,
+            timeout=Duration.seconds(TIMEOUT_S),
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=API_NAME,
+            deploy_options=apigw.StageOptions(stage_name=API_STAGE),
+            description="P300 prediction API: champion and challenger routes",
+        )
+        for route, alias in ROUTES.items():
+            integration = self._alias_integration(alias)
+            resource = self.api.root.add_resource(route)
+            resource.add_method("ANY", integration)
+            resource.add_resource("{proxy+}").add_method("ANY", integration)
+        CfnOutput(self, "ApiId", value=self.api.rest_api_id)
+        CfnOutput(
+            self,
+            "ApiPathStyleUrlTemplate",
+            value=f"{{endpoint}}/_aws/execute-api/{self.api.rest_api_id}/{API_STAGE}",
+            description="Base URL on an emulator: replace {endpoint}, e.g. http://127.0.0.1:4566",
+        )
+
+    def _alias_integration(self, alias: str) -> apigw.Integration:
+        """AWS_PROXY to ``<function arn>:<alias>`` (the Lambda invoke API is always a POST)."""
+        qualified_arn = f"{self.function.function_arn}:{alias}"
+        return apigw.Integration(
+            type=apigw.IntegrationType.AWS_PROXY,
+            integration_http_method="POST",
+            uri=(
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}:lambda:path/2015-03-31/functions/"
+                f"{qualified_arn}/invocations"
+            ),
+        )
