@@ -1,0 +1,221 @@
+"""Benchmark: the deployed pipeline on 10 System A-sized subjects, then training on them.
+
+Builds the layers, starts its own local cloud (`lifecycle.up` in a temporary home, free ports),
+uploads 10 synthetic sessions (16 channels, 512 Hz, 10 minutes each) to the landing zone at once,
+waits until every subject's features are written, then runs the train state machine. Reports the
+upload-to-features wall time, the preprocess Lambda's cold and warm durations and peak memory
+(from the REPORT lines in CloudWatch Logs) and the training time; stops the cloud.
+
+    .venv/bin/python bench/bench_pipeline.py [--subjects 10] [--minutes 10]
+
+Targets (2-core machine): all features ≤ 60 s after the uploads; training on 10 subjects ≤ 10 s.
+"""
+
+import argparse
+import json
+import re
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from p300 import raw_io, synthetic
+from p300_aws.names import (
+    FEATURES_BUCKET,
+    INGEST_STATE_MACHINE,
+    LANDING_BUCKET,
+    PREPROCESS_FUNCTION,
+    TRAIN_FUNCTION,
+    TRAIN_STATE_MACHINE,
+)
+from p300_ops import layers
+from p300_ops.localcloud import lifecycle, localstack
+from p300_ops.localcloud.processes import free_port
+
+FEATURES_TARGET_S = 60.0
+TRAINING_TARGET_S = 10.0
+_REPORT_FIELDS = {
+    "init_ms": r"Init Duration: ([\d.]+) ms",
+    "duration_ms": r"\tDuration: ([\d.]+) ms",
+    "max_memory_mb": r"Max Memory Used: (\d+) MB",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """One REPORT line of a Lambda invocation; ``init_ms`` is None for a warm invocation."""
+
+    duration_ms: float
+    max_memory_mb: float
+    init_ms: float | None
+
+
+def parse_report(line: str) -> Report:
+    values = {}
+    for name, pattern in _REPORT_FIELDS.items():
+        found = re.search(pattern, line)
+        values[name] = float(found.group(1)) if found else None
+    return Report(**values)
+
+
+def lambda_reports(logs, function_name: str) -> list[Report]:
+    """Every REPORT line CloudWatch Logs holds for ``function_name``."""
+    group = f"/aws/lambda/{function_name}"
+    messages, token = [], None
+    while True:
+        page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+        messages += [event["message"] for event in page["events"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    return [parse_report(m) for m in messages if m.startswith("REPORT")]
+
+
+def recordings(n_subjects: int, minutes: float) -> dict[str, bytes]:
+    """Landing key → Parquet bytes of each synthetic subject (16 channels, 512 Hz)."""
+
+    def one(number: int) -> tuple[str, bytes]:
+        recording = synthetic.subject_session(
+            seed=2026, subject_number=number, duration_s=60.0 * minutes
+        )
+        key = f"subject_{number:02d}/subject_{number:02d}_eeg_stim.parquet"
+        return key, raw_io.recording_to_parquet_bytes(recording)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(one, range(1, n_subjects + 1)))
+
+
+def wait_for_pipeline(s3, sfn, n_subjects: int, *, timeout_s: float) -> tuple[float, int]:
+    """Seconds until every upload's execution finished, and how many subjects have features."""
+    machines = sfn.list_state_machines()["stateMachines"]
+    (arn,) = [m["stateMachineArn"] for m in machines if m["name"] == INGEST_STATE_MACHINE]
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+        finished = [e for e in executions if e["status"] != "RUNNING"]
+        if len(finished) >= n_subjects:
+            elapsed = time.monotonic() - started
+            listed = s3.list_objects_v2(Bucket=FEATURES_BUCKET).get("Contents", [])
+            return elapsed, sum(obj["Key"].endswith("features.parquet") for obj in listed)
+        time.sleep(0.25)
+    raise TimeoutError(f"{n_subjects} executions not finished after {timeout_s} s")
+
+
+def run_training(sfn) -> tuple[float, dict]:
+    """Wall time (s) and output of the train state machine on 50 % of the subjects."""
+    machines = sfn.list_state_machines()["stateMachines"]
+    (arn,) = [m["stateMachineArn"] for m in machines if m["name"] == TRAIN_STATE_MACHINE]
+    request = {"training_subjects_percentage": 50, "auto_set_challenger_alias": True, "seed": 42}
+    started = time.monotonic()
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(request))
+    while (described := sfn.describe_execution(executionArn=execution["executionArn"]))[
+        "status"
+    ] == "RUNNING":
+        time.sleep(0.25)
+    elapsed = time.monotonic() - started
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(f"training failed: {described.get('error')}: {described.get('cause')}")
+    return elapsed, json.loads(described["output"])
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>14}  {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    args = parser.parse_args()
+
+    print("building layers ...", flush=True)
+    layers.build_all(progress=print)
+    bodies = recordings(args.subjects, args.minutes)
+    size_mb = sum(len(b) for b in bodies.values()) / 1e6
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as home:
+        config = lifecycle.CloudConfig(
+            home=Path(home),
+            localstack_port=free_port(),
+            mlflow_port=free_port(),
+            postgres_port=free_port(),
+        )
+        print("starting the local cloud (deploys the stack) ...", flush=True)
+        state = lifecycle.up(config, progress=lambda _: None)
+        try:
+            port = state.localstack_port
+            s3, sfn, logs = (
+                localstack.aws_client(n, port) for n in ("s3", "stepfunctions", "logs")
+            )
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(
+                    pool.map(
+                        lambda item: s3.put_object(
+                            Bucket=LANDING_BUCKET, Key=item[0], Body=item[1]
+                        ),
+                        bodies.items(),
+                    )
+                )
+            upload_s = time.monotonic() - started
+            pipeline_s, n_processed = wait_for_pipeline(s3, sfn, args.subjects, timeout_s=600)
+            features_s = upload_s + pipeline_s
+            training_s, output = run_training(sfn)
+            preprocess = lambda_reports(logs, PREPROCESS_FUNCTION)
+            train = lambda_reports(logs, TRAIN_FUNCTION)
+        finally:
+            lifecycle.down(Path(home))
+
+    cold = [r for r in preprocess if r.init_ms is not None]
+    warm = [r for r in preprocess if r.init_ms is None]
+    print(
+        f"\n{args.subjects} subjects × {args.minutes:g} min (16 ch, 512 Hz), {size_mb:.0f} MB "
+        f"of Parquet; deploy took {state.timings_s.get('deploy', 0):.0f} s\n"
+    )
+    rows = [
+        ("uploads (4 at a time)", f"{upload_s:.1f} s", ""),
+        ("upload → executions done", f"{features_s:.1f} s", f"≤ {FEATURES_TARGET_S:.0f} s"),
+        ("subjects with features", f"{n_processed} of {args.subjects}", ""),
+        ("preprocess invocations", f"{len(cold)} cold, {len(warm)} warm", ""),
+    ]
+    if cold:
+        rows += [
+            ("preprocess cold init", f"{statistics.median(r.init_ms for r in cold):.0f} ms", ""),
+            (
+                "preprocess cold duration",
+                f"{statistics.median(r.duration_ms for r in cold):.0f} ms",
+                "median",
+            ),
+        ]
+    if warm:
+        rows.append(
+            (
+                "preprocess warm duration",
+                f"{statistics.median(r.duration_ms for r in warm):.0f} ms",
+                "median",
+            )
+        )
+    rows += [
+        ("preprocess peak memory", f"{max(r.max_memory_mb for r in preprocess):.0f} MB", "max"),
+        (
+            "training (state machine)",
+            f"{training_s:.1f} s",
+            f"target ≤ {TRAINING_TARGET_S:.0f} s",
+        ),
+        ("train Lambda duration", f"{train[-1].duration_ms / 1000:.1f} s", ""),
+        ("train Lambda init", f"{(train[-1].init_ms or 0) / 1000:.1f} s", ""),
+        ("train peak memory", f"{train[-1].max_memory_mb:.0f} MB", ""),
+        ("held-out ROC-AUC", _number(output["metrics"].get("roc_auc")), ""),
+    ]
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
