@@ -10,6 +10,7 @@ from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
+from p300_ops.commands.release import deploy_model, promote, rollback, traffic
 from p300_ops.commands.simulate import simulate
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
@@ -132,3 +133,7 @@ main.add_command(import_command)
 main.add_command(layers_group)
 main.add_command(simulate)
 main.add_command(demo)
+main.add_command(deploy_model)
+main.add_command(promote)
+main.add_command(rollback)
+main.add_command(traffic)
