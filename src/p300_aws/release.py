@@ -115,7 +115,7 @@ def deploy_model(
             f"{mlflow_alias!r}"
         )
     source = str(model_version) if model_version is not None else (mlflow_alias or alias)
-    code, served_version = _code_archive(tracking_uri, model_name, source)
+    code, served_version = code_archive(tracking_uri, model_name, source)
     lambda_client.update_function_code(FunctionName=function, ZipFile=code)
     lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
     description = json.dumps({"model": model_name, "model_version": served_version})
@@ -285,7 +285,7 @@ def _check_steps(steps: Sequence[float]) -> None:
         raise ValueError(f"steps must be increasing weights in (0, 1] ending at 1, got {steps}")
 
 
-def _code_archive(tracking_uri: str, model_name: str, source: str) -> tuple[bytes, str]:
+def code_archive(tracking_uri: str, model_name: str, source: str) -> tuple[bytes, str]:
     """Zip of the handler plus the bundle of ``source`` (an MLflow version or alias) under
     ``model/``; returns the bytes and the MLflow model version the bundle holds."""
     from p300_serving.bundle import build_bundle

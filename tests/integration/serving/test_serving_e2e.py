@@ -1,0 +1,212 @@
+"""Serving on the local cloud: models released through the Lambda aliases behind API Gateway.
+
+The tests run in file order against one cloud: a code-only alias answers 503, then two registered
+model versions are deployed, routed, promoted, rolled back and redeployed over.
+"""
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import mlflow.sklearn
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from threadpoolctl import threadpool_limits
+
+from p300.features_io import features_schema_info
+from p300.models import make_model
+from p300.preprocessing import preprocess
+from p300.synthetic import make_session
+from p300_aws import release
+from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
+from p300_ops.localcloud import cdk, localstack
+
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(scope="module")
+def aws(cloud):
+    port = cloud.localstack_port
+    lambda_client = localstack.aws_client("lambda", port)
+    apigateway = localstack.aws_client("apigateway", port)
+    return lambda_client, apigateway, release.api_base_url(apigateway, cloud.endpoint_url)
+
+
+@pytest.fixture(scope="module")
+def features():
+    """Features of two short synthetic sessions: (X shape (n_epochs, n_features), y, schema)."""
+    sessions = [
+        preprocess(make_session(seed=seed, subject=f"{seed:02d}", duration_s=30.0,
+                                bad_channel_prob=0.0))
+        for seed in (1, 2)
+    ]  # fmt: skip
+    x = np.concatenate([s.features for s in sessions])
+    y = np.concatenate([s.labels for s in sessions])
+    return x, y, features_schema_info(sessions[0])
+
+
+@pytest.fixture(scope="module")
+def registered(cloud, features):
+    """Versions 1 (MLflow champion) and 2 (challenger) of the registered model."""
+    x, y, schema = features
+    uri = cloud.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("serving-e2e")
+    mlflow.set_tracking_uri(uri)
+    try:
+        for shrinkage in (0.1, 0.9):
+            run = client.create_run(experiment)
+            client.log_dict(run.info.run_id, schema.to_dict(), "features_schema.json")
+            with threadpool_limits(1):
+                model = make_model("lda", shrinkage=shrinkage).fit(x, y)
+            with mlflow.start_run(run_id=run.info.run_id):
+                mlflow.sklearn.log_model(
+                    model, name="model", registered_model_name=REGISTERED_MODEL,
+                    serialization_format="pickle", pip_requirements=["scikit-learn"],
+                )  # fmt: skip
+    finally:
+        mlflow.set_tracking_uri(None)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, "1")
+    client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER_ALIAS, "2")
+    return client
+
+
+def post_predict(base_url: str, route: str, body: dict) -> httpx.Response:
+    return httpx.post(f"{base_url}/{route}/predict", json=body, timeout=60)
+
+
+def served_version(base_url: str, route: str, x: np.ndarray) -> str:
+    response = post_predict(base_url, route, {"features": x[:2].tolist()})
+    assert response.status_code == 200, response.text
+    return response.json()["model"]["version"]
+
+
+def mlflow_champion(client: MlflowClient) -> str:
+    return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+
+
+def test_an_alias_without_a_model_answers_503(aws):
+    lambda_client, _, base_url = aws
+    code_only = lambda_client.publish_version(FunctionName=PREDICT_FUNCTION)["Version"]
+    lambda_client.create_alias(
+        FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only
+    )
+    lambda_client.add_permission(
+        FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS, StatementId="test-invoke",
+        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+    )  # fmt: skip
+    response = post_predict(base_url, "predict-challenger", {"features": [[0.0]]})
+    assert response.status_code == 503
+    assert "model" in response.json()["detail"]
+
+
+def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, features):
+    lambda_client, apigateway, base_url = aws
+    uri = cloud.tracking_uri
+    champion = release.deploy_model(lambda_client, apigateway, uri, CHAMPION_ALIAS)
+    challenger = release.deploy_model(lambda_client, apigateway, uri, CHALLENGER_ALIAS)
+    assert (champion.model_version, challenger.model_version) == ("1", "2")
+    x = features[0]
+    for route, version, alias in (("predict-champion", "1", CHAMPION_ALIAS),
+                                  ("predict-challenger", "2", CHALLENGER_ALIAS)):  # fmt: skip
+        body = post_predict(base_url, route, {"features": x[:3].tolist()}).json()
+        assert body["model"]["version"] == version
+        assert body["model"]["alias"] == alias
+        assert len(body["labels"]) == 3
+    rows = {row["alias"]: row["versions"] for row in release.traffic(lambda_client)}
+    assert rows[CHAMPION_ALIAS] == [
+        {"lambda_version": champion.lambda_version, "weight": 1.0,
+         "model": REGISTERED_MODEL, "model_version": "1"}
+    ]  # fmt: skip
+
+
+def test_weighted_routing_follows_the_weights(aws, features):
+    lambda_client, _, base_url = aws
+    champion = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
+    challenger = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS)
+    lambda_client.update_alias(
+        FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS,
+        RoutingConfig={"AdditionalVersionWeights": {challenger["FunctionVersion"]: 0.3}},
+    )  # fmt: skip
+    try:
+        counts = Counter(served_version(base_url, "predict-champion", features[0])
+                         for _ in range(100))  # fmt: skip
+    finally:
+        lambda_client.update_alias(
+            FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS,
+            FunctionVersion=champion["FunctionVersion"],
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )  # fmt: skip
+    assert set(counts) == {"1", "2"}
+    assert 15 <= counts["2"] <= 45, counts
+
+
+def test_promote_moves_champion_and_rollback_restores_it(cloud, aws, registered, features):
+    lambda_client, _, base_url = aws
+    uri = cloud.tracking_uri
+    steps = release.promote(lambda_client, uri, base_url=base_url, steps=(0.5, 1.0),
+                            checks=release.CanaryChecks(requests_per_step=10))  # fmt: skip
+    assert [step.weight for step in steps] == [0.5, 1.0]
+    assert all(step.passed for step in steps)
+    assert steps[-1].new_version_requests == 10
+    assert served_version(base_url, "predict-champion", features[0]) == "2"
+    assert mlflow_champion(registered) == "2"
+    back = release.rollback(lambda_client, uri)
+    assert back.model_version == "1"
+    assert served_version(base_url, "predict-champion", features[0]) == "1"
+    assert mlflow_champion(registered) == "1"
+
+
+def test_a_failing_canary_rolls_back(cloud, aws, registered):
+    lambda_client, _, base_url = aws
+    before = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
+    impossible = release.CanaryChecks(max_p95_ms=0.001, requests_per_step=5)
+    with pytest.raises(release.PromotionFailed, match=r"p95 latency .* above"):
+        release.promote(lambda_client, cloud.tracking_uri,
+                        base_url=base_url, steps=(1.0,), checks=impossible)  # fmt: skip
+    after = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
+    assert after["FunctionVersion"] == before["FunctionVersion"]
+    assert not (after.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert mlflow_champion(registered) == "1"
+
+
+def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
+    lambda_client, _, base_url = aws
+    release.promote(lambda_client, cloud.tracking_uri, base_url=base_url,
+                    steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
+    cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port,
+                                 context={"mlflowTrackingUri": cloud.tracking_uri})  # fmt: skip
+    assert served_version(base_url, "predict-champion", features[0]) == "2"
+    assert served_version(base_url, "predict-challenger", features[0]) == "2"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "match"),
+    [
+        ({"features": [[0.0, 1.0]]}, 422, r"n_features|features"),
+        ("x" * (7 * 1024 * 1024), 413, r"at most"),
+    ],
+)
+def test_bad_inputs_get_their_4xx(aws, features, body, status, match):
+    _, _, base_url = aws
+    url = f"{base_url}/predict-champion/predict"
+    if isinstance(body, dict):
+        response = httpx.post(url, json=body, timeout=60)
+    else:
+        response = httpx.post(url, content=body, timeout=60,
+                              headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == status, response.text[:500]
+    assert re.search(match, response.text)
+    if status == 422:
+        assert str(features[2].n_features) in response.text
+
+
+def test_docs_are_reachable_through_the_gateway(aws):
+    _, _, base_url = aws
+    docs = httpx.get(f"{base_url}/predict-champion/docs", timeout=60)
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    schema = httpx.get(f"{base_url}/predict-champion/openapi.json", timeout=60)
+    assert "/predict" in schema.json()["paths"]
