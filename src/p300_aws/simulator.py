@@ -19,7 +19,7 @@ from p300.evaluation import BinaryMetrics, binary_metrics
 from p300.features_io import read_features
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
-from p300_aws.names import API_NAME, API_STAGE, FEATURES_BUCKET, REGISTERED_MODEL, ROUTES
+from p300_aws.names import FEATURES_BUCKET, REGISTERED_MODEL, ROUTES
 from p300_aws.s3_objects import list_keys, read_object
 
 PERCENTILES = (50, 95, 99)
@@ -131,17 +131,6 @@ def route_url(api_base: str, alias: str) -> str:
     return f"{api_base.rstrip('/')}/{prefixes[alias]}/predict"
 
 
-def api_base_url(apigateway, endpoint_url: str) -> str:
-    """``<endpoint>/_aws/execute-api/<api id>/prod`` of the deployed ``p300-api``.
-
-    Raises `LookupError` when no such API is deployed.
-    """
-    apis = [a for a in apigateway.get_rest_apis(limit=500)["items"] if a["name"] == API_NAME]
-    if not apis:
-        raise LookupError(f"no API Gateway REST API named {API_NAME!r}: is serving deployed?")
-    return f"{endpoint_url.rstrip('/')}/_aws/execute-api/{apis[0]['id']}/{API_STAGE}"
-
-
 def load_subject_features(s3, subjects: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{subject: (X, y)}`` from the latest features of every session of each subject.
 
@@ -228,7 +217,7 @@ def simulate(
     alias : {"champion", "challenger"}
     s3 : boto3 S3 client of the cloud
     api_base : str
-        ``.../_aws/execute-api/<api id>/prod`` (see `api_base_url`).
+        ``.../_aws/execute-api/<api id>/prod`` (see `p300_aws.release.api_base_url`).
     tracking_uri : str
         MLflow server holding ``P300-Classifier``.
     batch_size : int

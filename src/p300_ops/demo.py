@@ -19,15 +19,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from p300_aws import release
 from p300_aws.names import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     INGEST_STATE_MACHINE,
     LANDING_BUCKET,
+    PREDICT_FUNCTION,
     TRAIN_STATE_MACHINE,
 )
 from p300_ops.commands.executions import deployed_state_machines
 from p300_ops.commands.generate import synthetic_object
+from p300_ops.commands.release import release_clients
 from p300_ops.commands.simulate import run_simulation, simulation_target
 from p300_ops.commands.subjects import list_buckets, subject_statuses
 from p300_ops.commands.train import train_request
@@ -179,15 +182,30 @@ class Demo:
         version = str(output["model_version"])
         self.versions[label] = version
         self.progress(f"      version {version} trained on {chosen[0]}–{chosen[-1]}; deploying")
-        deployed = _release().deploy_model(CHALLENGER_ALIAS, version=version, home=self.config.home)
+        clients = release_clients(str(self.config.home))
+        deployed = release.deploy_model(
+            clients.lambda_client, clients.apigateway, clients.tracking_uri, CHALLENGER_ALIAS,
+            model_version=version,
+        )  # fmt: skip
         return {"model_version": version, "alias": CHALLENGER_ALIAS,
                 "training_subjects": output["training_subjects"],
-                "held_out_metrics": output["metrics"], "deployed": deployed}  # fmt: skip
+                "held_out_metrics": output["metrics"], "deployed": asdict(deployed)}  # fmt: skip
 
     def promote(self) -> dict:
+        """Champion's first deployment when there is no champion yet, else a canary promotion
+        of the challenger's Lambda version (rolled back if its checks fail)."""
         version = self.versions["v1"]
-        promoted = _release().promote(version=version, home=self.config.home)
-        return {"model_version": version, "alias": CHAMPION_ALIAS, "promoted": promoted}
+        clients = release_clients(str(self.config.home))
+        if not _has_alias(clients.lambda_client, CHAMPION_ALIAS):
+            deployed = release.deploy_model(
+                clients.lambda_client, clients.apigateway, clients.tracking_uri, CHAMPION_ALIAS,
+                model_version=version,
+            )  # fmt: skip
+            return {"model_version": version, "alias": CHAMPION_ALIAS, "deployed": asdict(deployed)}
+        base_url = release.api_base_url(clients.apigateway, clients.endpoint_url)
+        steps = release.promote(clients.lambda_client, clients.tracking_uri, base_url=base_url)
+        return {"model_version": version, "alias": CHAMPION_ALIAS,
+                "canary": [release.as_dict(step) for step in steps]}  # fmt: skip
 
     def evaluate(self, alias: str, subjects: list[str]) -> dict:
         report_path = self.config.home / "simulations" / f"{alias}-{'-'.join(subjects)}.json"
@@ -318,12 +336,12 @@ def save_report(config: DemoConfig, steps: list[StepResult]) -> tuple[Path, Path
     return json_path, md_path
 
 
-def _release():
-    # Imported when a step needs it: the release module is the serving side's, and the demo's
-    # other steps (and its report) must not depend on it being importable.
-    from p300_aws import release
-
-    return release
+def _has_alias(lambda_client, alias: str) -> bool:
+    try:
+        lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=alias)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return False
+    return True
 
 
 def _cell(value) -> str:

@@ -75,7 +75,8 @@ def demo(home, duration, seed, batch_size, no_wandb, port, mlflow_port) -> None:
     click.echo(f"demo state home: {home}", err=True)
     steps = Demo(config, progress=lambda msg: click.echo(msg, err=True)).run()
     json_path, md_path = save_report(config, steps)
-    Console().print(summary_table(step_rows(steps)))
+    # Logs and pipes get the whole table, not one folded to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 160).print(summary_table(step_rows(steps)))
     click.echo(f"report: {json_path}  ({md_path.name} alongside)")
     if any(s.status != "ok" for s in steps):
         sys.exit(1)

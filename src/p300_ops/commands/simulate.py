@@ -39,7 +39,7 @@ class SimulationTarget:
 
 def simulation_target(home: Path) -> SimulationTarget:
     """Clients and addresses of the cloud `p300 up` started in ``home``."""
-    from p300_aws.simulator import api_base_url
+    from p300_aws.release import api_base_url
 
     state = lifecycle.CloudState.load(home)
     if state is None or not state.servers["localstack"].is_running():
