@@ -50,6 +50,8 @@ class Serving(Construct):
             layers=[function_layers[name] for name in layers.FUNCTION_LAYERS[PREDICT_FUNCTION]],
             memory_size=MEMORY_MB,
             timeout=Duration.seconds(TIMEOUT_S),
+            # The stage is the public prefix on AWS and on host-style emulator URLs (`/docs`).
+            environment={"P300_API_ROOT_PATH": f"/{API_STAGE}"},
         )
         self.api = apigw.RestApi(
             self,

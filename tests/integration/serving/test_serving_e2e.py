@@ -21,6 +21,7 @@ from p300.preprocessing import preprocess
 from p300.synthetic import make_session
 from p300_aws import release
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
+from p300_ops import layers
 from p300_ops.localcloud import cdk, localstack
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -176,6 +177,7 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     lambda_client, _, base_url = aws
     release.promote(lambda_client, cloud.tracking_uri, base_url=base_url,
                     steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
+    layers.build_all()  # as `p300 up` does: the sources may have changed since
     cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port,
                                  context={"mlflowTrackingUri": cloud.tracking_uri})  # fmt: skip
     assert served_version(base_url, "predict-champion", features[0]) == "2"
