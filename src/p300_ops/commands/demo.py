@@ -1,5 +1,6 @@
 """`p300 demo`: System A's nine-step demonstration as one command, in a private cloud."""
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -67,6 +68,8 @@ def demo(home, duration, seed, batch_size, no_wandb, port, mlflow_port) -> None:
     Example:
       p300 demo --duration 120
     """
+    # MLflow's download progress bars (one per model bundle) would bury the step lines.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     home = (home or Path(tempfile.mkdtemp(prefix="p300-demo-"))).resolve()
     config = DemoConfig(
         home=home, duration_s=duration, seed=seed, batch_size=batch_size,

@@ -100,7 +100,8 @@ def summary_lines(document: dict) -> list[str]:
         f"latency per request (batch {document['batch_size']}): p50 {latency['p50']:.1f} ms, "
         f"p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms over "
         f"{document['n_requests']} requests",
-        f"throughput {document['throughput_epochs_per_s']:.0f} epochs/s",
+        f"first (warm-up) request {document['extras']['first_request_ms']:.1f} ms; throughput "
+        f"{document['throughput_epochs_per_s']:.0f} epochs/s",
         f"served: {served}; MLflow {document['alias']} → version "
         f"{document['registry_version']}: {check}",
     ]
