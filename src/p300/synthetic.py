@@ -185,16 +185,22 @@ def write_system_a_layout(
     paths = []
     for number in range(1, n_subjects + 1):
         recording = subject_session(seed=seed, subject_number=number, duration_s=duration_s)
-        columns = {
-            f"eeg_ch{i + 1}": pa.array(row, pa.float32()) for i, row in enumerate(recording.data)
-        }
-        columns["stim"] = pa.array(recording.stim, pa.int8())
         path = Path(root) / f"subject_{number:02d}" / f"subject_{number:02d}_eeg_stim.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Dictionary-encoding noisy floats only costs time (10×) and space (+45 %).
-        pq.write_table(pa.table(columns), path, use_dictionary=["stim"])
+        write_system_a_parquet(recording, path)
         paths.append(path)
     return paths
+
+
+def write_system_a_parquet(recording: RawRecording, destination) -> None:
+    """Write ``recording`` in System A's form: ``eeg_ch1`` … ``eeg_chN`` (float32 µV) and ``stim``
+    (int8), no metadata (System A's readers assume 512 Hz). ``destination``: path or binary file."""
+    columns = {
+        f"eeg_ch{i + 1}": pa.array(row, pa.float32()) for i, row in enumerate(recording.data)
+    }
+    columns["stim"] = pa.array(recording.stim, pa.int8())
+    # Dictionary-encoding noisy floats only costs time (10×) and space (+45 %).
+    pq.write_table(pa.table(columns), destination, use_dictionary=["stim"])
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from p300_ops import paths
+from p300_ops.commands.common import home_option, resolve_home
 from p300_ops.commands.demo import demo
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
@@ -17,19 +17,6 @@ from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
 from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError
-
-home_option = click.option(
-    "--home",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="State directory (default: $P300_HOME, else .p300 in the repository).",
-)
-
-
-def _home(home: str | None):
-    from pathlib import Path
-
-    return Path(home).resolve() if home else paths.state_home()
 
 
 @click.group()
@@ -60,7 +47,7 @@ def up(home, port, mlflow_port, backend, postgres_port) -> None:
     Example: p300 up --port 4566 --backend postgres
     """
     config = lifecycle.CloudConfig(
-        home=_home(home),
+        home=resolve_home(home),
         localstack_port=port,
         mlflow_port=mlflow_port,
         postgres_port=postgres_port,
@@ -85,7 +72,7 @@ def up(home, port, mlflow_port, backend, postgres_port) -> None:
 def down(home) -> None:
     """Stop exactly what `p300 up` started (by PID)."""
     try:
-        stopped = lifecycle.down(_home(home))
+        stopped = lifecycle.down(resolve_home(home))
     except lifecycle.NothingRunning as exc:
         click.echo(f"p300 down: {exc}", err=True)
         return
@@ -96,7 +83,7 @@ def down(home) -> None:
 @home_option
 def status(home) -> None:
     """Show each component, its PID, port and health."""
-    rows = lifecycle.status(_home(home))
+    rows = lifecycle.status(resolve_home(home))
     if not rows:
         click.echo("the local cloud is not running (p300 up starts it)")
         sys.exit(1)
@@ -119,7 +106,7 @@ def logs(home, component, lines) -> None:
     Example: p300 logs lambda -n 100
     """
     try:
-        click.echo(lifecycle.logs(_home(home), component, lines=lines))
+        click.echo(lifecycle.logs(resolve_home(home), component, lines=lines))
     except LocalCloudError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -16,17 +16,11 @@ FORMS = ("system-a", "ours")
 
 
 def system_a_parquet_bytes(recording) -> bytes:
-    """The `p300.types.RawRecording` in System A's form: ``eeg_ch1`` … ``eeg_chN`` (float32 µV),
-    ``stim`` (int8), no metadata (System A's readers assume 512 Hz)."""
-    import pyarrow as pa  # the science stack loads only for the commands that use it
-    import pyarrow.parquet as pq
+    """The `p300.types.RawRecording` as System A's Parquet file (see `write_system_a_parquet`)."""
+    from p300.synthetic import write_system_a_parquet  # the science stack loads only when used
 
-    columns = {
-        f"eeg_ch{i + 1}": pa.array(row, pa.float32()) for i, row in enumerate(recording.data)
-    }
-    columns["stim"] = pa.array(recording.stim, pa.int8())
     buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer)
+    write_system_a_parquet(recording, buffer)
     return buffer.getvalue()
 
 
