@@ -2,9 +2,10 @@
 challenger to champion as a canary, roll back, and show who serves what.
 
 Where the history lives: every published Lambda version's description is JSON naming the model it
-serves (``{"model": name, "model_version": "3"}``); the ``champion`` alias's description is JSON
-too, and after a promotion it also names the version it replaced (``"previous_version"``), which is
-what `rollback` returns to (a rollback swaps the two, so a second rollback undoes the first).
+serves (``{"model": name, "model_version": "3"}``); each alias's description is JSON too, and once
+the alias has moved (`deploy_model` over an existing alias, `promote`, `rollback`) it also names
+the Lambda version it replaced (``"previous_version"``), which is what `rollback` returns champion
+to (a rollback swaps the two, so a second rollback undoes the first).
 MLflow's ``champion`` alias follows the Lambda alias.
 """
 
@@ -305,7 +306,7 @@ def code_archive(tracking_uri: str, model_name: str, source: str) -> tuple[bytes
 
 def _point_alias(lambda_client, apigateway, function, alias, version, description) -> None:
     try:
-        lambda_client.get_alias(FunctionName=function, Name=alias)
+        existing = lambda_client.get_alias(FunctionName=function, Name=alias)
     except lambda_client.exceptions.ResourceNotFoundException:
         created = lambda_client.create_alias(
             FunctionName=function, Name=alias, FunctionVersion=version, Description=description
@@ -321,11 +322,12 @@ def _point_alias(lambda_client, apigateway, function, alias, version, descriptio
             SourceArn=f"arn:aws:execute-api:{region}:{account}:{api_id(apigateway)}/*",
         )
         return
+    history = json.loads(description) | {"previous_version": existing["FunctionVersion"]}
     lambda_client.update_alias(
         FunctionName=function,
         Name=alias,
         FunctionVersion=version,
-        Description=description,
+        Description=json.dumps(history),
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
 
