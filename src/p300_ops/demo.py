@@ -225,7 +225,10 @@ class Demo:
                 "report": str(report_path), "wandb_dir": document.get("wandb_dir")}  # fmt: skip
 
     def stop(self) -> dict:
-        return {"stopped": lifecycle.down(self.config.home)}
+        try:
+            return {"stopped": lifecycle.down(self.config.home)}
+        except lifecycle.NothingRunning:  # `up` failed and already stopped what it started
+            return {"stopped": []}
 
     # Helpers -----------------------------------------------------------------------------------
 

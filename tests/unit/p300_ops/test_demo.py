@@ -78,3 +78,15 @@ def test_save_report_writes_json_and_markdown(tmp_path):
     assert [row["step"] for row in document["summary"]] == [1, 4, 5, 6, 9]
     assert document["steps"][1]["details"]["metrics"]["roc_auc"] == 0.9
     assert md_path.read_text().startswith("# P300 demo\n\n| step |")
+
+
+def test_a_failed_step_skips_the_rest_but_not_the_teardown(tmp_path):
+    # `up` fails at once (the home is a file), so nothing is started and nothing is left to stop.
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+    messages = []
+    steps = demo.Demo(DemoConfig(home=home), progress=messages.append).run()
+    assert [s.status for s in steps] == ["failed"] + ["skipped"] * 7 + ["ok"]
+    assert steps[0].error.startswith("FileExistsError")
+    assert steps[8].details == {"stopped": []}
+    assert messages[-1].startswith("[9/9] ok in")
