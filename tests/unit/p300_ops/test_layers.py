@@ -150,7 +150,9 @@ def test_a_new_build_replaces_the_stale_one(build_root):
 
 
 def fake_builds(sizes_mib: dict[str, float]) -> None:
-    for name, size in sizes_mib.items():
+    """A built directory per layer: the sizes given (in MiB), 0.1 MiB for the others."""
+    for name in layers.LAYER_NAMES:
+        size = sizes_mib.get(name, 0.1)
         python_dir = layers.layer_dir(name) / "python"
         python_dir.mkdir(parents=True)
         (python_dir / "blob.bin").write_bytes(b"\0" * int(size * 1_048_576))
