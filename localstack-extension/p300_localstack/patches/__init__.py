@@ -13,6 +13,7 @@ from localstack.runtime import hooks
 from localstack.utils.patch import Patch
 
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
+from p300_localstack.patches.events_rules import disabled_rule_skips_events
 from p300_localstack.patches.lambda_alias import (
     cloudformation_alias_routing_map,
     cloudformation_alias_update,
@@ -28,6 +29,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "cloudformation_alias_update": cloudformation_alias_update,
     "update_alias_routing_target": update_alias_routing_target,
     "ref_to_updated_resource_unchanged": ref_to_updated_resource_unchanged,
+    "disabled_rule_skips_events": disabled_rule_skips_events,
 }
 
 

@@ -103,6 +103,8 @@ def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = 
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",
         # Our extension.
         "LAMBDA_RUNTIME_EXECUTOR": "local",
+        # Ten cold starts at once (a pipeline run) on 2 cores take longer than the default 20 s.
+        "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "120",
         "P300_LAMBDA_PYTHON": str(paths.LAMBDA_PYTHON),
         "P300_LAMBDA_WORKDIR": str(state / "lambda"),
         "P300_S3_DATA_DIR": str(home / "s3"),

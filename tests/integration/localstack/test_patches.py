@@ -172,3 +172,21 @@ def test_code_change_updates_the_stack_without_replacing_the_alias(request, inst
     assert alias_after["FunctionVersion"] != alias_before["FunctionVersion"]
     assert deploy_stack(cfn, "inline", inline_function_template("third")) == "UPDATE_COMPLETE"
     assert invoke_payload(lambda_client, "inline:live") == "third"
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_a_disabled_rule_delivers_nothing(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    events, sqs = client(server, "events"), client(server, "sqs")
+    queue_url = sqs.create_queue(QueueName="disabled-rule-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(Name="paused", EventPattern=json.dumps({"source": ["p300.test"]}))
+    events.put_targets(Rule="paused", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    events.disable_rule(Name="paused")
+
+    events.put_events(Entries=[{"Source": "p300.test", "DetailType": "t", "Detail": "{}"}])
+
+    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
+    assert len(received) == (0 if fixed else 1)

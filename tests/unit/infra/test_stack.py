@@ -70,7 +70,10 @@ def test_each_function_runs_python313_with_its_layers_and_tracking_uri(template,
     assert len(function["Layers"]) == n_layers <= 5
     assert function["MemorySize"] == FUNCTION_SPECS[name].memory_mb
     assert function["Timeout"] == FUNCTION_SPECS[name].timeout_s
-    assert function["Environment"]["Variables"] == {"MLFLOW_TRACKING_URI": TRACKING_URI}
+    assert function["Environment"]["Variables"] == {
+        "MLFLOW_TRACKING_URI": TRACKING_URI,
+        "OPENBLAS_NUM_THREADS": "1",
+    }
 
 
 def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
@@ -82,7 +85,7 @@ def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
 
 def test_tracking_uri_is_omitted_without_the_context_value(fake_layer_builds):
     function = function_resource(synth(), PREPROCESS_FUNCTION)
-    assert "Environment" not in function
+    assert function["Environment"]["Variables"] == {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def test_one_layer_per_recipe_for_python313(template):
