@@ -42,11 +42,17 @@ def resolve_home(home: str | None) -> Path:
     return Path(home).resolve() if home else paths.state_home()
 
 
-def cloud_clients(home: str | None) -> CloudClients:
-    """Clients of the LocalStack `p300 up` started in ``home``; `CloudNotRunning` if it is down."""
+def running_cloud(home: str | Path | None) -> lifecycle.CloudState:
+    """What `p300 up` started in ``home``; `CloudNotRunning` when LocalStack is not running."""
     state = lifecycle.CloudState.load(resolve_home(home))
     if state is None or not state.servers["localstack"].is_running():
         raise CloudNotRunning(f"{NOT_RUNNING} (state home {resolve_home(home)})")
+    return state
+
+
+def cloud_clients(home: str | None) -> CloudClients:
+    """Clients of the LocalStack `p300 up` started in ``home``; `CloudNotRunning` if it is down."""
+    state = running_cloud(home)
     port = state.localstack_port
     return CloudClients(
         s3=localstack.aws_client("s3", port),

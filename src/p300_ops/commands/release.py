@@ -9,15 +9,13 @@ from rich.table import Table
 
 from p300_aws import release
 from p300_ops.commands.common import (
-    NOT_RUNNING,
-    CloudNotRunning,
     aws_errors,
     echo_json,
     home_option,
     json_option,
-    resolve_home,
+    running_cloud,
 )
-from p300_ops.localcloud import lifecycle, localstack
+from p300_ops.localcloud import localstack
 
 
 @dataclass(frozen=True)
@@ -32,9 +30,7 @@ class ReleaseClients:
 
 def release_clients(home: str | None) -> ReleaseClients:
     """Clients of the cloud `p300 up` started in ``home``; `CloudNotRunning` if it is down."""
-    state = lifecycle.CloudState.load(resolve_home(home))
-    if state is None or not state.servers["localstack"].is_running():
-        raise CloudNotRunning(f"{NOT_RUNNING} (state home {resolve_home(home)})")
+    state = running_cloud(home)
     port = state.localstack_port
     return ReleaseClients(
         lambda_client=localstack.aws_client("lambda", port),

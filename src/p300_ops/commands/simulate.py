@@ -14,14 +14,13 @@ from rich.table import Table
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from p300_ops.commands import keys
 from p300_ops.commands.common import (
-    NOT_RUNNING,
-    CloudNotRunning,
     echo_json,
     home_option,
     json_option,
     resolve_home,
+    running_cloud,
 )
-from p300_ops.localcloud import lifecycle, localstack
+from p300_ops.localcloud import localstack
 
 #: Where offline W&B runs go, under the state home.
 WANDB_FOLDER = "wandb"
@@ -41,9 +40,7 @@ def simulation_target(home: Path) -> SimulationTarget:
     """Clients and addresses of the cloud `p300 up` started in ``home``."""
     from p300_aws.release import api_base_url
 
-    state = lifecycle.CloudState.load(home)
-    if state is None or not state.servers["localstack"].is_running():
-        raise CloudNotRunning(f"{NOT_RUNNING} (state home {home})")
+    state = running_cloud(home)
     port = state.localstack_port
     api_base = api_base_url(localstack.aws_client("apigateway", port), state.endpoint_url)
     return SimulationTarget(localstack.aws_client("s3", port), api_base, state.tracking_uri, home)
