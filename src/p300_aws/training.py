@@ -15,7 +15,13 @@ import numpy as np
 
 from p300 import plots
 from p300.evaluation import TrainingResult, fit_and_evaluate
-from p300.features_io import TrainingSet, read_training_set
+from p300.features_io import (
+    IncompatibleFeaturesError,
+    TrainingSet,
+    check_compatible,
+    read_features_info,
+    read_training_set,
+)
 from p300.models import DEFAULT_MODEL, MODEL_NAMES
 from p300_aws import keys
 from p300_aws.errors import BadEventError, BadKeyError
@@ -99,6 +105,49 @@ def read_latest_features(s3) -> list[FeaturesObject]:
     return objects
 
 
+def select_compatible(
+    objects: list[FeaturesObject], *, subjects: tuple[str, ...] | None = None
+) -> tuple[list[FeaturesObject], list[dict]]:
+    """Split ``objects`` into those preprocessed alike (one feature schema) and the others.
+
+    One subject recorded with another montage or preprocessed with other parameters must not
+    stop training on everyone else. The schema kept is the one of the named training
+    ``subjects`` (all must share one), else the one most subjects have (ties: the smaller
+    params hash, so the choice is stable). Returns (kept, excluded), each excluded object as
+    ``{"subject", "session", "key", "reason"}``.
+    """
+    infos = [read_features_info(o.body) for o in objects]
+    if subjects:
+        wanted = {info for o, info in zip(objects, infos, strict=True) if o.subject in subjects}
+        if len(wanted) > 1:
+            raise ValueError(
+                f"the training subjects {sorted(subjects)} were not preprocessed alike "
+                f"(channels, sampling rate or parameters differ): train them separately"
+            )
+    counts: dict = {}
+    for o, info in zip(objects, infos, strict=True):
+        counts.setdefault(info, set()).add(o.subject)
+    if subjects and wanted:
+        (chosen,) = wanted
+    else:
+        chosen = min(counts, key=lambda info: (-len(counts[info]), info.params_hash))
+    kept = [o for o, info in zip(objects, infos, strict=True) if info == chosen]
+    excluded = [
+        {"subject": o.subject, "session": o.session, "key": o.key,
+         "reason": _difference(chosen, info)}
+        for o, info in zip(objects, infos, strict=True) if info != chosen
+    ]  # fmt: skip
+    return kept, excluded
+
+
+def _difference(expected, actual) -> str:
+    try:
+        check_compatible(expected, actual)
+    except IncompatibleFeaturesError as exc:
+        return str(exc)
+    return "preprocessed differently"
+
+
 def dataset_manifest(objects: list[FeaturesObject]) -> dict:
     """Every input object's bucket, key, version id, SHA-256, subject and session, by key."""
     return {
@@ -142,8 +191,10 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         objects = read_latest_features(s3)
         if not objects:
             raise ValueError(f"no features in s3://{FEATURES_BUCKET}: process recordings first")
+        objects, excluded = select_compatible(objects, subjects=request.subjects)
         training_set = read_training_set([o.body for o in objects])
         result = _fit(request, training_set)
+        tracker.log_json(run_id, "excluded_subjects.json", excluded)
         manifest = json_bytes(dataset_manifest(objects))
         manifest_sha256 = sha256_hex(manifest)
         tracker.log_values(run_id, tags={MANIFEST_TAG: manifest_sha256})
@@ -167,6 +218,7 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         "training_subjects": list(result.split.train),
         "test_subjects": list(result.split.test),
         "dataset_manifest_sha256": manifest_sha256,
+        "excluded_subjects": excluded,
     }
 
 

@@ -1,10 +1,13 @@
+import dataclasses
 import hashlib
 
 import numpy as np
 import pytest
 
 from p300.evaluation import fit_and_evaluate
-from p300.features_io import FeaturesSchemaInfo, TrainingSet
+from p300.features_io import FeaturesSchemaInfo, TrainingSet, features_to_parquet_bytes
+from p300.preprocessing import preprocess
+from p300.synthetic import make_session
 from p300_aws.errors import BadEventError
 from p300_aws.mlflow_tracking import json_bytes
 from p300_aws.names import FEATURES_BUCKET
@@ -14,6 +17,7 @@ from p300_aws.training import (
     dataset_manifest,
     features_by_subject,
     run_metrics,
+    select_compatible,
 )
 
 
@@ -95,3 +99,47 @@ def test_run_metrics_names_pooled_and_per_subject_values():
     assert metrics["test_03_n_epochs"] == 40
     assert metrics["n_train_epochs"] == 40
     assert {"test_02_kappa", "test_03_balanced_accuracy", "fit_s"} <= set(metrics)
+
+
+def _features_bytes(subject: str, *, ch_names: tuple[str, ...]) -> bytes:
+    recording = make_session(seed=int(subject), subject=subject, n_channels=4, duration_s=20.0)
+    recording = dataclasses.replace(recording, ch_names=ch_names)
+    return features_to_parquet_bytes(preprocess(recording))
+
+
+SYSTEM_A = ("eeg_ch1", "eeg_ch2", "eeg_ch3", "eeg_ch4")
+NAMED = ("Fz", "Cz", "Pz", "Oz")
+
+
+def test_training_keeps_the_schema_most_subjects_share_and_names_the_others():
+    objects = [
+        _object(s, "01", _features_bytes(s, ch_names=SYSTEM_A)) for s in ("01", "02", "03")
+    ] + [_object("04", "01", _features_bytes("04", ch_names=NAMED))]
+
+    kept, excluded = select_compatible(objects)
+
+    assert [o.subject for o in kept] == ["01", "02", "03"]
+    assert [(e["subject"], e["key"]) for e in excluded] == [
+        ("04", "subject=04/session=01/features.parquet")
+    ]
+    assert "channel names" in excluded[0]["reason"]
+
+
+def test_named_training_subjects_choose_the_schema_even_when_fewer():
+    objects = [
+        _object(s, "01", _features_bytes(s, ch_names=SYSTEM_A)) for s in ("01", "02", "03")
+    ] + [_object(s, "01", _features_bytes(s, ch_names=NAMED)) for s in ("04", "05")]
+
+    kept, excluded = select_compatible(objects, subjects=("04",))
+
+    assert [o.subject for o in kept] == ["04", "05"]
+    assert [e["subject"] for e in excluded] == ["01", "02", "03"]
+
+
+def test_named_training_subjects_preprocessed_differently_are_refused():
+    objects = [
+        _object("01", "01", _features_bytes("01", ch_names=SYSTEM_A)),
+        _object("02", "01", _features_bytes("02", ch_names=NAMED)),
+    ]
+    with pytest.raises(ValueError, match=r"training subjects \['01', '02'\] were not preprocessed"):
+        select_compatible(objects, subjects=("01", "02"))
