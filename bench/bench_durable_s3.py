@@ -17,10 +17,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 from botocore.config import Config
 
-from p300_ops.localcloud.localstack import client_env, start_localstack
+from p300_ops.localcloud.localstack import aws_client, start_localstack
 from p300_ops.localcloud.processes import ServerProcess, free_port, kill_server, stop_server
 
 RESTORED_LINE = re.compile(r"durable S3: restored \d+ buckets, (\d+) keys, .* in ([\d.]+) s")
@@ -28,14 +27,8 @@ WARM_UP_PUTS = 50
 
 
 def s3_client(server: ServerProcess):
-    env = client_env(server.port)
-    return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
+    return aws_client(
+        "s3", server.port, config=Config(retries={"max_attempts": 1}, max_pool_connections=16)
     )
 
 

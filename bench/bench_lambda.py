@@ -19,10 +19,9 @@ import time
 import zipfile
 from pathlib import Path
 
-import boto3
 import psutil
 
-from p300_ops.localcloud.localstack import client_env, start_localstack
+from p300_ops.localcloud.localstack import aws_client, start_localstack
 from p300_ops.localcloud.processes import free_port, stop_server
 
 HANDLER_SOURCE = "def handler(event, context):\n    return {'ok': True, 'echo': event}\n"
@@ -56,14 +55,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def lambda_client(port: int):
-    env = client_env(port)
-    return boto3.client(
-        "lambda",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    return aws_client("lambda", port)
 
 
 def deploy(client, name: str) -> None:

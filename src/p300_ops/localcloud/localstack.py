@@ -162,8 +162,11 @@ def _is_ready(port: int) -> bool:
     return bool(doc and doc.get("services"))
 
 
-def aws_client(service: str, port: int):
-    """A boto3 client for `service` on the LocalStack listening on `port`."""
+def aws_client(service: str, port: int, *, config=None):
+    """A boto3 client for `service` on the LocalStack listening on `port`.
+
+    `config`: an optional `botocore.config.Config` (retries, timeouts, pool size).
+    """
     import boto3
 
     env = client_env(port)
@@ -173,4 +176,5 @@ def aws_client(service: str, port: int):
         region_name=env["AWS_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=config,
     )

@@ -8,12 +8,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from p300_ops.localcloud.localstack import client_env, start_localstack
+from p300_ops.localcloud.localstack import aws_client, start_localstack
 from p300_ops.localcloud.processes import ServerProcess, free_port, kill_server, stop_server
 
 pytestmark = pytest.mark.cloud
@@ -38,16 +37,9 @@ def launch(home: Path, env_overrides: Mapping[str, str] | None = None) -> Server
 
 
 def s3_client(server: ServerProcess):
-    env = client_env(server.port)
-    return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        # No retries: a test must see the answer to its one request.
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30),
-    )
+    # No retries: a test must see the answer to its one request.
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30)
+    return aws_client("s3", server.port, config=config)
 
 
 def blob(seed: int, size: int) -> bytes:
