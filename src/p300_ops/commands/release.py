@@ -177,6 +177,8 @@ def traffic(as_json, home) -> None:
         echo_json(rows)
         return
     Console().print(traffic_table(rows))
+    with aws_errors("finding the API"):
+        click.echo(f"API: {release.api_base_url(clients.apigateway, clients.endpoint_url)}")
 
 
 def _echo_step(step: release.CanaryStep) -> None:

@@ -5,6 +5,7 @@ model versions are deployed, routed, promoted, rolled back and redeployed over.
 """
 
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from p300.preprocessing import preprocess
 from p300.synthetic import make_session
 from p300_aws import release
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
-from p300_ops import layers
+from p300_ops import layers, paths
 from p300_ops.localcloud import cdk, localstack
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -121,6 +122,16 @@ def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, fe
         {"lambda_version": champion.lambda_version, "weight": 1.0,
          "model": REGISTERED_MODEL, "model_version": "1"}
     ]  # fmt: skip
+
+
+def test_traffic_command_shows_the_versions_and_the_api_address(cloud, aws):
+    result = subprocess.run(
+        [str(paths.PROJECT_BIN / "p300"), "traffic", "--home", cloud.home],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "champion" in result.stdout and REGISTERED_MODEL in result.stdout
+    assert f"API: {aws[2]}" in result.stdout
 
 
 def test_weighted_routing_follows_the_weights(aws, features):
