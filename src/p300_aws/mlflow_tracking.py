@@ -11,7 +11,8 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,14 +210,14 @@ class MlflowTracker:
         import mlflow
         import mlflow.sklearn
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-
         def log_model() -> str:
             # The logged model belongs to the active experiment, not to the run's: align them.
-            mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
-            info = mlflow.sklearn.log_model(
-                model, name="model", run_id=run_id, pip_requirements=pip_requirements
-            )
+            experiment_id = self.client.get_run(run_id).info.experiment_id
+            with process_wide_mlflow(self.tracking_uri):
+                mlflow.set_experiment(experiment_id=experiment_id)
+                info = mlflow.sklearn.log_model(
+                    model, name="model", run_id=run_id, pip_requirements=pip_requirements
+                )
             return info.model_uri
 
         return self.retry(log_model, what="log the model")
@@ -230,10 +231,9 @@ class MlflowTracker:
 
         import mlflow
 
-        mlflow.set_registry_uri(self.tracking_uri)
-
         def create_version() -> str:
-            return str(mlflow.register_model(model_uri, name, await_registration_for=0).version)
+            with process_wide_mlflow(self.tracking_uri):
+                return str(mlflow.register_model(model_uri, name, await_registration_for=0).version)
 
         version = self.retry(create_version, what=f"register a version of {name!r}")
         if alias is None:
@@ -253,6 +253,45 @@ class MlflowTracker:
             self.client.delete_model_version(name, version)
         except Exception as exc:
             log.error("model %s version %s is registered without its alias: %s", name, version, exc)
+
+
+#: Environment variables MLflow's fluent API sets so that subprocesses inherit its settings.
+_MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+
+
+@contextmanager
+def process_wide_mlflow(tracking_uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide settings at ``tracking_uri`` for the block, then put back
+    what was there.
+
+    ``mlflow.sklearn.log_model`` and ``mlflow.register_model`` only read process-wide settings
+    (tracking and registry URI, active experiment). Left changed, they silently redirect every
+    other MLflow client in the process (a CLI, a test session) to this server.
+    """
+    import mlflow
+    from mlflow.tracking import _model_registry, _tracking_service, fluent
+
+    saved_env = {name: os.environ.get(name) for name in _MLFLOW_PROCESS_ENV}
+    saved = (
+        _tracking_service.utils._tracking_uri,
+        _model_registry.utils._registry_uri,
+        fluent._active_experiment_id,
+    )
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        (
+            _tracking_service.utils._tracking_uri,
+            _model_registry.utils._registry_uri,
+            fluent._active_experiment_id,
+        ) = saved
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def json_bytes(document: object) -> bytes:

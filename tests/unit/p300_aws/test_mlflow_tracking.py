@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from mlflow.exceptions import MlflowException, RestException
 
@@ -94,3 +96,24 @@ def test_tracker_needs_a_tracking_uri():
 
 def test_json_bytes_is_canonical():
     assert json_bytes({"b": 1, "a": "µ"}) == '{\n  "a": "µ",\n  "b": 1\n}'.encode()
+
+
+def test_process_wide_mlflow_settings_are_put_back(tmp_path, monkeypatch):
+    import mlflow
+    from mlflow.tracking import fluent
+
+    from p300_aws.mlflow_tracking import process_wide_mlflow
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri(), fluent._active_experiment_id)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    with process_wide_mlflow(store):
+        assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (store, store)
+        mlflow.set_experiment("inside")
+
+    after = (mlflow.get_tracking_uri(), mlflow.get_registry_uri(), fluent._active_experiment_id)
+    assert after == before
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ
+    assert "MLFLOW_TRACKING_URI" not in os.environ
