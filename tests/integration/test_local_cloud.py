@@ -6,7 +6,6 @@ One local cloud goes through a scenario: deploy, fill buckets and MLflow, `down`
 
 import hashlib
 import os
-import signal
 
 import mlflow
 import pytest
@@ -14,6 +13,7 @@ from mlflow import MlflowClient
 
 from p300_ops.localcloud import lifecycle
 from p300_ops.localcloud.localstack import aws_client
+from p300_ops.localcloud.processes import kill_server
 from tests.integration.cloud_helpers import alive, cloud_config, process_family
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow]
@@ -147,7 +147,7 @@ def test_kill_9_of_localstack_then_up_loses_nothing(scenario):
     client = s3(scenario)
     client.put_object(Bucket="p300-processed-features", Key="late.bin", Body=b"acknowledged")
     old_family = process_family(scenario["state"])
-    os.kill(scenario["state"].servers["localstack"].pid, signal.SIGKILL)
+    kill_server(scenario["state"].servers["localstack"])  # SIGKILL, then wait until it is gone
 
     messages = []
     scenario["state"] = lifecycle.up(scenario["config"], progress=messages.append)
