@@ -16,14 +16,12 @@ import pytest
 from mlflow import MlflowClient
 from threadpoolctl import threadpool_limits
 
-from p300.features_io import features_schema_info
 from p300.models import make_model
-from p300.preprocessing import preprocess
-from p300.synthetic import make_session
 from p300_aws import release
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
 from p300_ops import layers, paths
 from p300_ops.localcloud import cdk, localstack
+from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -38,15 +36,8 @@ def aws(cloud):
 
 @pytest.fixture(scope="module")
 def features():
-    """Features of two short synthetic sessions: (X shape (n_epochs, n_features), y, schema)."""
-    sessions = [
-        preprocess(make_session(seed=seed, subject=f"{seed:02d}", duration_s=30.0,
-                                bad_channel_prob=0.0))
-        for seed in (1, 2)
-    ]  # fmt: skip
-    x = np.concatenate([s.features for s in sessions])
-    y = np.concatenate([s.labels for s in sessions])
-    return x, y, features_schema_info(sessions[0])
+    """Features of two short synthetic sessions: (X, y, schema info)."""
+    return two_session_features()
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,16 @@ import copy
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from threadpoolctl import threadpool_limits
 
-from p300.features_io import features_schema_info
 from p300.models import make_model
-from p300.preprocessing import preprocess
 from p300.synthetic import make_session
 from p300_serving.app import create_app
 from p300_serving.bundle import write_bundle
 from p300_serving.model import load_bundle
+from tests.synthetic_features import two_session_features
 
 EVENTS = Path(__file__).parent / "events"
 MODEL_NAME = "P300-Classifier"
@@ -23,15 +21,8 @@ MODEL_NAME = "P300-Classifier"
 
 @pytest.fixture(scope="session")
 def training():
-    """Features of two short synthetic sessions: (features, labels, schema info)."""
-    sessions = [
-        preprocess(make_session(seed=seed, subject=f"{seed:02d}", duration_s=30.0,
-                                bad_channel_prob=0.0))
-        for seed in (1, 2)
-    ]  # fmt: skip
-    features = np.concatenate([s.features for s in sessions])
-    labels = np.concatenate([s.labels for s in sessions])
-    return features, labels, features_schema_info(sessions[0])
+    """Features of two short synthetic sessions: (X, y, schema info)."""
+    return two_session_features()
 
 
 @pytest.fixture(scope="session")
