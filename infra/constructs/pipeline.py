@@ -2,9 +2,11 @@
 
 Layers are read from the prebuilt directories of `p300_ops.layers` (``p300 layers build``, which
 ``p300 up`` runs before synthesizing): the CDK app never builds them, and synthesis fails with
-the command to run when one is missing.
+the command to run when one is missing. ``p300 up`` names the directories it built in the context
+value ``layerDirs`` (JSON), so sources edited during its deploy cannot point synthesis elsewhere.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +72,14 @@ class Pipeline(Construct):
         mlflow_tracking_uri: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.layers = {name: self._layer(name) for name in layers.LAYER_NAMES}
+        built_dirs = json.loads(self.node.try_get_context("layerDirs") or "{}")
+        self.layers = {
+            name: self._layer(
+                name,
+                Path(built_dirs[name]) if name in built_dirs else layers.built_layer_dir(name),
+            )
+            for name in layers.LAYER_NAMES
+        }
         # One BLAS thread: with two on 2 vCPUs, OpenBLAS's spinning thread made fits 2–4× slower.
         environment = {"OPENBLAS_NUM_THREADS": "1"}
         if mlflow_tracking_uri:
@@ -94,13 +103,12 @@ class Pipeline(Construct):
         )
         self.landing_rule, self.catch_up_rule = self._rules()
 
-    def _layer(self, name: str) -> lambda_.LayerVersion:
+    def _layer(self, name: str, directory: Path) -> lambda_.LayerVersion:
         # The build directory is named by its content hash: reuse it instead of re-hashing
         # hundreds of MB on every synth.
+        content_hash = layers.built_hash(directory)
         code = lambda_.Code.from_asset(
-            str(layers.built_layer_dir(name)),
-            asset_hash=layers.layer_hash(name),
-            asset_hash_type=AssetHashType.CUSTOM,
+            str(directory), asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
         )
         return lambda_.LayerVersion(
             self,
@@ -108,7 +116,7 @@ class Pipeline(Construct):
             code=code,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.X86_64],
-            description=f"p300 {name} layer ({layers.layer_hash(name)})",
+            description=f"p300 {name} layer ({content_hash})",
         )
 
     def _function(self, name: str, *, environment: dict[str, str]) -> lambda_.Function:

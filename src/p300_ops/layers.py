@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,8 @@ TRIMMED_GLOBS = (
     "pyarrow/*.pxi",
     "pyarrow/includes",
 )
+#: A build of an older recipe is deleted once unused for this long (s).
+STALE_AFTER_S = 6 * 3600
 #: Changing what a build does must change every layer's hash.
 BUILD_RULES = repr((WHEEL_ARGS, TRIMMED_DIR_NAMES, TRIMMED_GLOBS, "unchecked-hash"))
 
@@ -148,10 +151,16 @@ def build_all(*, progress: Callable[[str], None] = lambda _: None) -> dict[str, 
     return {name: build_layer(name, progress=progress) for name in LAYER_NAMES}
 
 
+def built_hash(directory: Path) -> str:
+    """The content hash a built layer directory (``<name>-<hash>``) is named by."""
+    return directory.name.rsplit("-", 1)[1]
+
+
 def build_layer(name: str, *, progress: Callable[[str], None] = lambda _: None) -> Path:
     """Build layer ``name`` unless its current build exists; returns its directory."""
     target = layer_dir(name)
     if (target / "python").is_dir():
+        os.utime(target)  # in use: not stale
         return target
     progress(f"building layer {name} ({target.name}) ...")
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
@@ -320,6 +329,9 @@ def _compile_bytecode(python_dir: Path) -> None:
 
 
 def _remove_stale_builds(name: str, *, keep: Path) -> None:
+    # Only builds unused for a while: another `p300 up` (another checkout state, a parallel
+    # test session) may be deploying an older build right now.
+    cutoff = time.time() - STALE_AFTER_S
     for stale in BUILD_ROOT.glob(f"{name}-*"):
-        if stale != keep and stale.is_dir():
+        if stale != keep and stale.is_dir() and stale.stat().st_mtime < cutoff:
             shutil.rmtree(stale)

@@ -121,16 +121,16 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
             localstack_port=config.localstack_port,
         )
         state.save()
-        _step(state, "layers", progress, layers.build_all)
+        built = _step(state, "layers", progress, layers.build_all)
+        context = {
+            "mlflowTrackingUri": state.tracking_uri,
+            "layerDirs": json.dumps({name: str(path) for name, path in built.items()}),
+        }
         _step(
             state,
             "deploy",
             progress,
-            lambda: cdk.deploy(
-                home,
-                localstack_port=config.localstack_port,
-                context={"mlflowTrackingUri": state.tracking_uri},
-            ),
+            lambda: cdk.deploy(home, localstack_port=config.localstack_port, context=context),
         )
         _step(
             state,
@@ -147,7 +147,7 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
     return state
 
 
-def _step(state: CloudState, name: str, progress, action) -> None:
+def _step(state: CloudState, name: str, progress, action):
     progress(
         {
             "layers": "building Lambda layers (cached while their recipes are unchanged) ...",
@@ -161,6 +161,7 @@ def _step(state: CloudState, name: str, progress, action) -> None:
     if isinstance(result, ServerProcess):
         state.servers[name] = result
     progress(f"  {name} ready in {state.timings_s[name]:.1f} s")
+    return result
 
 
 def down(home: Path) -> list[str]:

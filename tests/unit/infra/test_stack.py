@@ -219,3 +219,21 @@ def test_the_pipeline_has_no_local_endpoint(template, resource_type):
     text = json.dumps(template.find_resources(resource_type))
     for local in ("localhost", "127.0.0.1", "4566", "localstack"):
         assert local not in text.replace(TRACKING_URI, "")
+
+
+def test_layers_come_from_the_directories_named_in_the_context(tmp_path, monkeypatch):
+    # `p300 up` names what it built: sources edited after its build must not redirect synthesis.
+    monkeypatch.setattr(layers, "BUILD_ROOT", tmp_path / "empty-cache")
+    built = {}
+    for name in layers.LAYER_NAMES:
+        directory = tmp_path / f"{name}-abcdef0123456789"
+        (directory / "python").mkdir(parents=True)
+        built[name] = str(directory)
+    template = synth({"layerDirs": json.dumps(built)})
+    descriptions = [
+        layer["Properties"]["Description"]
+        for layer in template.find_resources("AWS::Lambda::LayerVersion").values()
+    ]
+    assert sorted(descriptions) == sorted(
+        f"p300 {name} layer (abcdef0123456789)" for name in layers.LAYER_NAMES
+    )

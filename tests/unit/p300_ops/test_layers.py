@@ -1,6 +1,8 @@
 """Layer recipes, content hashes, trimming, the build cache and `p300 layers sizes`."""
 
+import os
 import re
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -142,11 +144,19 @@ def test_the_core_layer_ships_the_packages_with_unchecked_hash_bytecode(build_ro
     assert not list(build_root.glob(".core-*")), "the scratch directory was left behind"
 
 
-def test_a_new_build_replaces_the_stale_one(build_root):
-    stale = build_root / "core-0000000000000000"
-    (stale / "python").mkdir(parents=True)
+def test_a_new_build_removes_builds_unused_for_long_and_keeps_recent_ones(build_root):
+    stale, recent = build_root / "core-0000000000000000", build_root / "core-1111111111111111"
+    for old_build in (stale, recent):
+        (old_build / "python").mkdir(parents=True)
+    long_ago = time.time() - layers.STALE_AFTER_S - 60
+    os.utime(stale, (long_ago, long_ago))
     layers.build_layer("core")
     assert not stale.exists()
+    assert recent.exists(), "a build another deploy may be using was deleted"
+
+
+def test_the_built_hash_is_the_directory_suffix(build_root):
+    assert layers.built_hash(layers.build_layer("core")) == layers.layer_hash("core")
 
 
 def fake_builds(sizes_mib: dict[str, float]) -> None:
