@@ -3,6 +3,7 @@
 from aws_cdk import Stack
 from constructs import Construct
 
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
@@ -25,3 +26,4 @@ class PlatformStack(Stack):
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
         )
         self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)
+        self.monitoring = Monitoring(self, "Monitoring")

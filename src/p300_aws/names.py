@@ -36,3 +36,15 @@ API_NAME = "p300-api"
 API_STAGE = "prod"
 #: API Gateway route prefix → Lambda alias of the predict function.
 ROUTES = {"predict-champion": CHAMPION_ALIAS, "predict-challenger": CHALLENGER_ALIAS}
+
+# Monitoring: alerts (JSON under ``alerts/`` of the bucket, published to the topic) and metrics.
+MONITORING_BUCKET = "p300-monitoring"
+ALERTS_TOPIC = "p300-alerts"
+METRIC_NAMESPACE = "P300"
+#: 1 when a drift check finds drift, else 0 (no dimensions).
+DRIFT_METRIC = "DriftDetected"
+#: Number of serving aliases failing their `/health` probe (also per alias, dimension "Alias").
+HEALTH_METRIC = "HealthProbeFailures"
+HEALTH_PROBE_FUNCTION = "p300-health-probe"
+DRIFT_ALARM = "p300-drift-detected"
+HEALTH_ALARM = "p300-health-probe-failures"

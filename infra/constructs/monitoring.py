@@ -1,0 +1,90 @@
+"""Monitoring: the alerts bucket and topic, the drift and health alarms, and the health probe.
+
+Alerts are JSON objects under ``alerts/`` of ``p300-monitoring`` and messages on the SNS topic
+``p300-alerts`` (`p300_aws.alerts`). Each alarm watches one metric of the ``P300`` namespace and
+notifies the same topic when it goes into ALARM and back to OK.
+"""
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from p300_aws.alerts import ALERTS_PREFIX
+from p300_aws.names import (
+    ALERTS_TOPIC,
+    DRIFT_ALARM,
+    DRIFT_METRIC,
+    METRIC_NAMESPACE,
+    MONITORING_BUCKET,
+)
+
+#: Alarms look at one period of this length.
+ALARM_PERIOD = Duration.seconds(60)
+
+
+class Monitoring(Construct):
+    """Alerts bucket and topic, and the alarms on the ``P300`` metrics.
+
+    Attributes
+    ----------
+    bucket : s3.Bucket
+        ``p300-monitoring``: alerts, and the health probe's last state.
+    topic : sns.Topic
+        ``p300-alerts``: every alert and every alarm state change.
+    drift_alarm : cloudwatch.Alarm
+        ``DriftDetected`` maximum ≥ 1 in a 60 s period.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=MONITORING_BUCKET,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.topic = sns.Topic(self, "AlertsTopic", topic_name=ALERTS_TOPIC)
+        self.drift_alarm = self._alarm(
+            "DriftAlarm",
+            DRIFT_ALARM,
+            DRIFT_METRIC,
+            "Incoming EEG differs from the training data (p300 alerts --kind drift).",
+        )
+
+    def grant_alerting(self, function: lambda_.Function) -> None:
+        """Let ``function`` raise alerts and publish metrics; sets ``ALERTS_TOPIC_ARN``."""
+        function.add_environment("ALERTS_TOPIC_ARN", self.topic.topic_arn)
+        self.topic.grant_publish(function)
+        self.bucket.grant_put(function, f"{ALERTS_PREFIX}*")
+        cloudwatch.Metric.grant_put_metric_data(function)
+
+    def _alarm(
+        self, construct_id: str, alarm_name: str, metric_name: str, description: str
+    ) -> cloudwatch.Alarm:
+        # No data means no check ran (or no alias is deployed): not a breach.
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=alarm_name,
+            alarm_description=description,
+            metric=cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=metric_name,
+                statistic=cloudwatch.Stats.MAXIMUM,
+                period=ALARM_PERIOD,
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
