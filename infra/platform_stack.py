@@ -7,6 +7,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
+from infra.constructs.uploads import Uploads
 
 
 class PlatformStack(Stack):
@@ -26,4 +27,7 @@ class PlatformStack(Stack):
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
         )
         self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)
+        self.uploads = Uploads(
+            self, "Uploads", storage=self.storage, function_layers=self.pipeline.layers
+        )
         self.monitoring = Monitoring(self, "Monitoring")

@@ -37,6 +37,12 @@ API_STAGE = "prod"
 #: API Gateway route prefix → Lambda alias of the predict function.
 ROUTES = {"predict-champion": CHAMPION_ALIAS, "predict-challenger": CHALLENGER_ALIAS}
 
+# Uploads: presigned landing-zone URLs behind an API key (its value is generated at deploy).
+UPLOAD_URL_FUNCTION = "p300-upload-url"
+UPLOAD_API_NAME = "p300-upload-api"
+UPLOAD_API_KEY_NAME = "p300-upload-key"
+UPLOAD_USAGE_PLAN_NAME = "p300-uploads"
+
 # Monitoring: alerts (JSON under ``alerts/`` of the bucket, published to the topic) and metrics.
 MONITORING_BUCKET = "p300-monitoring"
 ALERTS_TOPIC = "p300-alerts"

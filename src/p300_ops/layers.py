@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from p300_aws.names import (
+    HEALTH_PROBE_FUNCTION,
     INGEST_FUNCTION,
     PLAN_FUNCTION,
     PREDICT_FUNCTION,
     PREPROCESS_FUNCTION,
     TRAIN_FUNCTION,
+    UPLOAD_URL_FUNCTION,
 )
 from p300_ops import paths
 
@@ -48,6 +50,10 @@ FUNCTION_LAYERS = {
     PREPROCESS_FUNCTION: (CORE_LAYER, "data", "scipy", "mlflow"),
     TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
     PREDICT_FUNCTION: (CORE_LAYER, "data", "scipy", "serving"),
+    # urllib and the runtime's boto3 only.
+    HEALTH_PROBE_FUNCTION: (CORE_LAYER,),
+    # Only signs URLs: boto3 ships with the runtime, nothing imports numpy.
+    UPLOAD_URL_FUNCTION: (CORE_LAYER,),
 }
 #: Code directory of each function under ``functions/``.
 FUNCTION_DIRS = {
@@ -56,6 +62,8 @@ FUNCTION_DIRS = {
     PREPROCESS_FUNCTION: "preprocess",
     TRAIN_FUNCTION: "train",
     PREDICT_FUNCTION: "predict",
+    HEALTH_PROBE_FUNCTION: "health_probe",
+    UPLOAD_URL_FUNCTION: "upload_url",
 }
 
 #: AWS caps a function's code plus all its layers at 250 MB unzipped (250 MiB = 262,144,000 bytes).
@@ -257,7 +265,8 @@ def check_function_imports(function: str, *, python: Path = paths.LAMBDA_PYTHON)
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     has_handler = (function_code_dir(function) / "handler.py").is_file()
-    script = _SMOKE_SCRIPT + _FUNCTION_SMOKE.get(function, "")
+    parquet_smoke = _SMOKE_SCRIPT if "data" in FUNCTION_LAYERS[function] else ""
+    script = parquet_smoke + _FUNCTION_SMOKE.get(function, "")
     script += "import handler\n" if has_handler else ""
     with tempfile.TemporaryDirectory() as cwd:
         result = subprocess.run(
@@ -267,7 +276,7 @@ def check_function_imports(function: str, *, python: Path = paths.LAMBDA_PYTHON)
         raise LayerError(f"{function} does not import with its layers:\n{result.stderr[-3000:]}")
 
 
-# Every function reads or writes Parquet through the `data` layer, with pyarrow trimmed.
+# Every function with the `data` layer reads or writes Parquet through it, with pyarrow trimmed.
 _SMOKE_SCRIPT = """
 import io
 import pandas as pd

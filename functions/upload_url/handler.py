@@ -1,0 +1,15 @@
+"""Lambda ``p300-upload-url``: the upload API's requests → presigned landing-zone URLs.
+
+Signature version 4 everywhere: AWS refuses version 2 presigned URLs in newer regions.
+"""
+
+import boto3
+from botocore.config import Config
+
+from p300_aws.uploads import UploadApi
+
+API = UploadApi(boto3.client("s3", config=Config(signature_version="s3v4")))
+
+
+def lambda_handler(event, context):
+    return API.handle(event)

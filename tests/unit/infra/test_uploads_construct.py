@@ -1,0 +1,90 @@
+"""The upload API in the synthesized template: key-protected methods, a generated key value."""
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.constructs.storage import Storage
+from infra.constructs.uploads import ROUTES, Uploads
+from p300_aws.names import (
+    API_STAGE,
+    UPLOAD_API_KEY_NAME,
+    UPLOAD_API_NAME,
+    UPLOAD_URL_FUNCTION,
+    UPLOAD_USAGE_PLAN_NAME,
+)
+from p300_ops import layers
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Template:
+    """A stack holding only the buckets and the upload API (the core layer faked)."""
+    app = cdk.App(context={"aws:cdk:disable-asset-staging": True})
+    stack = cdk.Stack(app, "UploadsOnly")
+    core_dir = tmp_path_factory.mktemp("core") / "python"
+    core_dir.mkdir()
+    core = cdk.aws_lambda.LayerVersion(
+        stack, "Core", code=cdk.aws_lambda.Code.from_asset(str(core_dir))
+    )
+    Uploads(stack, "Uploads", storage=Storage(stack, "Storage"), function_layers={"core": core})
+    return Template.from_stack(stack)
+
+
+def test_every_route_is_a_post_that_requires_an_api_key(template):
+    methods = template.find_resources("AWS::ApiGateway::Method")
+    assert len(methods) == len(ROUTES)
+    for method in methods.values():
+        assert method["Properties"]["HttpMethod"] == "POST"
+        assert method["Properties"]["ApiKeyRequired"] is True
+        assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_the_api_key_has_no_value_in_the_template(template):
+    keys = template.find_resources("AWS::ApiGateway::ApiKey")
+    assert len(keys) == 1
+    properties = next(iter(keys.values()))["Properties"]
+    assert properties["Name"] == UPLOAD_API_KEY_NAME
+    assert "Value" not in properties
+    assert "GenerateDistinctId" not in properties or properties["GenerateDistinctId"] is True
+
+
+def test_the_usage_plan_binds_the_key_to_the_prod_stage(template):
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "UsagePlanName": UPLOAD_USAGE_PLAN_NAME,
+            "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
+        },
+    )
+    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"StageName": API_STAGE})
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": UPLOAD_API_NAME})
+
+
+def test_the_function_has_only_the_core_layer_and_may_write_the_landing_zone(template):
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": UPLOAD_URL_FUNCTION}}
+    )
+    (function,) = functions.values()
+    assert len(function["Properties"]["Layers"]) == len(layers.FUNCTION_LAYERS[UPLOAD_URL_FUNCTION])
+    policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
+    assert "s3:PutObject" in policies
+    assert "s3:Abort*" in policies
+    assert "s3:DeleteObject" not in policies
+
+
+def test_no_password_or_secret_appears_in_the_template(template):
+    text = json.dumps(template.to_json()).lower()
+    for word in ("password", "secret"):
+        assert word not in text
+
+
+def test_the_routes_match_those_the_function_serves():
+    from p300_aws.uploads import UploadApi
+
+    served = set(UploadApi(s3=None).routes)
+    assert {f"/{route}" for route in ROUTES} == served
+    assert Path(layers.function_code_dir(UPLOAD_URL_FUNCTION), "handler.py").is_file()
