@@ -3,12 +3,17 @@
 ``preprocess`` is the public entry point. ``method="fast"`` (default) is our whole-array numpy
 implementation; ``method="reference"`` runs the original MNE steps and is the ground truth the fast
 path is tested against (features equal to 1e-6 of the signal scale, same kept epochs).
+
+Importing this package (or ``p300.preprocessing.params``) loads no numpy: the Lambdas that only
+need the parameters' hash (planning, ingest) start faster. The array code loads on first call.
 """
 
-from p300.preprocessing.epoching import check_recording
-from p300.preprocessing.fast import preprocess_fast
+from typing import TYPE_CHECKING
+
 from p300.preprocessing.params import PreprocessingParams
-from p300.types import EpochFeatures, RawRecording
+
+if TYPE_CHECKING:
+    from p300.types import EpochFeatures, RawRecording
 
 __all__ = ["METHODS", "PreprocessingParams", "preprocess"]
 
@@ -16,11 +21,11 @@ METHODS = ("fast", "reference")
 
 
 def preprocess(
-    recording: RawRecording,
+    recording: "RawRecording",
     params: PreprocessingParams = PreprocessingParams(),  # noqa: B008 (frozen, so shareable)
     *,
     method: str = "fast",
-) -> EpochFeatures:
+) -> "EpochFeatures":
     """Turn one raw recording into epochs and flattened feature vectors.
 
     Parameters
@@ -42,10 +47,14 @@ def preprocess(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    from p300.preprocessing.epoching import check_recording
+
     check_recording(recording, params)
     if method == "reference":
         # Imported here: MNE takes about a second to import and only the reference needs it.
         from p300.preprocessing.reference import preprocess_reference
 
         return preprocess_reference(recording, params)
+    from p300.preprocessing.fast import preprocess_fast
+
     return preprocess_fast(recording, params)

@@ -11,7 +11,6 @@ single matrix product.
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft
 
 
 def resampled_length(n_times: int, sfreq: float, new_sfreq: float) -> int:
@@ -47,13 +46,13 @@ def resample_rows_fft(epochs: np.ndarray, sfreq: float, new_sfreq: float) -> np.
 
     pad_width = [(0, 0)] * (epochs.ndim - 1) + [(pad_before, pad_after)]
     padded = np.pad(np.asarray(epochs, dtype=np.float64), pad_width, mode="edge")
-    spectrum = fft.rfft(padded, axis=-1)
+    spectrum = np.fft.rfft(padded, axis=-1)
     use_len = min(new_len, old_len)
     if use_len % 2 == 0:
         # The Nyquist bin is counted once in a real spectrum but twice in a complex one.
         spectrum[..., use_len // 2] *= 2.0 if new_len < old_len else 0.5
     spectrum *= float(new_len) / float(old_len)
-    resampled = fft.irfft(spectrum, new_len, axis=-1)
+    resampled = np.fft.irfft(spectrum, new_len, axis=-1)
     return resampled[..., trim_before : new_len - trim_after]
 
 

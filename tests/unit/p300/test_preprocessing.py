@@ -1,6 +1,8 @@
 """System A preprocessing: parameters, MNE-equal building blocks, fast path == MNE reference."""
 
 import dataclasses
+import subprocess
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -8,9 +10,17 @@ import mne
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import scipy.fft
+import scipy.signal
 
 from p300.preprocessing import PreprocessingParams, preprocess
-from p300.preprocessing.filtering import design_bandpass, filter_zero_phase
+from p300.preprocessing.filtering import (
+    COSINE_WINDOWS,
+    design_bandpass,
+    filter_zero_phase,
+    next_fast_len,
+    windowed_sinc_lowpass,
+)
 from p300.preprocessing.resampling import resample_rows_fft, resampling_matrix
 from p300.synthetic import make_session
 from p300.types import RawRecording
@@ -88,6 +98,39 @@ def test_bandpass_taps_equal_mne(sfreq):
     ours = design_bandpass(1.0, 20.0, sfreq)
     theirs = mne.filter.create_filter(None, sfreq, 1.0, 20.0, fir_design="firwin", verbose=False)
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("window", sorted(COSINE_WINDOWS))
+@pytest.mark.parametrize(("n_taps", "cutoff"), [(1, 0.3), (3, 0.5), (101, 0.2), (1691, 0.03)])
+def test_lowpass_is_bit_identical_to_scipy_firwin(window, n_taps, cutoff):
+    expected = scipy.signal.firwin(n_taps, cutoff, window=window, pass_zero=True, fs=2.0)
+    np.testing.assert_array_equal(windowed_sinc_lowpass(n_taps, cutoff, window=window), expected)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: windowed_sinc_lowpass(11, 0.2, window="kaiser"), "window must be one of"),
+        (lambda: windowed_sinc_lowpass(11, 1.0, window="hann"), r"cutoff .* in \(0, 1\), got 1.0"),
+        (lambda: next_fast_len(0), "n must be an integer >= 1, got 0"),
+    ],
+)
+def test_filter_design_rejects_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_next_fast_len_equals_scipy():
+    lengths = [*range(1, 3000), *range(311_000, 311_300)]
+    assert [next_fast_len(n) for n in lengths] == [
+        scipy.fft.next_fast_len(n, real=True) for n in lengths
+    ]
+
+
+def test_importing_the_params_loads_no_array_library():
+    script = "import sys, p300.preprocessing; print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 @pytest.mark.parametrize("n_times", [300, 5000])
