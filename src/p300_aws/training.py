@@ -8,6 +8,7 @@ after all of that was logged and the run finished.
 """
 
 import importlib.metadata
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,13 +24,13 @@ from p300.features_io import (
     read_training_set,
 )
 from p300.models import DEFAULT_MODEL, MODEL_NAMES
-from p300_aws import keys
+from p300_aws import datasets, keys
+from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.errors import BadEventError, BadKeyError
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import CHALLENGER_ALIAS, FEATURES_BUCKET, REGISTERED_MODEL, TRAINING_EXPERIMENT
 from p300_aws.s3_objects import list_keys, read_object, sha256_hex
 
-MANIFEST_TAG = "dataset_manifest_sha256"
 METRIC_NAMES = ("roc_auc", "balanced_accuracy", "accuracy", "kappa", "n_epochs", "n_target")
 #: Epochs drawn (evenly) for the ERP figure: the picture does not change with more.
 ERP_MAX_EPOCHS = 3000
@@ -45,6 +46,8 @@ class TrainRequest:
     model_name: str = DEFAULT_MODEL
     model_params: dict = field(default_factory=dict)
     seed: int = 42
+    #: SHA-256 of a recorded dataset manifest: train on exactly its object versions.
+    dataset: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping) -> "TrainRequest":
@@ -70,6 +73,13 @@ class TrainRequest:
             if isinstance(subjects, str) or not all(isinstance(s, str) for s in subjects):
                 raise BadEventError(f"subjects must be a list of subject ids, got {subjects!r}")
             values["subjects"] = tuple(subjects)
+        dataset = values.get("dataset")
+        if dataset is not None and not (
+            isinstance(dataset, str) and re.fullmatch(r"[0-9a-f]{64}", dataset)
+        ):
+            raise BadEventError(
+                f"dataset must be a manifest SHA-256 (64 hex digits), got {dataset!r}"
+            )
         if values.get("model_name", DEFAULT_MODEL) not in MODEL_NAMES:
             raise BadEventError(
                 f"model_name must be one of {list(MODEL_NAMES)}, got {values['model_name']!r}"
@@ -188,10 +198,7 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         tags={"model_name": request.model_name},
     )
     try:
-        objects = read_latest_features(s3)
-        if not objects:
-            raise ValueError(f"no features in s3://{FEATURES_BUCKET}: process recordings first")
-        objects, excluded = select_compatible(objects, subjects=request.subjects)
+        objects, excluded = _training_objects(s3, tracker, request)
         training_set = read_training_set([o.body for o in objects])
         result = _fit(request, training_set)
         tracker.log_json(run_id, "excluded_subjects.json", excluded)
@@ -220,6 +227,21 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         "dataset_manifest_sha256": manifest_sha256,
         "excluded_subjects": excluded,
     }
+
+
+def _training_objects(s3, tracker, request: TrainRequest) -> tuple[list[FeaturesObject], list]:
+    """The latest compatible features and the excluded ones; with ``request.dataset``, exactly
+    the object versions of that manifest (already checked compatible when it was recorded)."""
+    if request.dataset is not None:
+        manifest, _ = datasets.fetch_manifest(tracker, request.dataset)
+        return [
+            FeaturesObject(e.key, e.version_id, e.sha256, e.subject, e.session, body)
+            for e, body in datasets.read_manifest_versions(s3, manifest)
+        ], []
+    objects = read_latest_features(s3)
+    if not objects:
+        raise ValueError(f"no features in s3://{FEATURES_BUCKET}: process recordings first")
+    return select_compatible(objects, subjects=request.subjects)
 
 
 def _fit(request: TrainRequest, training_set: TrainingSet) -> TrainingResult:

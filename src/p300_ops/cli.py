@@ -5,6 +5,7 @@ import sys
 import click
 
 from p300_ops.commands.common import home_option, resolve_home
+from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.demo import demo
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
@@ -116,6 +117,7 @@ main.add_command(generate)
 main.add_command(subjects)
 main.add_command(executions)
 main.add_command(train)
+main.add_command(datasets_group)
 main.add_command(import_command)
 main.add_command(layers_group)
 main.add_command(simulate)

@@ -12,6 +12,7 @@ from rich.table import Table
 from p300_aws.names import TRAIN_STATE_MACHINE
 from p300_ops.commands import keys
 from p300_ops.commands.common import aws_errors, cloud_clients, echo_json, home_option, json_option
+from p300_ops.commands.datasets import MANIFEST_HELP, given_options, replay_request
 from p300_ops.commands.executions import state_machine_arn, wait_for
 from p300_ops.commands.history import readable_cause
 
@@ -106,19 +107,26 @@ def result_table(output: Mapping) -> Table:
     help="A model hyperparameter (repeatable), e.g. --param shrinkage=0.1.",
 )
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--dataset",
+    metavar="MANIFEST",
+    help=f"Train on exactly the data of a dataset manifest ({MANIFEST_HELP}), with the split, "
+    "seed and model of the run that recorded it unless given here.",
+)
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option(
     "--timeout", type=float, default=1800.0, show_default=True, help="Seconds --wait waits at most."
 )
 @json_option
 @home_option
-def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, wait, timeout,
-          as_json, home) -> None:  # fmt: skip
+def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, dataset, wait,
+          timeout, as_json, home) -> None:  # fmt: skip
     """Train a model on the processed subjects and register it in MLflow.
 
     \b
     Example:
       p300 train --training-subjects-percentage 50 --auto-set-challenger-alias
+      p300 train --dataset 3f2a9c   # again on that dataset version, same split
     """
     try:
         request = train_request(
@@ -127,6 +135,9 @@ def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, 
         )  # fmt: skip
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if dataset:
+        given = given_options(click.get_current_context())
+        request = replay_request(home, dataset, request, given=given)
     sfn = cloud_clients(home).stepfunctions
     name = f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     with aws_errors("starting the training"):
