@@ -30,4 +30,6 @@ class PlatformStack(Stack):
         self.uploads = Uploads(
             self, "Uploads", storage=self.storage, function_layers=self.pipeline.layers
         )
-        self.monitoring = Monitoring(self, "Monitoring")
+        self.monitoring = Monitoring(
+            self, "Monitoring", function_layers=self.pipeline.layers, api=self.serving.api
+        )

@@ -5,25 +5,38 @@ Alerts are JSON objects under ``alerts/`` of ``p300-monitoring`` and messages on
 notifies the same topic when it goes into ALARM and back to OK.
 """
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from p300_aws.alerts import ALERTS_PREFIX
+from p300_aws.health_probe import STATE_KEY
 from p300_aws.names import (
     ALERTS_TOPIC,
     DRIFT_ALARM,
     DRIFT_METRIC,
+    HEALTH_ALARM,
+    HEALTH_METRIC,
+    HEALTH_PROBE_FUNCTION,
     METRIC_NAMESPACE,
     MONITORING_BUCKET,
+    PREDICT_FUNCTION,
 )
+from p300_ops import layers
 
 #: Alarms look at one period of this length.
 ALARM_PERIOD = Duration.seconds(60)
+PROBE_SCHEDULE = events.Schedule.rate(Duration.minutes(1))
+#: Two sequential GETs of at most 20 s each, plus a cold start.
+PROBE_TIMEOUT = Duration.seconds(60)
 
 
 class Monitoring(Construct):
@@ -35,11 +48,27 @@ class Monitoring(Construct):
         ``p300-monitoring``: alerts, and the health probe's last state.
     topic : sns.Topic
         ``p300-alerts``: every alert and every alarm state change.
-    drift_alarm : cloudwatch.Alarm
-        ``DriftDetected`` maximum ≥ 1 in a 60 s period.
+    drift_alarm, health_alarm : cloudwatch.Alarm
+        ``DriftDetected`` / ``HealthProbeFailures`` maximum ≥ 1 in a 60 s period.
+    probe : lambda_.Function
+        ``p300-health-probe``, run every minute by `probe_rule`.
+
+    Parameters
+    ----------
+    function_layers
+        Layer name → built layer (the pipeline's); the probe gets only ``core``.
+    api
+        The prediction API whose routes are probed.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function_layers: dict[str, lambda_.ILayerVersion],
+        api: apigw.RestApi,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -56,6 +85,20 @@ class Monitoring(Construct):
             DRIFT_METRIC,
             "Incoming EEG differs from the training data (p300 alerts --kind drift).",
         )
+        self.health_alarm = self._alarm(
+            "HealthAlarm",
+            HEALTH_ALARM,
+            HEALTH_METRIC,
+            "A deployed serving alias fails its /health probe (p300 alerts --kind health).",
+        )
+        self.probe = self._probe(function_layers, api)
+        self.probe_rule = events.Rule(
+            self,
+            "HealthProbeSchedule",
+            description="Every minute: probe /health of the champion and challenger routes.",
+            schedule=PROBE_SCHEDULE,
+            targets=[targets.LambdaFunction(self.probe)],
+        )
 
     def grant_alerting(self, function: lambda_.Function) -> None:
         """Let ``function`` raise alerts and publish metrics; sets ``ALERTS_TOPIC_ARN``."""
@@ -63,6 +106,45 @@ class Monitoring(Construct):
         self.topic.grant_publish(function)
         self.bucket.grant_put(function, f"{ALERTS_PREFIX}*")
         cloudwatch.Metric.grant_put_metric_data(function)
+
+    def _probe(
+        self, function_layers: dict[str, lambda_.ILayerVersion], api: apigw.RestApi
+    ) -> lambda_.Function:
+        probe = lambda_.Function(
+            self,
+            "HealthProbe",
+            function_name=HEALTH_PROBE_FUNCTION,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(layers.function_code_dir(HEALTH_PROBE_FUNCTION)), exclude=["__pycache__"]
+            ),
+            layers=[
+                function_layers[name] for name in layers.FUNCTION_LAYERS[HEALTH_PROBE_FUNCTION]
+            ],
+            memory_size=256,
+            timeout=PROBE_TIMEOUT,
+            environment={"P300_API_ID": api.rest_api_id},
+        )
+        self.grant_alerting(probe)
+        self.bucket.grant_read_write(probe, STATE_KEY)
+        # Which aliases exist: an alias never deployed is not probed (no alert before a release).
+        stack = Stack.of(self)
+        probe.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:ListAliases"],
+                resources=[
+                    stack.format_arn(
+                        service="lambda",
+                        resource="function",
+                        resource_name=PREDICT_FUNCTION,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        return probe
 
     def _alarm(
         self, construct_id: str, alarm_name: str, metric_name: str, description: str

@@ -2,6 +2,7 @@
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
@@ -10,16 +11,24 @@ from p300_aws.names import (
     ALERTS_TOPIC,
     DRIFT_ALARM,
     DRIFT_METRIC,
+    HEALTH_ALARM,
+    HEALTH_METRIC,
+    HEALTH_PROBE_FUNCTION,
     METRIC_NAMESPACE,
     MONITORING_BUCKET,
 )
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    """A stack with the monitoring construct and one function granted alerting."""
+def template(tmp_path_factory) -> Template:
+    """A stack with an API, the monitoring construct and one more function granted alerting."""
     stack = cdk.Stack(cdk.App(), "MonitoringTest")
-    monitoring = Monitoring(stack, "Monitoring")
+    layer_dir = tmp_path_factory.mktemp("core") / "python"
+    layer_dir.mkdir()
+    core = lambda_.LayerVersion(stack, "Core", code=lambda_.Code.from_asset(str(layer_dir.parent)))
+    api = apigw.RestApi(stack, "Api")
+    api.root.add_method("ANY")
+    monitoring = Monitoring(stack, "Monitoring", function_layers={"core": core}, api=api)
     checker = lambda_.Function(
         stack,
         "Checker",
@@ -30,6 +39,12 @@ def template() -> Template:
     )
     monitoring.grant_alerting(checker)
     return Template.from_stack(stack)
+
+
+def resource_id(template: Template, resource_type: str, properties: dict | None = None) -> str:
+    found = template.find_resources(resource_type, {"Properties": properties or {}})
+    assert len(found) == 1, f"expected one {resource_type} {properties}, found {list(found)}"
+    return next(iter(found))
 
 
 def alarm(template: Template, name: str) -> dict:
@@ -83,3 +98,45 @@ def test_an_alerting_function_gets_the_topic_arn_and_the_permissions(template):
         },
     )
     assert {"sns:Publish", "cloudwatch:PutMetricData", "s3:PutObject"} <= policy_actions(template)
+
+
+def test_the_health_alarm_fires_on_one_failing_alias_and_ignores_missing_data(template):
+    properties = alarm(template, HEALTH_ALARM)
+    assert (properties["Namespace"], properties["MetricName"]) == (METRIC_NAMESPACE, HEALTH_METRIC)
+    assert "Dimensions" not in properties
+    assert (properties["Statistic"], properties["Period"], properties["Threshold"]) == (
+        "Maximum",
+        60,
+        1,
+    )
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert properties["AlarmActions"] == [{"Ref": resource_id(template, "AWS::SNS::Topic")}]
+
+
+def probe_properties(template: Template) -> tuple[str, dict]:
+    probe_id = resource_id(
+        template, "AWS::Lambda::Function", {"FunctionName": HEALTH_PROBE_FUNCTION}
+    )
+    return probe_id, template.to_json()["Resources"][probe_id]["Properties"]
+
+
+def test_the_probe_runs_every_minute(template):
+    probe_id, _ = probe_properties(template)
+    rule = template.find_resources("AWS::Events::Rule")
+    (properties,) = [resource["Properties"] for resource in rule.values()]
+    assert properties["ScheduleExpression"] == "rate(1 minute)"
+    assert properties["Targets"][0]["Arn"] == {"Fn::GetAtt": [probe_id, "Arn"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "FunctionName": {"Fn::GetAtt": [probe_id, "Arn"]}},
+    )
+
+
+def test_the_probe_gets_the_api_id_the_core_layer_only_and_its_permissions(template):
+    _, properties = probe_properties(template)
+    variables = properties["Environment"]["Variables"]
+    assert variables["P300_API_ID"] == {"Ref": resource_id(template, "AWS::ApiGateway::RestApi")}
+    assert "ALERTS_TOPIC_ARN" in variables
+    assert properties["Layers"] == [{"Ref": resource_id(template, "AWS::Lambda::LayerVersion")}]
+    assert properties["Timeout"] == 60
+    assert {"lambda:ListAliases", "s3:GetObject*", "s3:PutObject"} <= policy_actions(template)

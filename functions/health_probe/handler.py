@@ -1,0 +1,22 @@
+"""Lambda ``p300-health-probe`` (every minute): probe ``/health`` of both serving aliases.
+
+Environment: ``P300_API_ID`` (the prediction API), ``ALERTS_TOPIC_ARN``; on an emulator the API
+is called through ``AWS_ENDPOINT_URL``, on AWS through its ``execute-api`` host.
+"""
+
+import os
+
+import boto3
+
+from p300_aws.health_probe import api_base_url, run_probe
+
+CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch", "lambda")}
+
+
+def lambda_handler(event, context):
+    base_url = api_base_url(
+        os.environ["P300_API_ID"],
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        region=os.environ["AWS_REGION"],
+    )
+    return run_probe(CLIENTS, base_url=base_url, topic_arn=os.environ["ALERTS_TOPIC_ARN"])
