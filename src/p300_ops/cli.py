@@ -11,6 +11,7 @@ from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
+from p300_ops.commands.record import record
 from p300_ops.commands.release import deploy_model, promote, rollback, traffic
 from p300_ops.commands.simulate import simulate
 from p300_ops.commands.subjects import subjects
@@ -113,6 +114,7 @@ def logs(home, component, lines) -> None:
 
 
 main.add_command(upload)
+main.add_command(record)
 main.add_command(generate)
 main.add_command(subjects)
 main.add_command(executions)
