@@ -90,6 +90,21 @@ def sns_subject(alert: Alert) -> str:
     return printable[: SUBJECT_MAX_CHARS - 3] + "..."
 
 
+def summarize_evidence(evidence: dict, *, max_chars: int = 80) -> str:
+    """``key=value, ...`` on one line: numbers to 3 significant digits, nested values counted.
+
+    Parameters
+    ----------
+    evidence : dict
+    max_chars : int
+        Longer summaries end in ``...``; `to_dict` keeps everything.
+    """
+    if max_chars < 4:
+        raise ValueError(f"max_chars must be at least 4, got {max_chars!r}")
+    line = ", ".join(f"{key}={_short_value(value)}" for key, value in evidence.items())
+    return line if len(line) <= max_chars else line[: max_chars - 3] + "..."
+
+
 def raise_alert(s3, sns, alert: Alert, *, topic_arn: str, bucket: str = MONITORING_BUCKET) -> str:
     """Store ``alert`` in ``bucket``, then publish it to the topic; returns its key.
 
@@ -146,6 +161,18 @@ def _keys(s3, bucket: str, prefix: str) -> list[str]:
 def _read_alert(s3, bucket: str, key: str) -> Alert:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return Alert.from_dict(json.loads(body))
+
+
+def _short_value(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return f"{{{len(value)} keys}}"
+    if isinstance(value, list | tuple):
+        return f"[{len(value)} items]"
+    return " ".join(str(value).split())
 
 
 def _parse_utc(raised_at: str) -> datetime:

@@ -16,6 +16,7 @@ from p300_aws.alerts import (
     key_stamp,
     list_alerts,
     sns_subject,
+    summarize_evidence,
     utc_now,
 )
 
@@ -102,3 +103,31 @@ def test_list_alerts_refuses_a_bad_limit_before_calling_s3(limit):
 def test_list_alerts_refuses_a_bad_kind_before_calling_s3():
     with pytest.raises(ValueError, match="got 'Drift'"):
         list_alerts(None, kind="Drift")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "expected"),
+    [
+        ({}, ""),
+        ({"alias": "champion", "status_code": 502}, "alias=champion, status_code=502"),
+        ({"p_value": 0.000123456, "drifted": True}, "p_value=0.000123, drifted=True"),
+        (
+            {"channels": ["eeg_ch1", "eeg_ch2"], "ks": {"eeg_ch1": 0.3}},
+            "channels=[2 items], ks={1 keys}",
+        ),
+        ({"detail": "two\n  lines", "latency_ms": None}, "detail=two lines, latency_ms=None"),
+    ],
+)
+def test_evidence_is_summarised_on_one_line(evidence, expected):
+    assert summarize_evidence(evidence) == expected
+
+
+def test_long_evidence_summaries_are_cut():
+    summary = summarize_evidence({"detail": "x" * 200}, max_chars=40)
+    assert len(summary) == 40
+    assert summary.endswith("...")
+
+
+def test_a_too_small_summary_width_is_refused():
+    with pytest.raises(ValueError, match="max_chars must be at least 4, got 3"):
+        summarize_evidence({}, max_chars=3)
