@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from p300_ops.commands.alerts import alerts_group
 from p300_ops.commands.common import home_option, resolve_home
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.demo import demo
@@ -128,3 +129,4 @@ main.add_command(deploy_model)
 main.add_command(promote)
 main.add_command(rollback)
 main.add_command(traffic)
+main.add_command(alerts_group)
