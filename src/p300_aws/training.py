@@ -3,7 +3,8 @@
 One MLflow run in ``p300-training`` holds the parameters, pooled and per-subject held-out metrics,
 plots, ``training_subjects.json``, ``dataset_manifest.json`` (every input object's bucket, key,
 version id and SHA-256; the manifest's own SHA-256 is the run tag ``dataset_manifest_sha256``),
-``feature_schema.json`` and the fitted model. The model is registered as ``P300-Classifier`` only
+``feature_schema.json``, ``drift_reference.json`` (what `p300_aws.drift_check` compares new
+subjects with) and the fitted model. The model is registered as ``P300-Classifier`` only
 after all of that was logged and the run finished.
 """
 
@@ -26,6 +27,7 @@ from p300.features_io import (
 from p300.models import DEFAULT_MODEL, MODEL_NAMES
 from p300_aws import datasets, keys
 from p300_aws.datasets import MANIFEST_TAG
+from p300_aws.drift_check import REFERENCE_ARTIFACT, training_reference
 from p300_aws.errors import BadEventError, BadKeyError
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import CHALLENGER_ALIAS, FEATURES_BUCKET, REGISTERED_MODEL, TRAINING_EXPERIMENT
@@ -181,8 +183,8 @@ def features_by_subject(training_set: TrainingSet) -> dict[str, tuple[np.ndarray
 
 
 def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dict:
-    """Train on the latest features, log one MLflow run, register the model; returns the
-    ``p300-train`` output.
+    """Train on the latest features (with ``request.dataset``: on exactly that manifest's
+    object versions), log one MLflow run, register the model; returns the ``p300-train`` output.
 
     Raises
     ------
@@ -287,6 +289,8 @@ def _log_run(tracker, run_id, request, result, training_set: TrainingSet, manife
     tracker.log_bytes(run_id, "dataset_manifest.json", manifest)
     tracker.log_json(run_id, "training_subjects.json", result.split.to_dict())
     tracker.log_json(run_id, "feature_schema.json", info.to_dict())
+    reference = training_reference(training_set).to_json().encode()
+    tracker.log_bytes(run_id, REFERENCE_ARTIFACT, reference)
     tracker.log_json(run_id, "metrics.json", result.report.to_dict())
     for name, png in _figures(result, training_set).items():
         tracker.log_bytes(run_id, name, png, folder="plots")

@@ -1,0 +1,31 @@
+"""Lambda ``p300-check-drift``: a ``p300-preprocess`` output → its drift verdict.
+
+Environment: ``MLFLOW_TRACKING_URI`` (where alias ``champion`` is resolved) and
+``ALERTS_TOPIC_ARN``. The reference of a model version is read once per execution environment.
+"""
+
+import functools
+import os
+
+import boto3
+
+from p300_aws.drift_check import TOPIC_ARN_ENV, DriftCheckRequest, ReferenceStore, check_subject
+from p300_aws.mlflow_tracking import TRACKING_URI_ENV
+
+CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
+
+
+@functools.cache
+def reference_store() -> ReferenceStore:
+    return ReferenceStore(CLIENTS["s3"], os.environ.get(TRACKING_URI_ENV, ""))
+
+
+def lambda_handler(event, context):
+    return check_subject(
+        CLIENTS["s3"],
+        CLIENTS["cloudwatch"],
+        CLIENTS["sns"],
+        reference_store(),
+        DriftCheckRequest.from_event(event),
+        topic_arn=os.environ[TOPIC_ARN_ENV],
+    )

@@ -1,0 +1,259 @@
+"""Check each processed subject for drift from the current model's training data; publish, alert.
+
+Training logs ``drift_reference.json`` (a `p300.drift.DriftReference`) with every model. For a
+subject just processed, ``p300-check-drift`` finds the model behind alias ``champion`` of
+``P300-Classifier`` (else ``challenger``) through MLflow's REST API, reads that run's reference
+from the MLflow artifacts bucket (cached per model version), reads the subject's features object
+and runs `p300.drift.check_drift`. It publishes ``P300/DriftDetected`` (1 drifted, 0 not; once
+without dimensions for the alarm, once with dimension ``Subject``) and, on drift, raises an alert
+of kind ``drift`` whose evidence holds every channel's KS statistic, p-value and PSI, the
+corrected threshold, the drifted channels and the reference model version.
+
+Without any model there is nothing to compare with: the outcome says ``no reference`` and
+neither a metric nor an alert is published. ``mlflow`` itself is not imported: two REST calls do.
+"""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from p300.drift import DriftReference, DriftReport, build_reference, check_drift
+from p300.features_io import TrainingSet, params_hash, read_features
+from p300_aws.alerts import Alert, raise_alert
+from p300_aws.errors import BadEventError
+from p300_aws.names import (
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    DRIFT_METRIC,
+    FEATURES_BUCKET,
+    METRIC_NAMESPACE,
+    MLFLOW_ARTIFACTS_BUCKET,
+    REGISTERED_MODEL,
+)
+from p300_aws.s3_objects import read_object
+
+REFERENCE_ARTIFACT = "drift_reference.json"
+#: Aliases whose model's reference is used, in order of preference.
+REFERENCE_ALIASES = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
+TOPIC_ARN_ENV = "ALERTS_TOPIC_ARN"
+SUBJECT_DIMENSION = "Subject"
+HTTP_TIMEOUT_S = 10.0
+
+
+def training_reference(training_set: TrainingSet) -> DriftReference:
+    """The drift reference of every kept epoch a training run read (all its subjects)."""
+    info = training_set.info
+    epochs = training_set.features.reshape(-1, len(info.ch_names), info.n_times)
+    return build_reference(epochs, ch_names=info.ch_names, params_hash=info.params_hash)
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    """The registered model version whose training data new subjects are compared with."""
+
+    alias: str
+    version: str
+    run_id: str
+    artifact_uri: str
+
+    def to_dict(self) -> dict:
+        return {"model": REGISTERED_MODEL, "alias": self.alias, "version": self.version,
+                "run_id": self.run_id}  # fmt: skip
+
+
+def resolve_model(
+    tracking_uri: str, *, aliases: tuple[str, ...] = REFERENCE_ALIASES
+) -> ModelReference | None:
+    """The model version behind the first alias of ``aliases`` that is set, or None.
+
+    Raises
+    ------
+    OSError
+        When MLflow cannot be reached, or answers an error other than "no such alias".
+    """
+    for alias in aliases:
+        found = _get_json(
+            tracking_uri,
+            "registered-models/alias",
+            {"name": REGISTERED_MODEL, "alias": alias},
+        )
+        if found is None:
+            continue
+        version = found["model_version"]
+        run = _get_json(tracking_uri, "runs/get", {"run_id": version["run_id"]})
+        if run is None:
+            raise OSError(f"MLflow has no run {version['run_id']} of {REGISTERED_MODEL} v{version}")
+        return ModelReference(
+            alias, str(version["version"]), version["run_id"], run["run"]["info"]["artifact_uri"]
+        )
+    return None
+
+
+def _get_json(tracking_uri: str, endpoint: str, query: dict[str, str]) -> dict | None:
+    """GET ``/api/2.0/mlflow/<endpoint>``; None when MLflow answers RESOURCE_DOES_NOT_EXIST."""
+    url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        if exc.code == 404 and "RESOURCE_DOES_NOT_EXIST" in body:
+            return None
+        raise OSError(f"MLflow GET {endpoint} {query} answered HTTP {exc.code}: {body}") from exc
+
+
+def artifact_location(artifact_uri: str, name: str) -> tuple[str, str]:
+    """(bucket, key) of artifact ``name`` of a run whose artifact URI is ``artifact_uri``.
+
+    ``mlflow-artifacts:/<path>`` (the tracking server proxies artifacts into the MLflow
+    artifacts bucket) and ``s3://<bucket>/<path>`` are understood.
+    """
+    parsed = urllib.parse.urlparse(artifact_uri)
+    path = parsed.path.strip("/")
+    if parsed.scheme == "mlflow-artifacts":
+        return MLFLOW_ARTIFACTS_BUCKET, f"{path}/{name}"
+    if parsed.scheme == "s3" and parsed.netloc:
+        return parsed.netloc, f"{path}/{name}" if path else name
+    raise ValueError(
+        f"artifact_uri must start with mlflow-artifacts:/ or s3://<bucket>/, got {artifact_uri!r}"
+    )
+
+
+class ReferenceStore:
+    """The current model's drift reference, read once per model version.
+
+    Parameters
+    ----------
+    s3 : boto3 S3 client
+    tracking_uri : str
+        The MLflow tracking server, e.g. ``http://127.0.0.1:5050``.
+    """
+
+    def __init__(self, s3, tracking_uri: str):
+        if not tracking_uri:
+            raise ValueError(f"tracking_uri must be an MLflow server URI, got {tracking_uri!r}")
+        self.s3 = s3
+        self.tracking_uri = tracking_uri
+        self._by_version: dict[str, DriftReference] = {}
+
+    def current(self) -> tuple[ModelReference, DriftReference] | None:
+        """The model behind ``champion`` (else ``challenger``) and its reference, or None."""
+        model = resolve_model(self.tracking_uri)
+        if model is None:
+            return None
+        if model.version not in self._by_version:
+            bucket, key = artifact_location(model.artifact_uri, REFERENCE_ARTIFACT)
+            body = read_object(self.s3, bucket, key).body
+            self._by_version[model.version] = DriftReference.from_json(body)
+        return model, self._by_version[model.version]
+
+
+@dataclass(frozen=True)
+class DriftCheckRequest:
+    """One ``p300-preprocess`` output: which features object to check."""
+
+    outcome: str
+    subject: str
+    session: str
+    features_key: str
+    features_version_id: str | None
+
+    @classmethod
+    def from_event(cls, event: Mapping) -> "DriftCheckRequest":
+        """From the preprocess result; raises `BadEventError` naming missing keys."""
+        needed = ("outcome", "subject", "session", "features_key")
+        missing = [name for name in needed if not isinstance(event.get(name), str)]
+        if missing:
+            raise BadEventError(
+                f"drift check event must carry {list(needed)} (p300-preprocess output), lacks "
+                f"{missing}; got keys {sorted(event)}"
+            )
+        return cls(*(event[name] for name in needed), event.get("features_version_id"))
+
+
+def check_subject(
+    s3, cloudwatch, sns, store: ReferenceStore, request: DriftCheckRequest, *, topic_arn: str
+) -> dict:
+    """Check one processed subject; publish the metric and, on drift, an alert.
+
+    Returns the step's output: ``status`` (``checked``, ``no reference`` or ``skipped``) with
+    ``reason`` or the verdict (``drifted``, ``drifted_channels``, ``max_psi``, ``reference``,
+    ``alert_key``).
+    """
+    if request.outcome != "processed":
+        return {"status": "skipped", "reason": f"features {request.outcome}, not new"}
+    current = store.current()
+    if current is None:
+        aliases = " or ".join(REFERENCE_ALIASES)
+        return {
+            "status": "no reference",
+            "reason": f"no version of {REGISTERED_MODEL} has alias {aliases}: nothing to compare",
+        }
+    model, reference = current
+    stored = read_object(s3, FEATURES_BUCKET, request.features_key,
+                         version_id=request.features_version_id)  # fmt: skip
+    features = read_features(stored.body)
+    report = check_drift(
+        reference,
+        features.epochs,
+        ch_names=features.ch_names,
+        params_hash=params_hash(features.params),
+    )
+    cloudwatch.put_metric_data(
+        Namespace=METRIC_NAMESPACE, MetricData=metric_data(report.drifted, request.subject)
+    )
+    alert_key = None
+    if report.drifted:
+        alert = drift_alert(report, request, model)
+        alert_key = raise_alert(s3, sns, alert, topic_arn=topic_arn)
+    return {
+        "status": "checked",
+        "drifted": report.drifted,
+        "drifted_channels": list(report.drifted_channels),
+        "max_psi": report.max_psi,
+        "reference": model.to_dict(),
+        "alert_key": alert_key,
+    }
+
+
+def metric_data(drifted: bool, subject: str) -> list[dict]:
+    """``DriftDetected`` (1 or 0) without dimensions, for the alarm, and per subject."""
+    value = 1.0 if drifted else 0.0
+    return [
+        {"MetricName": DRIFT_METRIC, "Value": value, "Unit": "Count"},
+        {
+            "MetricName": DRIFT_METRIC,
+            "Dimensions": [{"Name": SUBJECT_DIMENSION, "Value": subject}],
+            "Value": value,
+            "Unit": "Count",
+        },
+    ]
+
+
+def drift_alert(report: DriftReport, request: DriftCheckRequest, model: ModelReference) -> Alert:
+    """The ``drift`` alert of a drifted subject, with the whole report as evidence."""
+    channels = ", ".join(report.drifted_channels)
+    worst = min(report.channels, key=lambda channel: channel.p_value)
+    return Alert(
+        kind="drift",
+        subject=request.subject,
+        message=(
+            f"Subject {request.subject} session {request.session} drifted from the training data "
+            f"of {REGISTERED_MODEL} v{model.version} ({model.alias}) on "
+            f"{len(report.drifted_channels)} of {report.n_tests} channels: {channels}. "
+            f"Worst: {worst.channel}, KS {worst.ks_statistic:.2f}, p {worst.p_value:.2g} < "
+            f"{report.threshold:.2g}; median epoch SD {worst.subject_sd:.1f} µV vs "
+            f"{worst.reference_sd:.1f} µV. Check the amplifier gain and electrodes before "
+            "trusting predictions or training on this subject."
+        ),
+        evidence=report.to_dict()
+        | {
+            "reference_model": model.to_dict(),
+            "session": request.session,
+            "features_key": request.features_key,
+            "features_version_id": request.features_version_id,
+        },
+    )
