@@ -2,8 +2,8 @@
 
 import boto3
 
+from p300_aws.feature_params import preprocessing_params
 from p300_aws.ingest import ingest_object, parse_ingest_event
-from p300_aws.processing import preprocessing_params
 
 S3 = boto3.client("s3")
 PARAMS_HASH = preprocessing_params().hash()

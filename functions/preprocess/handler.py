@@ -4,15 +4,16 @@ import functools
 
 import boto3
 
-from p300_aws.mlflow_tracking import MlflowTracker
+from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.processing import PreprocessRequest, preprocess_object, preprocessing_params
 
 S3 = boto3.client("s3")
 
 
 @functools.cache
-def tracker() -> MlflowTracker:
-    return MlflowTracker.from_env()
+def tracker() -> MlflowRestTracker:
+    # MLflow's REST API directly: the `mlflow` package would cost ~2 s of each cold start.
+    return MlflowRestTracker.from_env()
 
 
 def lambda_handler(event, context):

@@ -16,8 +16,8 @@ from p300.contract import DEFAULT_MAX_BYTES, Problem, ProblemCode, Severity
 from p300.raw_io import validate_recording_bytes
 from p300_aws import keys
 from p300_aws.errors import BadEventError, BadKeyError, MissingObjectError
+from p300_aws.feature_params import features_are_current
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
-from p300_aws.processing import features_are_current
 from p300_aws.s3_objects import (
     ObjectHead,
     StoredObject,

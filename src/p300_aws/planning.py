@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from p300_aws import keys
 from p300_aws.errors import BadEventError, BadKeyError
+from p300_aws.feature_params import features_are_current
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
-from p300_aws.processing import features_are_current
 from p300_aws.s3_objects import head_object, list_keys
 
 EVENT_MODE, CATCH_UP_MODE = "event", "catch_up"

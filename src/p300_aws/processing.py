@@ -6,58 +6,49 @@ The features of ``subject=<S>/session=<N>/eeg.parquet`` go to
 that object was already made from the same raw bytes with the same parameters.
 """
 
-import json
-import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 from p300.features_io import features_to_parquet_bytes
 from p300.preprocessing import PreprocessingParams, preprocess
 from p300.raw_io import read_recording
 from p300_aws import keys
 from p300_aws.errors import BadEventError, VerificationError
-from p300_aws.mlflow_tracking import MlflowTracker
-from p300_aws.names import FEATURES_BUCKET, PREPROCESSING_EXPERIMENT, RAW_BUCKET
-from p300_aws.s3_objects import find_object, head_object, put_verified, read_object, sha256_hex
-
-#: JSON object of `PreprocessingParams` fields overriding System A's defaults.
-PARAMS_ENV = "P300_PREPROCESSING_PARAMS"
-RAW_SHA256, RAW_VERSION_ID, PARAMS_HASH, RUN_ID = (
-    "raw-sha256",
-    "raw-version-id",
-    "params-hash",
-    "mlflow-run-id",
+from p300_aws.feature_params import (
+    PARAMS_HASH,
+    RAW_SHA256,
+    RAW_VERSION_ID,
+    RUN_ID,
+    features_are_current,
 )
+from p300_aws.feature_params import (  # re-exported: callers know them from this module
+    preprocessing_params as preprocessing_params,
+)
+from p300_aws.names import FEATURES_BUCKET, PREPROCESSING_EXPERIMENT, RAW_BUCKET
+from p300_aws.s3_objects import head_object, put_verified, read_object, sha256_hex
+
 _COUNTS = ("n_flashes", "n_kept", "n_rejected", "n_target", "n_nontarget")
 
 
-def preprocessing_params(
-    overrides: Mapping[str, object] | None = None, *, environ: Mapping[str, str] = os.environ
-) -> PreprocessingParams:
-    """System A's parameters, updated from ``P300_PREPROCESSING_PARAMS`` then ``overrides``.
+class RunTracker(Protocol):
+    """What preprocessing logs to: `MlflowRestTracker` in the Lambda, `MlflowTracker` too."""
 
-    Raises
-    ------
-    ValueError
-        For an unknown parameter name or a value `PreprocessingParams` refuses.
-    """
-    merged = {**json.loads(environ.get(PARAMS_ENV) or "{}"), **(overrides or {})}
-    allowed = sorted(f.name for f in fields(PreprocessingParams))
-    unknown = sorted(set(merged) - set(allowed))
-    if unknown:
-        raise ValueError(f"preprocessing params must be among {allowed}, got unknown {unknown}")
-    return PreprocessingParams(**merged)
+    def start_run(self, experiment: str, *, run_name: str, tags: Mapping[str, str]) -> str: ...
 
+    def log_values(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] = ...,
+        metrics: Mapping[str, float | None] = ...,
+        tags: Mapping[str, str] = ...,
+    ) -> None: ...
 
-def features_are_current(s3, ids: keys.SubjectSession, *, raw_sha256: str, params_hash: str):
-    """Whether the features of ``ids`` exist and were made from these raw bytes and params."""
-    head = find_object(s3, FEATURES_BUCKET, keys.features_key(ids))
-    return (
-        head is not None
-        and head.metadata.get(RAW_SHA256) == raw_sha256
-        and head.metadata.get(PARAMS_HASH) == params_hash
-    )
+    def end_run(self, run_id: str) -> None: ...
+
+    def mark_failed(self, run_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ class PreprocessResult:
 
 
 def preprocess_object(
-    s3, tracker: MlflowTracker, request: PreprocessRequest, *, params: PreprocessingParams
+    s3, tracker: RunTracker, request: PreprocessRequest, *, params: PreprocessingParams
 ) -> PreprocessResult:
     """Preprocess the raw object version of ``request`` unless its features are current.
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from p300_aws.names import (
+    CHECK_DRIFT_FUNCTION,
     HEALTH_PROBE_FUNCTION,
     INGEST_FUNCTION,
     PLAN_FUNCTION,
@@ -45,15 +46,17 @@ LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
 
 #: Layers of each function, in PYTHONPATH order (at most 5: the AWS limit).
 FUNCTION_LAYERS = {
-    PLAN_FUNCTION: (CORE_LAYER, "data", "scipy"),
-    INGEST_FUNCTION: (CORE_LAYER, "data", "scipy"),
-    PREPROCESS_FUNCTION: (CORE_LAYER, "data", "scipy", "mlflow"),
+    PLAN_FUNCTION: (CORE_LAYER, "data"),
+    INGEST_FUNCTION: (CORE_LAYER, "data"),
+    PREPROCESS_FUNCTION: (CORE_LAYER, "data"),
     TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
-    PREDICT_FUNCTION: (CORE_LAYER, "data", "scipy", "serving"),
+    PREDICT_FUNCTION: (CORE_LAYER, "data", "serving"),
     # urllib and the runtime's boto3 only.
     HEALTH_PROBE_FUNCTION: (CORE_LAYER,),
     # Only signs URLs: boto3 ships with the runtime, nothing imports numpy.
     UPLOAD_URL_FUNCTION: (CORE_LAYER,),
+    # Reads features (pyarrow) and runs scipy's two-sample KS test.
+    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "data", "scipy"),
 }
 #: Code directory of each function under ``functions/``.
 FUNCTION_DIRS = {
@@ -64,6 +67,7 @@ FUNCTION_DIRS = {
     PREDICT_FUNCTION: "predict",
     HEALTH_PROBE_FUNCTION: "health_probe",
     UPLOAD_URL_FUNCTION: "upload_url",
+    CHECK_DRIFT_FUNCTION: "check_drift",
 }
 
 #: AWS caps a function's code plus all its layers at 250 MB unzipped (250 MiB = 262,144,000 bytes).
@@ -286,8 +290,25 @@ pd.DataFrame({"eeg_ch1": [1.5, 2.5], "stim": [0, 2]}).to_parquet(buffer)
 assert pq.read_table(io.BytesIO(buffer.getvalue())).num_rows == 2
 """
 
+# Preprocessing (and the prediction API's raw windows) load the array code on first use.
+_PREPROCESS_SMOKE = """
+import numpy as np
+from p300.preprocessing import preprocess
+from p300.types import RawRecording
+stim = np.zeros(5120, dtype=np.int8)
+stim[1000:4000:100] = 1
+stim[1050:4000:300] = 2
+recording = RawRecording(
+    data=np.random.default_rng(0).standard_normal((2, 5120)), ch_names=("a", "b"), sfreq=512.0,
+    stim=stim, subject="smoke",
+)
+assert preprocess(recording).features.shape[1] == 2 * 70
+"""
+
 # What a handler imports only when it runs: training saves the model in mlflow.sklearn's format.
 _FUNCTION_SMOKE = {
+    PREPROCESS_FUNCTION: _PREPROCESS_SMOKE,
+    PREDICT_FUNCTION: _PREPROCESS_SMOKE,
     TRAIN_FUNCTION: """
 import tempfile
 import mlflow.sklearn
@@ -295,7 +316,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 model = LinearDiscriminantAnalysis().fit([[0.0], [1.0], [0.1], [0.9]], [0, 1, 0, 1])
 with tempfile.TemporaryDirectory() as folder:
     mlflow.sklearn.save_model(model, folder + "/model")
-"""
+""",
 }
 
 

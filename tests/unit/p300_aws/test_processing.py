@@ -4,7 +4,8 @@ import pytest
 
 from p300.preprocessing import PreprocessingParams
 from p300_aws.errors import BadEventError
-from p300_aws.processing import PARAMS_ENV, PreprocessRequest, preprocessing_params
+from p300_aws.feature_params import PARAMS_ENV, preprocessing_params
+from p300_aws.processing import PreprocessRequest
 
 
 def test_params_default_to_system_a():
