@@ -1,9 +1,13 @@
-"""Lambda ``p300-train``: a training request → the MLflow run and the registered model version."""
+"""Lambda ``p300-train``: a training request → the MLflow run and the registered model version.
+
+Events with an ``action`` are the steps of a hyperparameter tuning (`p300_aws.tuning`).
+"""
 
 import functools
 
 import boto3
 
+from p300_aws import tuning
 from p300_aws.mlflow_tracking import MlflowTracker
 from p300_aws.training import TrainRequest, train_and_register
 
@@ -16,5 +20,7 @@ def tracker() -> MlflowTracker:
 
 
 def lambda_handler(event, context):
+    if "action" in event:
+        return tuning.handle_event(S3, tracker(), event)
     request = TrainRequest.from_event(event)
     return train_and_register(S3, tracker(), request)

@@ -28,6 +28,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from p300.feature_selection import EpochTimeSelector
+
 DEFAULT_MODEL = "lda"
 
 
@@ -146,13 +148,18 @@ def model_params(name: str) -> dict[str, object]:
     return {p.name: p.default for p in inspect.signature(builder).parameters.values()}
 
 
-def make_model(name: str = DEFAULT_MODEL, **params) -> Pipeline:
+def make_model(
+    name: str = DEFAULT_MODEL, *, time_selection: EpochTimeSelector | None = None, **params
+) -> Pipeline:
     """Build an unfitted classifier pipeline by name.
 
     Parameters
     ----------
     name : str
         One of :data:`MODEL_NAMES`.
+    time_selection : EpochTimeSelector, optional
+        Crop/decimate the epochs first, inside the pipeline, so the fitted model still takes
+        the full feature vector.
     **params
         Hyperparameters of that model (see :func:`model_params`).
 
@@ -168,7 +175,10 @@ def make_model(name: str = DEFAULT_MODEL, **params) -> Pipeline:
             f"unknown parameter(s) {unknown} for model {name!r}; "
             f"allowed: {sorted(model_params(name))}"
         )
-    return builder(**params)
+    model = builder(**params)
+    if time_selection is None:
+        return model
+    return Pipeline([("time_selection", time_selection), *model.steps])
 
 
 def _builder(name: str) -> Callable[..., Pipeline]:

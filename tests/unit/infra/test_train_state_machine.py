@@ -1,0 +1,50 @@
+"""The train state machine's ASL: one model by default, a Map of trials when tuning."""
+
+import json
+
+import pytest
+
+from infra.constructs.pipeline import STATE_MACHINES_DIR
+
+DEFINITION = json.loads((STATE_MACHINES_DIR / "train.asl.json").read_text())
+STATES = DEFINITION["States"]
+
+
+def test_input_with_trials_or_search_tunes_anything_else_trains_once():
+    choice = STATES[DEFINITION["StartAt"]]
+    assert choice["Type"] == "Choice"
+    (rule,) = choice["Choices"]
+    assert {c["Variable"] for c in rule["Or"]} == {"$.trials", "$.search"}
+    assert rule["Next"] == "StartTuning"
+    assert choice["Default"] == "Train"
+
+
+def test_tuning_runs_start_then_a_map_of_trials_then_pick_best():
+    assert STATES["StartTuning"]["Next"] == "Trials"
+    trials = STATES["Trials"]
+    assert trials["Type"] == "Map"
+    assert trials["MaxConcurrencyPath"] == "$.context.max_concurrency"
+    assert trials["Next"] == "PickBest"
+    assert STATES["PickBest"]["Parameters"]["Payload"]["action"] == "pick_best"
+    assert STATES["PickBest"]["End"] is True
+
+
+def test_a_trial_retries_transient_errors_and_a_failure_is_reported_not_fatal():
+    inner = STATES["Trials"]["ItemProcessor"]["States"]
+    trial = inner["Trial"]
+    assert any("TransientError" in r["ErrorEquals"] for r in trial["Retry"])
+    assert trial["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure",
+                               "Next": "TrialFailed"}]  # fmt: skip
+    assert inner["TrialFailed"]["Type"] == "Pass"
+    assert inner["TrialFailed"]["Parameters"]["status"] == "failed"
+
+
+def test_trial_events_carry_ids_and_parameters_only():
+    selector = STATES["Trials"]["ItemSelector"]
+    assert selector == {"action": "run_trial", "context.$": "$.context",
+                        "index.$": "$$.Map.Item.Index", "trial.$": "$$.Map.Item.Value"}  # fmt: skip
+
+
+@pytest.mark.parametrize("state", ["StartTuning", "PickBest", "Train"])
+def test_setup_and_pick_failures_fail_the_execution(state):
+    assert STATES[state]["Catch"][0]["Next"] == "TrainingFailed"
