@@ -11,7 +11,7 @@ grid) once in random order; the attended item lies in one row and one column, so
 (1/6) are targets. The attended item changes after every trial of a few repetitions.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,13 +126,95 @@ def make_session(
     _check_range("repetitions_per_trial", repetitions_per_trial, 1, 100)
     _check_range("bad_channel_prob", bad_channel_prob, 0.0, 1.0)
     rng = np.random.default_rng(seed)
-    ch_names = _pick_channels(n_channels)
-    positions = np.array([_POSITIONS[name] for name in ch_names])
     traits = draw_traits(rng, n_channels, bad_channel_prob=bad_channel_prob)
     n_times = round(duration_s * sfreq)
     onsets, items, is_target = _flash_sequence(
         rng, n_times, sfreq, soa_s=soa_s, repetitions=repetitions_per_trial
     )
+    return _render(rng, traits, n_channels, sfreq, onsets, items, is_target,
+                   n_times=n_times, subject=subject, session="synthetic")  # fmt: skip
+
+
+def make_oddball_session(
+    *,
+    seed: int,
+    onsets_s: np.ndarray,
+    items: np.ndarray,
+    is_target: np.ndarray,
+    duration_s: float,
+    subject: str = "01",
+    session: str = "synthetic",
+    n_channels: int = 16,
+    sfreq: float = 512.0,
+    bad_channel_prob: float = 0.15,
+    p300_gain: float = 1.0,
+) -> RawRecording:
+    """A synthetic session of a flash sequence chosen by the caller (e.g. one item at a time, as
+    System B's birthdate oddball), with `make_session`'s subjects and noise sources.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the subject's traits and every noise source.
+    onsets_s : array-like, shape (n_flashes,)
+        Flash onset times in s, inside ``[0, duration_s)``.
+    items : array-like of int, shape (n_flashes,)
+        Item (≥ 0) each flash showed; stored in ``stim_item``.
+    is_target : array-like of bool, shape (n_flashes,)
+        Whether each flash showed an attended item (it then evokes a P300).
+    duration_s, subject, session, n_channels, sfreq, bad_channel_prob
+        As in `make_session`.
+    p300_gain : float
+        0.5–4; scales the subject's P300 amplitude (rarer targets evoke a larger P300 than the
+        1 in 6 of `make_session`'s speller).
+
+    Returns
+    -------
+    RawRecording
+        ``data`` shape (n_channels, n_times) in µV, float64; ``stim`` and ``stim_item`` at the
+        flash onsets.
+    """
+    _check_range("n_channels", n_channels, 1, len(BRAIN_INVADERS_CHANNELS))
+    _check_range("sfreq", sfreq, 64.0, 10_000.0)
+    _check_range("duration_s", duration_s, 10.0, 86_400.0)
+    _check_range("bad_channel_prob", bad_channel_prob, 0.0, 1.0)
+    _check_range("p300_gain", p300_gain, 0.5, 4.0)
+    onsets = np.round(np.asarray(onsets_s, dtype=float) * sfreq).astype(np.int64)
+    items, is_target = np.asarray(items, dtype=np.int32), np.asarray(is_target, dtype=bool)
+    if not len(onsets) == len(items) == len(is_target):
+        raise ValueError(
+            f"onsets_s, items and is_target must have one entry per flash, got lengths "
+            f"{len(onsets)}, {len(items)} and {len(is_target)}"
+        )
+    n_times = round(duration_s * sfreq)
+    if len(onsets) and (onsets.min() < 0 or onsets.max() >= n_times):
+        raise ValueError(
+            f"onsets_s must lie in [0, {duration_s}) s, got {onsets.min() / sfreq}–"
+            f"{onsets.max() / sfreq} s"
+        )
+    rng = np.random.default_rng(seed)
+    traits = draw_traits(rng, n_channels, bad_channel_prob=bad_channel_prob)
+    traits = replace(traits, p300_amplitude=p300_gain * traits.p300_amplitude)
+    return _render(rng, traits, n_channels, sfreq, onsets, items, is_target,
+                   n_times=n_times, subject=subject, session=session)  # fmt: skip
+
+
+def _render(
+    rng: np.random.Generator,
+    traits: SubjectTraits,
+    n_channels: int,
+    sfreq: float,
+    onsets: np.ndarray,
+    items: np.ndarray,
+    is_target: np.ndarray,
+    *,
+    n_times: int,
+    subject: str,
+    session: str,
+) -> RawRecording:
+    """Every source summed for these flashes (onset samples, items, target flags)."""
+    ch_names = _pick_channels(n_channels)
+    positions = np.array([_POSITIONS[name] for name in ch_names])
     # Every source is a few time courses with a scalp topography each; one product sums them.
     sources = [
         _alpha(rng, positions, n_times, sfreq, traits),
@@ -153,7 +235,7 @@ def make_session(
     stim_item[onsets] = items
     return RawRecording(
         data=data, ch_names=ch_names, sfreq=float(sfreq), stim=stim, stim_item=stim_item,
-        subject=subject, session="synthetic",
+        subject=subject, session=session,
     )  # fmt: skip
 
 
