@@ -131,6 +131,32 @@ def _entry(result: Mapping) -> dict:
     }
 
 
+def is_summary_request(event: Mapping) -> bool:
+    """Whether ``event`` is the state machine's last step asking for the grouped output."""
+    return event.get("summarize") is True
+
+
+def summarize_execution(event: Mapping) -> dict:
+    """The output of an execution from ``{"summarize": true, "mode", "results": [...]}``.
+
+    Returns ``{"mode", "processed", "skipped", "quarantined", "failed", "results"}``: the groups
+    of `summarize`, and the per-item results kept for the details (``p300 executions show``).
+    It runs in a Lambda because Step Functions' JSONPath filters fail on LocalStack when they
+    match nothing, and intrinsic functions cannot filter.
+
+    Raises
+    ------
+    BadEventError
+        When ``results`` is not a list of objects.
+    """
+    results = event.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
+        raise BadEventError(
+            f"summarize event 'results' must be a list of objects, got {type(results).__name__}"
+        )
+    return {"mode": event.get("mode"), **summarize(results), "results": results}
+
+
 def plan(s3, event: Mapping, *, params_hash: str) -> dict:
     """The plan of an execution input: catch-up request or S3 event (see the module docstring)."""
     if is_catch_up(event):

@@ -27,6 +27,7 @@ from p300_aws.names import (
     REGISTERED_MODEL,
     TRAIN_STATE_MACHINE,
 )
+from p300_aws.planning import SUMMARY_GROUPS
 from p300_ops.localcloud import localstack
 
 pytestmark = pytest.mark.cloud
@@ -103,6 +104,12 @@ def results_of(executions: list[dict]) -> list[dict]:
     return [r for e in executions for r in json.loads(e["output"])["results"]]
 
 
+def groups_of(executions: list[dict]) -> dict[str, list[dict]]:
+    """The executions' grouped outputs merged: processed, skipped, quarantined, failed."""
+    outputs = [json.loads(e["output"]) for e in executions]
+    return {group: [entry for o in outputs for entry in o[group]] for group in SUMMARY_GROUPS}
+
+
 def head(aws, bucket: str, key: str) -> dict | None:
     try:
         return aws["s3"].head_object(Bucket=bucket, Key=key)
@@ -153,6 +160,19 @@ def test_broken_uploads_are_quarantined_with_their_code(aws, first_run, name):
     assert outcomes[reason["landing_key"]] == "quarantined"
 
 
+def test_the_output_lists_processed_skipped_quarantined_and_failed_subjects(first_run):
+    groups = groups_of(first_run)
+    assert sorted(e["subject"] for e in groups["processed"]) == SUBJECTS[:3]
+    assert all(e["key"] == features_key(e["subject"]) for e in groups["processed"])
+    assert sorted(e["key"] for e in groups["quarantined"]) == sorted(
+        f"subject_B{RUN}/{name}.parquet" for name in BROKEN
+    )
+    assert sorted(e["reason"] for e in groups["quarantined"]) == sorted(
+        str(code) for _, code in BROKEN.values()
+    )
+    assert groups["skipped"] == groups["failed"] == []
+
+
 def test_executions_show_each_state(aws, first_run):
     processed = next(e for e in first_run if "processed" in e["output"])
     events = aws["stepfunctions"].get_execution_history(executionArn=processed["executionArn"])
@@ -176,6 +196,7 @@ def test_the_same_upload_again_is_not_processed_again(aws, state_machines, first
     )
     (result,) = results_of([execution])
     assert result["outcome"] in ("duplicate", "skipped")
+    assert [e["subject"] for e in groups_of([execution])["skipped"]] == [SUBJECTS[0]]
     assert head(aws, FEATURES_BUCKET, features_key(SUBJECTS[0]))["VersionId"] == before
     assert head(aws, LANDING_BUCKET, landing_key(SUBJECTS[0])) is None
 
@@ -242,6 +263,8 @@ def test_a_failing_item_is_reported_within_seconds(aws, state_machines):
     assert result["outcome"] == "failed"
     assert result["error"] == "BadEventError"
     assert "ingest event must be" in result["cause"]
+    (failed,) = groups_of([described])["failed"]
+    assert failed["reason"].startswith("BadEventError: ")
     assert elapsed < 30, f"a failing item took {elapsed:.0f} s before Catch"
 
 

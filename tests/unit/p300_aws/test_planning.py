@@ -6,7 +6,14 @@ import pytest
 
 from p300_aws.errors import BadEventError
 from p300_aws.names import LANDING_BUCKET
-from p300_aws.planning import SUMMARY_GROUPS, is_catch_up, plan_from_event, summarize
+from p300_aws.planning import (
+    SUMMARY_GROUPS,
+    is_catch_up,
+    is_summary_request,
+    plan_from_event,
+    summarize,
+    summarize_execution,
+)
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -86,3 +93,30 @@ def test_summarize_groups_every_outcome():
 
 def test_summarize_nothing():
     assert summarize([]) == {group: [] for group in SUMMARY_GROUPS}
+
+
+def test_the_execution_output_has_the_groups_and_keeps_the_results():
+    results = [
+        {"outcome": "processed", "subject": "01", "session": "01", "features_key": "f"},
+        {"outcome": "duplicate", "subject": "02", "session": "01", "landing_key": "l"},
+    ]
+    event = {"summarize": True, "mode": "catch_up", "results": results}
+    assert is_summary_request(event)
+    output = summarize_execution(event)
+    assert list(output) == ["mode", *SUMMARY_GROUPS, "results"]
+    assert output["mode"] == "catch_up"
+    assert [e["subject"] for e in output["processed"]] == ["01"]
+    assert [e["reason"] for e in output["skipped"]] == ["duplicate"]
+    assert output["quarantined"] == output["failed"] == []
+    assert output["results"] == results
+
+
+@pytest.mark.parametrize("results", [None, {"outcome": "processed"}, ["processed"]])
+def test_summarize_execution_rejects_results_that_are_not_a_list_of_objects(results):
+    with pytest.raises(BadEventError, match="'results' must be a list of objects"):
+        summarize_execution({"summarize": True, "mode": "event", "results": results})
+
+
+@pytest.mark.parametrize("event", [{"catch_up": True}, {"summarize": "yes"}, {}])
+def test_only_summarize_true_asks_for_the_summary(event):
+    assert not is_summary_request(event)
