@@ -5,6 +5,7 @@ import sys
 import click
 
 from p300_ops.commands.alerts import alerts_group
+from p300_ops.commands.birthdate import birthdate
 from p300_ops.commands.common import home_option, resolve_home
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.demo import demo
@@ -124,6 +125,7 @@ main.add_command(datasets_group)
 main.add_command(import_command)
 main.add_command(layers_group)
 main.add_command(simulate)
+main.add_command(birthdate)
 main.add_command(demo)
 main.add_command(deploy_model)
 main.add_command(promote)
