@@ -18,7 +18,7 @@ from pathlib import Path
 from p300.evaluation import fit_and_evaluate
 from p300.feature_selection import EpochTimeSelector
 from p300.features_io import FeaturesSchemaInfo, read_training_set
-from p300.search_space import TrialParams, best_trial, expand_grid
+from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
 from p300_aws import datasets
 from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG
 from p300_aws.errors import BadEventError
@@ -45,7 +45,8 @@ class TuningRequest:
     """The train state machine input with ``trials`` (parameter sets) or ``search``.
 
     ``search`` is ``{"grid": {name: [values]}, "max_trials": N or None}`` (see
-    `p300.search_space.expand_grid`); the other keys are those of `TrainRequest`.
+    `p300.search_space.expand_grid`; no grid: `DEFAULT_GRID`); the other keys are those of
+    `TrainRequest`.
     """
 
     train: TrainRequest
@@ -69,14 +70,18 @@ class TuningRequest:
             parsed = (
                 [TrialParams.from_dict(t) for t in trials]
                 if trials is not None
-                else expand_grid(search.get("grid") or {}, max_trials=search.get("max_trials"),
-                                 seed=train.seed)
-            )  # fmt: skip
+                else _expand_search(search, seed=train.seed)
+            )
         except (ValueError, TypeError, AttributeError) as exc:
             raise BadEventError(f"bad tuning trials or search: {exc}") from exc
         if not parsed:
             raise BadEventError(f"a tuning needs at least one trial, got trials={trials!r}")
         return cls(train, tuple(parsed), concurrency)
+
+
+def _expand_search(search: Mapping, *, seed: int) -> list[TrialParams]:
+    grid = search.get("grid") or DEFAULT_GRID
+    return expand_grid(grid, max_trials=search.get("max_trials"), seed=seed)
 
 
 def start_tuning(s3, tracker: MlflowTracker, request: TuningRequest) -> dict:
@@ -131,6 +136,7 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
         tracker.log_values(
             run_id,
             params={**trial.to_dict(), "trial_index": index, "seed": context["seed"],
+                    "training_subjects_percentage": context["training_subjects_percentage"],
                     "training_subjects": list(result.split.train),
                     "test_subjects": list(result.split.test),
                     "params_hash": training_set.info.params_hash},
@@ -156,6 +162,7 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
         "roc_auc": result.report.pooled.roc_auc,
         "duration_s": round(time.perf_counter() - started, 3),
         "params": trial.to_dict(),
+        "training_subjects": list(result.split.train),
     }
 
 
@@ -172,10 +179,16 @@ def pick_best(tracker: MlflowTracker, context: Mapping, results: list[Mapping]) 
     try:
         tracker.log_json(parent, TRIALS_ARTIFACT, table)
         best = best_trial(table)
+        # model_name, model_params and training_subjects make the parent replayable by
+        # `p300 train --dataset` (`datasets.replay_recipe`) like any training run.
+        recipe = {"model_name": best["params"]["model_name"],
+                  "model_params": best["params"]["model_params"],
+                  "training_subjects": best["training_subjects"]}  # fmt: skip
         tracker.log_values(
             parent,
             params={f"best_{k}": v for k, v in best["params"].items()}
-            | {"best_trial": best["index"]},
+            | {"best_trial": best["index"]}
+            | recipe,
             metrics={"best_roc_auc": best["roc_auc"]},
             tags={"best_run_id": best["run_id"]},
         )
@@ -200,14 +213,18 @@ def pick_best(tracker: MlflowTracker, context: Mapping, results: list[Mapping]) 
 
 
 def trial_table(results: list[Mapping]) -> list[dict]:
-    """One row per trial, by index: index, status, params, roc_auc, duration_s, run_id, error.
+    """One row per trial, by index: index, label, status, params, roc_auc, duration_s, run_id,
+    model_uri, training_subjects, error, cause.
 
     A trial the state machine caught arrives as ``{"index", "params", "status": "failed",
     "error", "cause"}``.
     """
     columns = ("index", "status", "params", "roc_auc", "duration_s", "run_id", "model_uri",
-               "error", "cause")  # fmt: skip
-    rows = [{c: r.get(c) for c in columns} for r in results]
+               "training_subjects", "error", "cause")  # fmt: skip
+    rows = [
+        {c: r.get(c) for c in columns} | {"label": TrialParams.from_dict(r["params"]).label()}
+        for r in results
+    ]
     return sorted(rows, key=lambda row: row["index"])
 
 

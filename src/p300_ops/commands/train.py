@@ -71,6 +71,79 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, object]:
     return params
 
 
+def parse_grid(text: str) -> dict[str, list]:
+    """``"shrinkage=auto,0.1;window=0:0.6,all"`` → ``{"shrinkage": ["auto", 0.1],
+    "window": [[0.0, 0.6], None]}``: ``;`` separates names, ``,`` values; a window is
+    ``START:STOP`` in s or ``all``; other values are read as JSON when they are JSON, else text.
+    """
+    grid: dict[str, list] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, values = part.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            raise ValueError(f"--grid entries must be NAME=VALUE,VALUE…, got {part!r}")
+        if name in grid:
+            raise ValueError(f"--grid names {name!r} twice")
+        parse = _window if name == "window" else _json_or_text
+        grid[name] = [parse(v.strip()) for v in values.split(",")]
+    if not grid:
+        raise ValueError(f"--grid must name at least one parameter, got {text!r}")
+    return grid
+
+
+def _window(text: str) -> list[float] | None:
+    if text == "all":
+        return None
+    start, sep, stop = text.partition(":")
+    try:
+        return [float(start), float(stop)] if sep else _bad_window(text)
+    except ValueError:
+        return _bad_window(text)
+
+
+def _bad_window(text: str):
+    raise ValueError(f"--grid window values must be START:STOP in s or 'all', got {text!r}")
+
+
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def tuning_fields(
+    *, trials: int | None = None, grid: str | None = None, max_concurrency: int = 2
+) -> dict:
+    """The keys that turn a ``p300-train`` input into a tuning: ``search`` (the ``--grid``, or the
+    default grid when None; at most ``trials`` of its parameter sets) and ``max_concurrency``."""
+    return {
+        "search": {"grid": None if grid is None else parse_grid(grid), "max_trials": trials},
+        "max_concurrency": max_concurrency,
+    }
+
+
+def tuning_table(output: Mapping) -> Table:
+    """One row per trial (parameters, held-out ROC-AUC, status, duration), the winner marked."""
+    table = Table("trial", "parameters", "ROC-AUC", "status", "duration", title="Tuning trials")
+    for row in output.get("trials") or []:
+        auc, duration = row.get("roc_auc"), row.get("duration_s")
+        winner = row.get("index") == output.get("best_trial")
+        table.add_row(
+            f"{row.get('index')}{' *' if winner else ''}",
+            str(row.get("label") or row.get("params")),
+            "-" if auc is None else f"{auc:.3f}",
+            str(row.get("status")) + (f": {row.get('error')}" if row.get("error") else ""),
+            "-" if duration is None else f"{duration:.1f} s",
+        )
+    table.caption = (
+        f"* best: trial {output.get('best_trial')} → {output.get('model_name')} version "
+        f"{output.get('model_version')} (alias {output.get('alias') or '-'}), parent run "
+        f"{output.get('run_id')}"
+    )
+    return table
+
+
 def result_table(output: Mapping) -> Table:
     """The training result: run, model version, alias, subjects and pooled held-out metrics."""
     table = Table("", "", show_header=False)
@@ -113,26 +186,58 @@ def result_table(output: Mapping) -> Table:
     help=f"Train on exactly the data of a dataset manifest ({MANIFEST_HELP}), with the split, "
     "seed and model of the run that recorded it unless given here.",
 )
+@click.option(
+    "--tune",
+    is_flag=True,
+    help="Tune instead: train every parameter set of the search as a nested MLflow run and "
+    "register the best by held-out ROC-AUC (default search: models, shrinkage, window, "
+    "decimation).",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    help="Tune with at most this many parameter sets drawn from the search (implies --tune).",
+)
+@click.option(
+    "--grid",
+    metavar="NAME=V,V;…",
+    help="Tune over this grid (implies --tune), e.g. "
+    "'model=lda,xdawn-riemann;shrinkage=auto,0.1;window=0:0.6,0.2:0.5;decimation=1,2'.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Trials trained at the same time.",
+)
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option(
     "--timeout", type=float, default=1800.0, show_default=True, help="Seconds --wait waits at most."
 )
 @json_option
 @home_option
-def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, dataset, wait,
-          timeout, as_json, home) -> None:  # fmt: skip
+def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, dataset, tune,
+          trials, grid, max_concurrency, wait, timeout, as_json, home) -> None:  # fmt: skip
     """Train a model on the processed subjects and register it in MLflow.
 
     \b
     Example:
       p300 train --training-subjects-percentage 50 --auto-set-challenger-alias
       p300 train --dataset 3f2a9c   # again on that dataset version, same split
+      p300 train --grid "shrinkage=auto,0.1;window=0:0.6,0.2:0.5" --auto-set-challenger-alias
     """
     try:
         request = train_request(
             percentage=percentage, subjects=subjects, model=model, seed=seed,
             auto_set_challenger_alias=auto_set_challenger_alias, model_params=parse_params(params),
         )  # fmt: skip
+        if tune or trials or grid:
+            if params or model != "lda":
+                raise ValueError(
+                    "with --tune give models and parameters in --grid, not --model/--param"
+                )
+            request |= tuning_fields(trials=trials, grid=grid, max_concurrency=max_concurrency)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if dataset:
@@ -157,6 +262,8 @@ def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, 
         )
     if as_json:
         echo_json(described["output"])
+    elif "trials" in described["output"]:
+        Console().print(tuning_table(described["output"]))
     else:
         Console().print(result_table(described["output"]))
 
