@@ -1,4 +1,4 @@
-"""Lambda ``p300-check-drift``: a ``p300-preprocess`` output → its drift verdict.
+"""Lambda ``p300-check-drift``: a ``p300-preprocess`` output → the same with its drift verdict.
 
 Environment: ``MLFLOW_TRACKING_URI`` (where alias ``champion`` is resolved) and
 ``ALERTS_TOPIC_ARN``. The reference of a model version is read once per execution environment.
@@ -21,11 +21,14 @@ def reference_store() -> ReferenceStore:
 
 
 def lambda_handler(event, context):
-    return check_subject(
-        CLIENTS["s3"],
-        CLIENTS["cloudwatch"],
-        CLIENTS["sns"],
-        reference_store(),
-        DriftCheckRequest.from_event(event),
-        topic_arn=os.environ[TOPIC_ARN_ENV],
-    )
+    """The preprocess result with the check's outcome added as ``drift``."""
+    return dict(event) | {
+        "drift": check_subject(
+            CLIENTS["s3"],
+            CLIENTS["cloudwatch"],
+            CLIENTS["sns"],
+            reference_store(),
+            DriftCheckRequest.from_event(event),
+            topic_arn=os.environ[TOPIC_ARN_ENV],
+        )
+    }

@@ -1,4 +1,4 @@
-"""The event-driven pipeline: four Lambdas, two state machines and the rules that start them.
+"""The event-driven pipeline: five Lambdas, two state machines and the rules that start them.
 
 Layers are read from the prebuilt directories of `p300_ops.layers` (``p300 layers build``, which
 ``p300 up`` runs before synthesizing): the CDK app never builds them, and synthesis fails with
@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra.constructs.storage import Storage
 from p300_aws.names import (
+    CHECK_DRIFT_FUNCTION,
     INGEST_FUNCTION,
     INGEST_STATE_MACHINE,
     LANDING_BUCKET,
@@ -49,6 +50,8 @@ FUNCTION_SPECS = {
     INGEST_FUNCTION: FunctionSpec(memory_mb=1536, timeout_s=300),
     PREPROCESS_FUNCTION: FunctionSpec(memory_mb=2048, timeout_s=300),
     TRAIN_FUNCTION: FunctionSpec(memory_mb=3008, timeout_s=600),
+    # One subject's features (~70 MB of float32 for 10 min) and a 16-channel reference.
+    CHECK_DRIFT_FUNCTION: FunctionSpec(memory_mb=1024, timeout_s=120),
 }
 
 
@@ -96,6 +99,7 @@ class Pipeline(Construct):
                 "PlanFunctionArn": PLAN_FUNCTION,
                 "IngestFunctionArn": INGEST_FUNCTION,
                 "PreprocessFunctionArn": PREPROCESS_FUNCTION,
+                "CheckDriftFunctionArn": CHECK_DRIFT_FUNCTION,
             },
         )
         self.train_state_machine = self._state_machine(
@@ -152,6 +156,9 @@ class Pipeline(Construct):
         storage.features.grant_read(train)
         for function in (preprocess, train):
             storage.mlflow_artifacts.grant_read_write(function)
+        # The subject's features and the model's drift_reference.json.
+        for bucket in (storage.features, storage.mlflow_artifacts):
+            bucket.grant_read(self.functions[CHECK_DRIFT_FUNCTION])
 
     def _state_machine(
         self, construct_id: str, name: str, asl_file: str, functions: dict[str, str]

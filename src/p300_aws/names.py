@@ -18,6 +18,8 @@ INGEST_FUNCTION = "p300-ingest"
 PLAN_FUNCTION = "p300-plan-ingest"
 PREPROCESS_FUNCTION = "p300-preprocess"
 TRAIN_FUNCTION = "p300-train"
+#: Compares each newly processed subject with the current model's training data.
+CHECK_DRIFT_FUNCTION = "p300-check-drift"
 
 # Step Functions state machines.
 INGEST_STATE_MACHINE = "p300-ingest-and-process"

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 from infra.constructs.pipeline import FUNCTION_SPECS
 from infra.platform_stack import PlatformStack
 from p300_aws.names import (
+    CHECK_DRIFT_FUNCTION,
     INGEST_FUNCTION,
     INGEST_STATE_MACHINE,
     LANDING_BUCKET,
@@ -145,7 +146,9 @@ def test_ingest_state_machine_plans_then_maps_five_at_a_time(template):
     each = definition["States"]["ForEachObject"]
     assert each["Type"] == "Map"
     assert each["MaxConcurrency"] == 5
-    assert set(substitutions) == {"PlanFunctionArn", "IngestFunctionArn", "PreprocessFunctionArn"}
+    assert set(substitutions) == {
+        "PlanFunctionArn", "IngestFunctionArn", "PreprocessFunctionArn", "CheckDriftFunctionArn"
+    }  # fmt: skip
     for arn in substitutions.values():
         assert "Fn::GetAtt" in arn
 
@@ -165,6 +168,24 @@ def test_each_item_retries_transient_errors_briefly_and_catches_everything(templ
         assert sum(waits) <= 30, f"{retrier['ErrorEquals']} back off {sum(waits)} s"
     assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert task["Catch"][0]["Next"] == "ItemFailed"
+
+
+def test_a_processed_subject_is_checked_for_drift_and_a_failed_check_is_caught(template):
+    definition, _ = _definition(template, INGEST_STATE_MACHINE)
+    states = definition["States"]["ForEachObject"]["ItemProcessor"]["States"]
+    assert states["Preprocess"]["Next"] == "CheckDrift"
+    check = states["CheckDrift"]
+    assert check["Parameters"]["FunctionName"] == "${CheckDriftFunctionArn}"
+    (catch,) = check["Catch"]
+    assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.drift")
+    assert states[catch["Next"]]["Type"] == "Succeed"
+
+
+def test_the_drift_check_can_alert(template):
+    function = function_resource(template, CHECK_DRIFT_FUNCTION)
+    assert len(function["Layers"]) == len(layers.FUNCTION_LAYERS[CHECK_DRIFT_FUNCTION])
+    assert "ALERTS_TOPIC_ARN" in function["Environment"]["Variables"]
+    assert function["Environment"]["Variables"]["MLFLOW_TRACKING_URI"] == TRACKING_URI
 
 
 def test_train_state_machine_fails_with_the_error_it_caught(template):
