@@ -26,6 +26,8 @@ from p300_aws.s3_objects import read_object, sha256_hex
 MANIFEST_TAG = "dataset_manifest_sha256"
 MANIFEST_ARTIFACT = "dataset_manifest.json"
 ROC_AUC_METRIC = "test_roc_auc"
+#: What a tuning parent run (its models come from its trial runs) logs instead.
+BEST_ROC_AUC_METRIC = "best_roc_auc"
 #: Run params that fix the split and the model: what `replay_recipe` reads back.
 RECIPE_PARAMS = ("training_subjects_percentage", "training_subjects", "seed", "model_name",
                  "model_params")  # fmt: skip
@@ -251,7 +253,7 @@ def dataset_runs(tracker: MlflowTracker) -> list[DatasetRun]:
             start_time=datetime.fromtimestamp(run.info.start_time / 1000, UTC),
             manifest_sha256=run.data.tags[MANIFEST_TAG],
             params=dict(run.data.params),
-            roc_auc=run.data.metrics.get(ROC_AUC_METRIC),
+            roc_auc=run.data.metrics.get(ROC_AUC_METRIC, run.data.metrics.get(BEST_ROC_AUC_METRIC)),
             model_versions=tuple(sorted(by_run.get(run.info.run_id, []), key=int)),
         )
         for run in found
