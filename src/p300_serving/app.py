@@ -7,8 +7,10 @@ Environment read by `create_app_from_env` (the Lambda handler's configuration):
   release commands put it.
 - ``P300_MODEL_ALIAS``: optional; the alias this function serves. A bundle built for another
   alias is refused (every model endpoint answers 503 saying so).
-- ``P300_API_ROOT_PATH``: public path prefix, e.g. ``/prod`` (an API Gateway stage), so that
-  ``/docs`` finds ``openapi.json``.
+- ``P300_API_ROOT_PATH``: public path prefix, e.g. ``/prod`` (an API Gateway stage). ``/docs``
+  links ``openapi.json`` relatively and the document names its server relatively, so both work
+  under any prefix: host-style (``/prod/...``) and the emulator's path-style
+  (``/_aws/execute-api/<id>/prod/...``) URLs alike.
 - ``P300_MAX_BODY_BYTES``: request body limit, 6 MiB by default (413 above it).
 - ``P300_PRELOAD_PREPROCESSING``: ``1`` imports the preprocessing code (scipy, pandas: about
   1.5 s) at init instead of on the first raw-window request.
@@ -27,7 +29,8 @@ import os
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -78,7 +81,7 @@ def create_app(
     max_body_bytes : int
         Request body limit in bytes.
     """
-    app = FastAPI(title="P300 prediction service", version="1")
+    app = FastAPI(title="P300 prediction service", version="1", docs_url=None, openapi_url=None)
     app.add_middleware(RoutePrefixMiddleware, prefixes=ROUTE_PREFIXES)
     app.add_middleware(EdgeMiddleware, root_path=root_path, max_body_bytes=max_body_bytes)
     install_error_handlers(app)
@@ -133,8 +136,29 @@ def create_app(
         return info.reference() | {"metrics": info.metrics,
                                    "features_schema": info.features_schema}  # fmt: skip
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(request: Request) -> JSONResponse:
+        return JSONResponse(app.openapi() | relative_servers(request.scope.get("root_path", "")))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        # Relative: the page finds the document next to itself whatever the public prefix.
+        return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - docs")
+
     _document_request_bodies(app, _REQUEST_MODELS)
     return app
+
+
+def relative_servers(root_path: str) -> dict:
+    """The OpenAPI ``servers`` entry for an app under ``root_path``, relative to the document.
+
+    The document is served at ``<public prefix>/openapi.json``, where the public prefix ends with
+    ``root_path``'s last segment; ``../<last segment>`` resolves to that prefix whether or not the
+    URL also carries the emulator's ``/_aws/execute-api/<id>`` (relative server URLs are
+    resolved against the document's URL). Empty when the app is at the root.
+    """
+    last = root_path.rstrip("/").rpartition("/")[2]
+    return {"servers": [{"url": f"../{last}"}]} if last else {}
 
 
 def create_app_from_env(environ: Mapping[str, str] = os.environ) -> FastAPI:

@@ -40,12 +40,12 @@ def test_get_health_and_model(gateway_event, invoke):
     assert described["features_schema"]["n_features"] == 1120
 
 
-def test_docs_point_at_the_stage_prefixed_openapi(gateway_event, invoke):
+def test_docs_point_at_the_openapi_next_to_them(gateway_event, invoke):
     docs = invoke(gateway_event("get_docs.json"))
     assert docs["statusCode"] == 200
-    assert "'/prod/openapi.json'" in docs["body"]
+    assert "'openapi.json'" in docs["body"]  # relative: next to /docs under any prefix
     document = json_body(invoke(gateway_event("get_openapi.json")))
-    assert document["servers"] == [{"url": "/prod"}]
+    assert document["servers"] == [{"url": "../prod"}]  # /prod/openapi.json → /prod
     assert {"/predict", "/predict/raw", "/decode", "/health", "/model"} <= set(document["paths"])
 
 
