@@ -9,16 +9,19 @@ without dimensions for the alarm, once with dimension ``Subject``) and, on drift
 of kind ``drift`` whose evidence holds every channel's KS statistic, p-value and PSI, the
 corrected threshold, the drifted channels and the reference model version.
 
-Without any model there is nothing to compare with: the outcome says ``no reference`` and
-neither a metric nor an alert is published. ``mlflow`` itself is not imported: two REST calls do.
+Without any model, or when the model's run has no reference (trained before drift checks), the
+outcome is ``no reference`` with the reason, and neither a metric nor an alert is published.
+``mlflow`` itself is not imported: two REST calls do.
 """
 
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from p300.drift import DriftReference, DriftReport, build_reference, check_drift
 from p300.features_io import TrainingSet, params_hash, read_features
@@ -33,7 +36,7 @@ from p300_aws.names import (
     MLFLOW_ARTIFACTS_BUCKET,
     REGISTERED_MODEL,
 )
-from p300_aws.s3_objects import read_object
+from p300_aws.s3_objects import find_object, read_object
 
 REFERENCE_ARTIFACT = "drift_reference.json"
 #: Aliases whose model's reference is used, in order of preference.
@@ -43,10 +46,16 @@ SUBJECT_DIMENSION = "Subject"
 HTTP_TIMEOUT_S = 10.0
 
 
-def training_reference(training_set: TrainingSet) -> DriftReference:
-    """The drift reference of every kept epoch a training run read (all its subjects)."""
+def training_reference(training_set: TrainingSet, *, subjects: Sequence[str]) -> DriftReference:
+    """The drift reference of the kept epochs of ``subjects`` (those the model was fitted on)."""
     info = training_set.info
-    epochs = training_set.features.reshape(-1, len(info.ch_names), info.n_times)
+    rows = np.isin(training_set.subjects, list(subjects))
+    if not rows.any():
+        known = sorted(map(str, set(training_set.subjects)))
+        raise ValueError(
+            f"subjects must name subjects of the training set {known}, got {list(subjects)}"
+        )
+    epochs = training_set.features[rows].reshape(-1, len(info.ch_names), info.n_times)
     return build_reference(epochs, ch_names=info.ch_names, params_hash=info.params_hash)
 
 
@@ -139,13 +148,19 @@ class ReferenceStore:
         self.tracking_uri = tracking_uri
         self._by_version: dict[str, DriftReference] = {}
 
-    def current(self) -> tuple[ModelReference, DriftReference] | None:
-        """The model behind ``champion`` (else ``challenger``) and its reference, or None."""
+    def current(self) -> tuple[ModelReference | None, DriftReference | None]:
+        """The model behind ``champion`` (else ``challenger``) and its reference.
+
+        (None, None) without such a model; (model, None) when its run has no reference (a model
+        trained before drift checks existed).
+        """
         model = resolve_model(self.tracking_uri)
         if model is None:
-            return None
+            return None, None
         if model.version not in self._by_version:
             bucket, key = artifact_location(model.artifact_uri, REFERENCE_ARTIFACT)
+            if find_object(self.s3, bucket, key) is None:
+                return model, None
             body = read_object(self.s3, bucket, key).body
             self._by_version[model.version] = DriftReference.from_json(body)
         return model, self._by_version[model.version]
@@ -185,14 +200,20 @@ def check_subject(
     """
     if request.outcome != "processed":
         return {"status": "skipped", "reason": f"features {request.outcome}, not new"}
-    current = store.current()
-    if current is None:
+    model, reference = store.current()
+    if model is None:
         aliases = " or ".join(REFERENCE_ALIASES)
         return {
             "status": "no reference",
             "reason": f"no version of {REGISTERED_MODEL} has alias {aliases}: nothing to compare",
         }
-    model, reference = current
+    if reference is None:
+        return {
+            "status": "no reference",
+            "reason": f"{REGISTERED_MODEL} v{model.version} ({model.alias}) was logged without "
+            f"{REFERENCE_ARTIFACT}: retrain to get drift checks",
+            "reference": model.to_dict(),
+        }
     stored = read_object(s3, FEATURES_BUCKET, request.features_key,
                          version_id=request.features_version_id)  # fmt: skip
     features = read_features(stored.body)

@@ -289,7 +289,7 @@ def _log_run(tracker, run_id, request, result, training_set: TrainingSet, manife
     tracker.log_bytes(run_id, "dataset_manifest.json", manifest)
     tracker.log_json(run_id, "training_subjects.json", result.split.to_dict())
     tracker.log_json(run_id, "feature_schema.json", info.to_dict())
-    reference = training_reference(training_set).to_json().encode()
+    reference = training_reference(training_set, subjects=result.split.train).to_json().encode()
     tracker.log_bytes(run_id, REFERENCE_ARTIFACT, reference)
     tracker.log_json(run_id, "metrics.json", result.report.to_dict())
     for name, png in _figures(result, training_set).items():

@@ -41,12 +41,20 @@ def training_set():
     return read_training_set([features_to_parquet_bytes(session) for session in sessions])
 
 
-def test_the_reference_covers_every_training_epoch_and_survives_json(training_set):
-    reference = training_reference(training_set)
-    assert reference.n_epochs == len(training_set.labels)
+def test_the_reference_covers_the_epochs_of_the_training_subjects(training_set):
+    reference = training_reference(training_set, subjects=["001", "003"])
+    assert reference.n_epochs == np.isin(training_set.subjects, ["001", "003"]).sum()
+    assert 0 < reference.n_epochs < len(training_set.labels)
     assert reference.ch_names == training_set.info.ch_names
     assert reference.params_hash == training_set.info.params_hash
     assert DriftReference.from_json(reference.to_json()).values.shape == reference.values.shape
+
+
+def test_the_reference_needs_training_subjects(training_set):
+    with pytest.raises(
+        ValueError, match=r"must name subjects of the training set \['001'"
+    ):
+        training_reference(training_set, subjects=["999"])
 
 
 def test_request_from_a_preprocess_output():
@@ -96,7 +104,7 @@ def test_metric_once_without_dimensions_and_once_per_subject(drifted, value):
 
 
 def test_the_alert_carries_the_verdict_and_its_evidence(training_set):
-    reference = training_reference(training_set)
+    reference = training_reference(training_set, subjects=["001", "002", "003"])
     broken = preprocess(with_flat_channel(normal_subject(50, duration_s=30.0), 3))
     report = check_drift(
         reference, broken.epochs, ch_names=broken.ch_names, params_hash=reference.params_hash
