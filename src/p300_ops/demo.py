@@ -2,7 +2,9 @@
 
 1 start the cloud; 2 generate and ingest 10 subjects in two pipeline runs of 5; 3 train version 1
 on the first half of the subjects and deploy it as ``challenger``; 4 evaluate the challenger on
-subjects 06 and 07; 5 promote version 1 to ``champion``; 6 evaluate the champion on 09 and 10;
+subjects 06 and 07; 5 promote version 1 to ``champion`` (in a fresh cloud there is no champion
+yet, so this is champion's first deployment: a canary needs a serving champion to shift traffic
+from; the step says so in its note); 6 evaluate the champion on 09 and 10;
 7 train version 2 on the first 75 % and deploy it as ``challenger``; 8 evaluate it on 09 and 10;
 9 tear the cloud down (always, also after a failure).
 
@@ -201,10 +203,18 @@ class Demo:
                 clients.lambda_client, clients.apigateway, clients.tracking_uri, CHAMPION_ALIAS,
                 model_version=version,
             )  # fmt: skip
-            return {"model_version": version, "alias": CHAMPION_ALIAS, "deployed": asdict(deployed)}
+            note = (
+                "first deployment, not a canary: there was no champion yet, so no champion "
+                f"traffic to shift; version {version} now serves all of it"
+            )
+            self.progress(f"      {note}")
+            return {"model_version": version, "alias": CHAMPION_ALIAS, "how": "first deployment",
+                    "note": note, "deployed": asdict(deployed)}  # fmt: skip
         base_url = release.api_base_url(clients.apigateway, clients.endpoint_url)
         steps = release.promote(clients.lambda_client, clients.tracking_uri, base_url=base_url)
-        return {"model_version": version, "alias": CHAMPION_ALIAS,
+        weights = ", ".join(f"{step.weight:.0%}" for step in steps)
+        return {"model_version": version, "alias": CHAMPION_ALIAS, "how": "canary",
+                "note": f"canary promotion through {weights} of champion traffic, checks passed",
                 "canary": [release.as_dict(step) for step in steps]}  # fmt: skip
 
     def evaluate(self, alias: str, subjects: list[str]) -> dict:
@@ -307,7 +317,7 @@ def step_rows(steps: list[StepResult]) -> list[dict]:
             "alias": details.get("alias"), "accuracy": metrics.get("accuracy"),
             "kappa": metrics.get("kappa"), "roc_auc": metrics.get("roc_auc"),
             "latency_p50_ms": latency.get("p50"), "latency_p95_ms": latency.get("p95"),
-            "error": step.error,
+            "error": step.error, "note": details.get("note"),
         })  # fmt: skip
     return rows
 
@@ -319,8 +329,9 @@ def markdown_summary(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
-    errors = [f"- step {r['step']}: {r['error']}" for r in rows if r["error"]]
-    return "\n".join(lines + (["", *errors] if errors else [])) + "\n"
+    notes = [f"- step {r['step']}: {r['error'] or r['note']}"
+             for r in rows if r["error"] or r.get("note")]  # fmt: skip
+    return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
 
 
 def save_report(config: DemoConfig, steps: list[StepResult]) -> tuple[Path, Path]:
