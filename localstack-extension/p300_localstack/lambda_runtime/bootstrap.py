@@ -1,9 +1,13 @@
 """Runtime interface of one Lambda execution environment; run by the function's own interpreter.
 
 Standard library only: it runs under the function's Python (e.g. .venv-lambda), not LocalStack's.
-It speaks LocalStack's executor protocol: LocalStack POSTs ``/invoke`` to us; we answer 200 at
-once, run the handler, then POST the invocation's logs and its response (or error) back to
-``$LOCALSTACK_RUNTIME_ENDPOINT``. Init outcome is posted to ``.../status/<runtime id>/ready|error``.
+Init outcome is posted to LocalStack's executor endpoint,
+``$LOCALSTACK_RUNTIME_ENDPOINT/status/<runtime id>/ready|error``. Invocations come from our executor
+(executor.py) as ``POST /invoke`` over one kept-alive connection: the body is the event JSON as is,
+the request id, invoked ARN and trace id are headers, and the answer carries the logs and the result
+(see `InvokeServer`). Answering on the same request, rather than posting logs and result back
+through LocalStack's HTTP gateway as LocalStack's own runtime does, saves two trips through
+LocalStack's request handlers and a JSON re-encoding of the payload per invocation.
 
 A timed-out or exited invocation ends this process; the executor starts a fresh one (re-init) for
 the next invocation, as AWS does.
@@ -29,6 +33,8 @@ import traceback
 import urllib.parse
 
 PR_SET_PDEATHSIG = 1
+#: How long a process about to end waits for its last answer to reach the executor, in s.
+ANSWER_WAIT_S = 5.0
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 
 
@@ -84,57 +90,79 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class LocalStackClient:
-    """Posts to LocalStack's executor endpoint over one kept-alive connection."""
+def post_status(what: str, body: dict | None = None) -> None:
+    """Post the init outcome, `what` 'ready' or 'error', to LocalStack's executor endpoint."""
+    url = urllib.parse.urlsplit(os.environ["LOCALSTACK_RUNTIME_ENDPOINT"])
+    path = f"{url.path}/status/{os.environ['LOCALSTACK_RUNTIME_ID']}/{what}"
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request("POST", path, json.dumps(body or {}), {"Content-Type": "application/json"})
+        conn.getresponse().read()
+    finally:
+        conn.close()
 
-    def __init__(self, endpoint: str, runtime_id: str) -> None:
-        url = urllib.parse.urlsplit(endpoint)
-        self._host, self._port, self._prefix = url.hostname, url.port, url.path
-        self._runtime_id = runtime_id
-        self._conn: http.client.HTTPConnection | None = None
-        self._lock = threading.Lock()
 
-    def post(self, path: str, body: bytes) -> None:
-        with self._lock:
-            for attempt in range(2):
-                try:
-                    if self._conn is None:
-                        self._conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
-                    self._conn.request(
-                        "POST",
-                        f"{self._prefix}{path}",
-                        body=body,
-                        headers={"Content-Type": "application/json"},
-                    )
-                    self._conn.getresponse().read()
-                    return
-                except (OSError, http.client.HTTPException):
-                    self._conn = None
-                    if attempt:
-                        raise
+class Invocation:
+    """One invocation from the executor, and the slot its outcome is handed back through."""
 
-    def status(self, what: str, body: dict | None = None) -> None:
-        self.post(f"/status/{self._runtime_id}/{what}", json.dumps(body or {}).encode())
+    def __init__(self, request_id: str, function_arn: str, trace_id: str, payload: bytes) -> None:
+        self.request_id = request_id
+        self.function_arn = function_arn
+        self.trace_id = trace_id
+        self.payload = payload
+        self._outcome: queue.Queue = queue.Queue(maxsize=1)
+        self._answered = threading.Event()
 
-    def result(self, request_id: str, logs: str, kind: str, body: bytes) -> None:
-        """Post the logs first (LocalStack attaches them to the result), then the result:
-        `kind` is 'response' or 'error'."""
-        self.post(f"/invocations/{request_id}/logs", json.dumps({"logs": logs}).encode())
-        self.post(f"/invocations/{request_id}/{kind}", body)
+    def finish(self, kind: str, logs: str, body: bytes, *, ending: bool) -> None:
+        """Hand over the outcome: `kind` 'response' or 'error', the logs, the raw result, and
+        whether this process ends after it."""
+        self._outcome.put((kind, logs, body, ending))
+
+    def outcome(self) -> tuple[str, str, bytes, bool]:
+        return self._outcome.get()
+
+    def answered(self) -> None:
+        self._answered.set()
+
+    def wait_answered(self, timeout_s: float) -> None:
+        """Wait until the executor got the outcome (before this process ends)."""
+        self._answered.wait(timeout_s)
 
 
 class InvokeServer(http.server.BaseHTTPRequestHandler):
-    """Accepts LocalStack's POST /invoke, queues it and answers 200 at once."""
+    """Answers the executor's ``POST /invoke`` with the invocation's outcome.
 
+    Request: the event JSON as the body; headers ``X-Invoke-Id``, ``X-Invoked-Function-Arn``,
+    ``X-Trace-Id``. Answer 200: ``X-Result-Kind`` 'response' or 'error', ``X-Logs-Bytes`` n; the
+    body is the n bytes of UTF-8 logs followed by the raw result. ``Connection: close`` says this
+    process ends after the answer (timeout, exit), so the executor starts a new one.
+    """
+
+    protocol_version = "HTTP/1.1"  # keep the executor's connection open between invocations
     disable_nagle_algorithm = True  # small writes would otherwise wait for delayed ACKs (40 ms)
     invocations: queue.Queue
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.invocations.put(json.loads(body))
+        invocation = Invocation(
+            self.headers["X-Invoke-Id"],
+            self.headers.get("X-Invoked-Function-Arn", ""),
+            self.headers.get("X-Trace-Id", ""),
+            self.rfile.read(int(self.headers.get("Content-Length", 0))),
+        )
+        self.invocations.put(invocation)
+        kind, logs, body, ending = invocation.outcome()
+        encoded_logs = logs.encode()
         self.send_response(200)
-        self.send_header("Content-Length", "0")
+        self.send_header("X-Result-Kind", kind)
+        self.send_header("X-Logs-Bytes", str(len(encoded_logs)))
+        if ending:
+            self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(encoded_logs) + len(body)))
         self.end_headers()
+        self.wfile.write(encoded_logs)
+        self.wfile.write(body)
+        self.wfile.flush()
+        invocation.answered()
 
     def log_message(self, *args) -> None:
         pass
@@ -143,12 +171,12 @@ class InvokeServer(http.server.BaseHTTPRequestHandler):
 class Context:
     """The `context` argument of a handler, with the attributes the AWS runtime provides."""
 
-    def __init__(self, invocation: dict, deadline: float) -> None:
+    def __init__(self, invocation: Invocation, deadline: float) -> None:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = invocation.get("invoked-function-arn", "")
+        self.invoked_function_arn = invocation.function_arn
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        self.aws_request_id = invocation["invoke-id"]
+        self.aws_request_id = invocation.request_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.identity = None
@@ -231,8 +259,7 @@ def utc_timestamp() -> str:
 class Runtime:
     """Runs invocations one at a time in the main thread; a timer enforces the timeout."""
 
-    def __init__(self, client: LocalStackClient, capture: LogCapture, handler, init_ms: float):
-        self.client = client
+    def __init__(self, capture: LogCapture, handler, init_ms: float):
         self.capture = capture
         self.handler = handler
         self.init_ms: float | None = init_ms
@@ -240,29 +267,30 @@ class Runtime:
         self.version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self._finished = threading.Lock()  # whoever takes it first reports the result
 
-    def run(self, invocation: dict) -> None:
-        request_id = invocation["invoke-id"]
+    def run(self, invocation: Invocation) -> None:
+        request_id = invocation.request_id
         RequestIdFilter.request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
+        os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
         self._finished = threading.Lock()
         started = time.monotonic()
         self.capture.write(f"START RequestId: {request_id} Version: {self.version}\n")
-        timer = threading.Timer(self.timeout_s, self._time_out, args=(request_id, started))
+        timer = threading.Timer(self.timeout_s, self._time_out, args=(invocation, started))
         timer.daemon = True
         timer.start()
         kind, body, exited = self._call(invocation, started + self.timeout_s)
         timer.cancel()
         if not self._finished.acquire(blocking=False):
             return  # the timer reported a timeout meanwhile; it ends the process
-        self._report(request_id, started, kind, body)
+        self._report(invocation, started, kind, body, ending=exited)
         if exited:
+            invocation.wait_answered(ANSWER_WAIT_S)
             os._exit(1)
 
-    def _call(self, invocation: dict, deadline: float) -> tuple[str, bytes, bool]:
+    def _call(self, invocation: Invocation, deadline: float) -> tuple[str, bytes, bool]:
         """Run the handler: ('response' or 'error', body, whether the function called exit)."""
-        request_id = invocation["invoke-id"]
+        request_id = invocation.request_id
         try:
-            event = json.loads(invocation.get("payload") or "{}")
+            event = json.loads(invocation.payload or b"{}")
             result = self.handler(event, Context(invocation, deadline))
         except SystemExit as exc:
             message = f"RequestId: {request_id} Error: Runtime exited with error: exit status "
@@ -279,21 +307,33 @@ class Runtime:
             body = error_body("Runtime.MarshalError", f"Unable to marshal response: {exc}", [])
             return "error", json.dumps(body).encode(), False
 
-    def _report(self, request_id: str, started: float, kind: str, body: bytes, tail="") -> None:
+    def _report(
+        self,
+        invocation: Invocation,
+        started: float,
+        kind: str,
+        body: bytes,
+        *,
+        ending: bool,
+        tail: str = "",
+    ) -> None:
+        request_id = invocation.request_id
         duration_ms = (time.monotonic() - started) * 1000
         self.capture.write(f"END RequestId: {request_id}\n")
         self.capture.write(report_line(request_id, duration_ms, self.init_ms) + tail)
         self.init_ms = None
-        self.client.result(request_id, self.capture.take(), kind, body)
+        invocation.finish(kind, self.capture.take(), body, ending=ending)
 
-    def _time_out(self, request_id: str, started: float) -> None:
+    def _time_out(self, invocation: Invocation, started: float) -> None:
         if not self._finished.acquire(blocking=False):
             return
         message = (
-            f"{utc_timestamp()} {request_id} Task timed out after {self.timeout_s:.2f} seconds"
+            f"{utc_timestamp()} {invocation.request_id} Task timed out after "
+            f"{self.timeout_s:.2f} seconds"
         )
         body = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
-        self._report(request_id, started, "error", body, tail=message + "\n")
+        self._report(invocation, started, "error", body, ending=True, tail=message + "\n")
+        invocation.wait_answered(ANSWER_WAIT_S)
         os._exit(0)
 
 
@@ -322,19 +362,16 @@ def main() -> None:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     die_with_parent(int(os.environ["P300_PARENT_PID"]))
-    client = LocalStackClient(
-        os.environ["LOCALSTACK_RUNTIME_ENDPOINT"], os.environ["LOCALSTACK_RUNTIME_ID"]
-    )
     invocations = serve(int(os.environ["P300_INVOKE_PORT"]))
     capture = LogCapture(sys.__stdout__)
     setup_logging(capture)
     started = time.monotonic()
     handler, init_error = load_handler(os.environ.get("_HANDLER", ""))
     if init_error is not None:
-        client.status("error", init_error)
+        post_status("error", init_error)
         sys.exit(1)
-    runtime = Runtime(client, capture, handler, (time.monotonic() - started) * 1000)
-    client.status("ready")
+    runtime = Runtime(capture, handler, (time.monotonic() - started) * 1000)
+    post_status("ready")
     while True:
         runtime.run(invocations.get())
 

@@ -1,8 +1,9 @@
 """LocalStack Lambda runtime executor whose execution environments are host subprocesses.
 
 Selected with ``LAMBDA_RUNTIME_EXECUTOR=local``. Each environment is one process of the function's
-interpreter running ``bootstrap.py``, which speaks LocalStack's executor protocol over HTTP on
-127.0.0.1. LocalStack's environment manager gives each concurrent invocation its own environment,
+interpreter running ``bootstrap.py``: it reports init through LocalStack's executor endpoint and
+answers each invocation on the executor's own kept-alive HTTP connection (127.0.0.1), logs and
+result in one reply. LocalStack's environment manager gives each concurrent invocation its own environment,
 because an environment is reserved for one invocation at a time.
 """
 
@@ -18,7 +19,6 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,6 +77,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         self.scratch_dir = workdir() / "envs" / id
         self.process: subprocess.Popen | None = None
         self.env_vars: dict = {}
+        #: Kept-alive connection to the environment's invoke server (one invocation at a time).
+        self._conn: http.client.HTTPConnection | None = None
 
     # Lifecycle -------------------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
@@ -92,6 +94,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
             _live.discard(self)
         with contextlib.suppress(KeyError, AttributeError):  # never started, or already stopped
             self.endpoint.shutdown()
+        self._close_connection()
         self._kill()
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
 
@@ -130,7 +133,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         ).start()
 
     def _watch(self, process: subprocess.Popen) -> None:
-        """When the process exits, fail whatever still waits on it (init or an invocation)."""
+        """When the process exits during init, fail the start (an invocation in progress learns
+        it from its broken connection)."""
         code = process.wait()
         if process is not self.process:
             return  # an earlier process of this environment, replaced by a restart
@@ -139,9 +143,6 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         startup = self.endpoint.startup_future
         if startup is not None and not startup.done():
             startup.set_exception(StatusErrorException("Environment startup failed", body))
-        pending = self.endpoint.invocation_future
-        if pending is not None and not pending.done():
-            pending.set_result(InvocationResult("", body, is_error=True, logs=self.endpoint.logs))
 
     def _kill(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -155,33 +156,74 @@ class LocalRuntimeExecutor(RuntimeExecutor):
 
     def _restart(self) -> None:
         """Re-initialise after the process ended (timeout, exit): AWS re-inits the next invoke."""
+        self._close_connection()
         self.endpoint.startup_future = Future()
         self._spawn()
         self.endpoint.wait_for_startup()
 
     # Invocation ------------------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        """Send the invocation to the environment and wait for its answer (bootstrap.py's
+        `InvokeServer` describes the exchange); the executor enforces the timeout itself."""
         if self.process is None or self.process.poll() is not None:
             self._restart()
-        self.endpoint.invocation_future = future = Future()
-        self.endpoint.logs = None
-        self._post_invoke(payload)
+        request_id = payload["invoke-id"]
         timeout_s = self.function_version.config.timeout + TIMEOUT_GRACE_S
         try:
-            return future.result(timeout=timeout_s)
-        except FutureTimeout:
+            return self._exchange(payload, timeout_s)
+        except TimeoutError:
+            self._close_connection()
             self._kill()
-            return self._timeout_result(payload["invoke-id"])
+            return self._timeout_result(request_id)
+        except (OSError, http.client.HTTPException):
+            self._close_connection()
+            return self._exit_result(request_id)
 
-    def _post_invoke(self, payload: dict) -> None:
-        conn = http.client.HTTPConnection(HOST, self.endpoint.container_port, timeout=10)
+    def _exchange(self, payload: dict[str, str], timeout_s: float) -> InvocationResult:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(HOST, self.endpoint.container_port)
+        self._conn.timeout = timeout_s
+        if self._conn.sock is not None:  # kept alive from the previous invocation
+            self._conn.sock.settimeout(timeout_s)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Invoke-Id": payload["invoke-id"],
+            "X-Invoked-Function-Arn": payload.get("invoked-function-arn") or "",
+            "X-Trace-Id": payload.get("trace-id") or "",
+        }
+        self._conn.request("POST", "/invoke", (payload.get("payload") or "").encode(), headers)
+        response = self._conn.getresponse()
+        answer = response.read()
+        logs_bytes = int(response.headers["X-Logs-Bytes"])
+        if response.will_close:  # the process ends after this answer: let the next invoke re-init
+            self._close_connection()
+            self._await_exit()
+        return InvocationResult(
+            payload["invoke-id"],
+            answer[logs_bytes:],
+            is_error=response.headers["X-Result-Kind"] == "error",
+            logs=answer[:logs_bytes].decode(errors="replace"),
+        )
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _await_exit(self) -> int:
+        """The exit status of a process that is ending (killed if it lingers)."""
         try:
-            conn.request(
-                "POST", "/invoke", json.dumps(payload), {"Content-Type": "application/json"}
-            )
-            conn.getresponse().read()
-        finally:
-            conn.close()
+            return self.process.wait(timeout=TIMEOUT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            return self.process.returncode
+
+    def _exit_result(self, request_id: str) -> InvocationResult:
+        """The environment's process ended during the invocation (e.g. ``os._exit``)."""
+        code = self._await_exit()
+        message = f"Runtime exited with error: exit status {code}"
+        body = json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}).encode()
+        return InvocationResult(request_id, body, is_error=True, logs="")
 
     def _timeout_result(self, request_id: str) -> InvocationResult:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
