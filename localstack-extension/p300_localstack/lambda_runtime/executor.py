@@ -3,8 +3,8 @@
 Selected with ``LAMBDA_RUNTIME_EXECUTOR=local``. Each environment is one process of the function's
 interpreter running ``bootstrap.py``: it reports init through LocalStack's executor endpoint and
 answers each invocation on the executor's own kept-alive HTTP connection (127.0.0.1), logs and
-result in one reply. LocalStack's environment manager gives each concurrent invocation its own environment,
-because an environment is reserved for one invocation at a time.
+result in one reply. LocalStack's environment manager gives each concurrent invocation its own
+environment, because an environment is reserved for one invocation at a time.
 """
 
 import atexit
