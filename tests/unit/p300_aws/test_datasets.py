@@ -183,11 +183,13 @@ PARAMS = _params(training_subjects_percentage=50.0, training_subjects=["01"], se
                  model_name="lda", model_params={})  # fmt: skip
 
 
-def _record(tracker, document: dict, *, roc_auc: float, tag: str | None = None) -> str:
+def _record(
+    tracker, document: dict, *, roc_auc: float, tag: str | None = None, metric="test_roc_auc"
+) -> str:
     """A finished training run that logged ``document`` as its manifest."""
     data = json_bytes(document)
     run_id = tracker.start_run(TRAINING_EXPERIMENT, run_name="lda-training", tags={})
-    tracker.log_values(run_id, params=PARAMS, metrics={"test_roc_auc": roc_auc},
+    tracker.log_values(run_id, params=PARAMS, metrics={metric: roc_auc},
                        tags={MANIFEST_TAG: tag or sha256_hex(data)})  # fmt: skip
     tracker.log_bytes(run_id, MANIFEST_ARTIFACT, data)
     tracker.end_run(run_id)
@@ -247,3 +249,9 @@ def test_fetch_manifest_wants_a_full_hash_and_checks_the_artifact(tracker, recor
     forged = _record(tracker, {"objects": [_entry("07")]}, roc_auc=0.5, tag="f" * 64)
     with pytest.raises(DatasetVersionError, match=f"run {forged}'s dataset_manifest.json has"):
         fetch_manifest(tracker, "f" * 64)
+
+
+def test_a_tuning_parent_shows_its_best_trial_roc_auc(tracker, recorded):
+    parent = _record(tracker, {"objects": [_entry("08")]}, roc_auc=0.9, metric="best_roc_auc")
+    (listed,) = [r for r in dataset_runs(tracker) if r.run_id == parent]
+    assert listed.roc_auc == 0.9
