@@ -22,7 +22,8 @@ from p300_aws.names import (
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:
     """A stack with an API, the monitoring construct and one more function granted alerting."""
-    stack = cdk.Stack(cdk.App(), "MonitoringTest")
+    app = cdk.App(context={"aws:cdk:disable-asset-staging": True})
+    stack = cdk.Stack(app, "MonitoringTest")
     layer_dir = tmp_path_factory.mktemp("core") / "python"
     layer_dir.mkdir()
     core = lambda_.LayerVersion(stack, "Core", code=lambda_.Code.from_asset(str(layer_dir.parent)))
