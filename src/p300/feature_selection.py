@@ -5,15 +5,17 @@ Features are epochs flattened channel-major (see `p300.features_io`): column
 keeps the samples whose time lies in ``[start, stop]`` s; decimation then keeps every k-th of
 them. The output stays channel-major, so every model of `p300.models` accepts it.
 
-The transform is a scikit-learn step (`EpochTimeSelector`) placed first in the model pipeline,
-so a registered model takes the full feature vector and serving needs to know nothing about it.
+`make_time_selector` builds the step placed first in the model pipeline, so a registered model
+takes the full feature vector and serving needs to know nothing about it. It is a plain
+scikit-learn ``ColumnTransformer`` (no class of ours): MLflow's skops format trusts it, and
+loading the model needs no p300 code.
 
->>> selector = EpochTimeSelector(n_channels=16, tmin=-0.1, sfreq=100.0, window=(0.0, 0.6),
-...                              decimation=2)
+>>> selector = make_time_selector(n_channels=16, n_times=70, tmin=-0.1, sfreq=100.0,
+...                               window=(0.0, 0.6), decimation=2)
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
 
 #: Sample times within this many s of a window edge count as inside (float rounding).
 _TIME_TOLERANCE_S = 1e-6
@@ -90,55 +92,49 @@ def select_times(X: np.ndarray, *, n_channels: int, indices: np.ndarray) -> np.n
     return X.reshape(len(X), n_channels, n_times)[:, :, indices].reshape(len(X), -1)
 
 
-class EpochTimeSelector(TransformerMixin, BaseEstimator):
-    """Crop flattened epochs to a time window and decimate them (a pipeline step).
+def feature_columns(n_channels: int, n_times: int, indices: np.ndarray) -> np.ndarray:
+    """Columns of flattened epochs that hold the samples ``indices`` of every channel.
+
+    Returns
+    -------
+    ndarray of int, shape (n_channels * n_kept,)
+        Channel-major: all kept samples of channel 0, then of channel 1, …
+    """
+    indices = np.asarray(indices, dtype=int)
+    return (np.arange(n_channels)[:, None] * n_times + indices[None, :]).ravel()
+
+
+def make_time_selector(
+    *, n_channels: int, n_times: int, tmin: float, sfreq: float,
+    window: tuple[float, float] | None = None, decimation: int = 1,
+) -> ColumnTransformer:  # fmt: skip
+    """A pipeline step that keeps a time window of flattened epochs, decimated.
 
     Parameters
     ----------
-    n_channels : int
-        Channels in each flattened vector.
+    n_channels, n_times : int
+        Layout of the input vectors: shape (n_epochs, n_channels * n_times), channel-major, µV.
     tmin : float
         Time in s of the first sample of the input epochs.
     sfreq : float
         Sampling frequency of the input epochs in Hz.
     window : (start, stop) in s, optional
-        Samples kept; None keeps the whole epoch.
+        Samples kept (see `time_indices`); None keeps the whole epoch.
     decimation : int >= 1
         Keep every k-th sample of the window.
 
-    Notes
-    -----
-    ``transform`` maps X, shape (n_epochs, n_channels * n_times), to shape
-    (n_epochs, n_channels * n_kept). ``fit`` learns nothing from the data: it fixes the kept
-    indices for the ``n_times`` of X and checks that later inputs have that many features.
+    Returns
+    -------
+    ColumnTransformer
+        Maps X, shape (n_epochs, n_channels * n_times), to shape (n_epochs, n_channels *
+        n_kept), like `select_times`; it learns nothing when fitted and refuses inputs of
+        another width.
     """
-
-    def __init__(
-        self, n_channels: int = 16, tmin: float = 0.0, sfreq: float = 100.0,
-        window: tuple[float, float] | None = None, decimation: int = 1,
-    ):  # fmt: skip
-        self.n_channels = n_channels
-        self.tmin = tmin
-        self.sfreq = sfreq
-        self.window = window
-        self.decimation = decimation
-
-    def fit(self, X, y=None):
-        X = np.asarray(X)
-        self.indices_ = time_indices(
-            _n_times(X, self.n_channels), tmin=self.tmin, sfreq=self.sfreq, window=self.window,
-            decimation=self.decimation,
-        )  # fmt: skip
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X must have shape (n_epochs, {self.n_features_in_}) as when fitted; got {X.shape}"
-            )
-        return select_times(X, n_channels=self.n_channels, indices=self.indices_)
+    if not (isinstance(n_channels, int | np.integer) and n_channels >= 1):
+        raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
+    indices = time_indices(n_times, tmin=tmin, sfreq=sfreq, window=window, decimation=decimation)
+    columns = feature_columns(n_channels, n_times, indices)
+    return ColumnTransformer([("kept_times", "passthrough", columns)], remainder="drop")
 
 
 def _check_window(window) -> tuple[float, float]:

@@ -28,8 +28,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from p300.feature_selection import EpochTimeSelector
-
 DEFAULT_MODEL = "lda"
 
 
@@ -149,7 +147,7 @@ def model_params(name: str) -> dict[str, object]:
 
 
 def make_model(
-    name: str = DEFAULT_MODEL, *, time_selection: EpochTimeSelector | None = None, **params
+    name: str = DEFAULT_MODEL, *, time_selection: TransformerMixin | None = None, **params
 ) -> Pipeline:
     """Build an unfitted classifier pipeline by name.
 
@@ -157,9 +155,9 @@ def make_model(
     ----------
     name : str
         One of :data:`MODEL_NAMES`.
-    time_selection : EpochTimeSelector, optional
+    time_selection : transformer, optional
         Crop/decimate the epochs first, inside the pipeline, so the fitted model still takes
-        the full feature vector.
+        the full feature vector (`p300.feature_selection.make_time_selector`).
     **params
         Hyperparameters of that model (see :func:`model_params`).
 

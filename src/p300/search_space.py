@@ -146,9 +146,14 @@ def best_trial(results: Sequence[Mapping]) -> Mapping:
         and not math.isnan(r["roc_auc"])
     ]  # fmt: skip
     if not scored:
-        failed = sum(r.get("status") != "succeeded" for r in results)
+        failed = [r for r in results if r.get("status") != "succeeded"]
+        reasons = "; ".join(
+            f"trial {r.get('index')}: {r.get('error')}: {str(r.get('cause'))[:300]}"
+            for r in failed[:3]
+        )
         raise ValueError(
-            f"no trial has a held-out ROC-AUC: {failed} of {len(results)} trials failed, "
-            "the others had a single class in their held-out subjects"
+            f"no trial has a held-out ROC-AUC: {len(failed)} of {len(results)} trials failed, "
+            f"the others had a single class in their held-out subjects"
+            + (f" ({reasons})" if reasons else "")
         )
     return min(scored, key=lambda r: (-r["roc_auc"], r["index"]))

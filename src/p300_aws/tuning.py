@@ -9,6 +9,7 @@ new ``P300-Classifier`` version, logs the trial table (``trials.json``) and the 
 the parent run and ends it. Events carry ids and parameters only, never feature data.
 """
 
+import json
 import tempfile
 import time
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from p300.evaluation import fit_and_evaluate
-from p300.feature_selection import EpochTimeSelector
+from p300.feature_selection import make_time_selector
 from p300.features_io import FeaturesSchemaInfo, read_training_set
 from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
 from p300_aws import datasets
@@ -222,10 +223,19 @@ def trial_table(results: list[Mapping]) -> list[dict]:
     columns = ("index", "status", "params", "roc_auc", "duration_s", "run_id", "model_uri",
                "training_subjects", "error", "cause")  # fmt: skip
     rows = [
-        {c: r.get(c) for c in columns} | {"label": TrialParams.from_dict(r["params"]).label()}
+        {c: r.get(c) for c in columns}
+        | {"label": TrialParams.from_dict(r["params"]).label(), "cause": _message(r.get("cause"))}
         for r in results
     ]
     return sorted(rows, key=lambda row: row["index"])
+
+
+def _message(cause: str | None) -> str | None:
+    """The ``errorMessage`` of a caught Lambda error's cause (JSON text), else the cause."""
+    try:
+        return json.loads(cause)["errorMessage"]
+    except (TypeError, ValueError, KeyError):
+        return cause
 
 
 def handle_event(s3, tracker: MlflowTracker, event: Mapping) -> dict:
@@ -257,9 +267,10 @@ def _fit(context: Mapping, trial: TrialParams, info: FeaturesSchemaInfo, by_subj
         params.setdefault("n_channels", len(info.ch_names))
     selection = None
     if trial.window_s is not None or trial.decimation != 1:
-        selection = EpochTimeSelector(n_channels=len(info.ch_names), tmin=info.tmin,
-                                      sfreq=info.sfreq, window=trial.window_s,
-                                      decimation=trial.decimation)  # fmt: skip
+        selection = make_time_selector(
+            n_channels=len(info.ch_names), n_times=info.n_times, tmin=info.tmin,
+            sfreq=info.sfreq, window=trial.window_s, decimation=trial.decimation,
+        )  # fmt: skip
     percentage, subjects = context.get("training_subjects_percentage"), context.get("subjects")
     return fit_and_evaluate(
         by_subject,

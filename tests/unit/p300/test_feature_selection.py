@@ -2,9 +2,15 @@ import pickle
 
 import numpy as np
 import pytest
+import skops.io
 
 from p300.evaluation import fit_and_evaluate
-from p300.feature_selection import EpochTimeSelector, select_times, time_indices
+from p300.feature_selection import (
+    feature_columns,
+    make_time_selector,
+    select_times,
+    time_indices,
+)
 from p300.models import make_model
 from tests.synthetic_features import two_session_features
 
@@ -66,16 +72,26 @@ def test_select_times_rejects(X, n_channels, indices, match):
         select_times(X, n_channels=n_channels, indices=indices)
 
 
+def test_feature_columns_are_channel_major():
+    np.testing.assert_array_equal(feature_columns(2, 5, [1, 3]), [1, 3, 6, 8])
+
+
 def test_selector_transforms_like_the_pure_functions_and_checks_the_width():
     X = np.random.default_rng(0).normal(size=(4, 16 * N_TIMES))
-    selector = EpochTimeSelector(n_channels=16, tmin=TMIN, sfreq=SFREQ, window=(0.2, 0.5),
-                                 decimation=2).fit(X)  # fmt: skip
+    selector = make_time_selector(n_channels=16, n_times=N_TIMES, tmin=TMIN, sfreq=SFREQ,
+                                  window=(0.2, 0.5), decimation=2).fit(X)  # fmt: skip
     indices = time_indices(N_TIMES, tmin=TMIN, sfreq=SFREQ, window=(0.2, 0.5), decimation=2)
     np.testing.assert_array_equal(
         selector.transform(X), select_times(X, n_channels=16, indices=indices)
     )
-    with pytest.raises(ValueError, match=r"shape \(n_epochs, 1136\) as when fitted; got \(4, 16\)"):
+    with pytest.raises(ValueError, match="X has 16 features, but ColumnTransformer is expecting"):
         selector.transform(X[:, :16])
+
+
+def test_selector_refuses_a_window_outside_the_epoch():
+    with pytest.raises(ValueError, match=r"window \(0.7, 0.8\) s holds no sample"):
+        make_time_selector(n_channels=16, n_times=N_TIMES, tmin=TMIN, sfreq=SFREQ,
+                           window=(0.7, 0.8))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +107,9 @@ def test_a_fitted_model_with_selection_takes_full_epochs_and_survives_pickling(
     sessions, model_name
 ):
     by_subject, info = sessions
-    selector = EpochTimeSelector(n_channels=len(info.ch_names), tmin=info.tmin, sfreq=info.sfreq,
-                                 window=(0.0, 0.6), decimation=2)  # fmt: skip
+    selector = make_time_selector(n_channels=len(info.ch_names), n_times=info.n_times,
+                                  tmin=info.tmin, sfreq=info.sfreq, window=(0.0, 0.6),
+                                  decimation=2)  # fmt: skip
     result = fit_and_evaluate(by_subject, model_name=model_name, train_subjects=["01"],
                               time_selection=selector)  # fmt: skip
     restored = pickle.loads(pickle.dumps(result.model))
@@ -100,6 +117,21 @@ def test_a_fitted_model_with_selection_takes_full_epochs_and_survives_pickling(
     assert X.shape[1] == info.n_features
     assert result.model.steps[0][0] == "time_selection"
     np.testing.assert_allclose(restored.decision_function(X), result.model.decision_function(X))
+
+
+def test_the_lda_pipeline_with_selection_loads_in_mlflows_format_without_extra_trust(
+    sessions, tmp_path
+):
+    # mlflow.sklearn saves with skops and reloads with only skops' default trusted types.
+    by_subject, info = sessions
+    selector = make_time_selector(n_channels=len(info.ch_names), n_times=info.n_times,
+                                  tmin=info.tmin, sfreq=info.sfreq, window=(0.0, 0.6))  # fmt: skip
+    model = fit_and_evaluate(by_subject, model_name="lda", train_subjects=["01"],
+                             time_selection=selector).model  # fmt: skip
+    skops.io.dump(model, tmp_path / "model.skops")
+    loaded = skops.io.load(tmp_path / "model.skops", trusted=None)
+    X = by_subject["02"][0]
+    np.testing.assert_allclose(loaded.decision_function(X), model.decision_function(X))
 
 
 def test_without_selection_the_pipeline_is_unchanged():

@@ -75,7 +75,7 @@ def _ok(index, roc_auc):
 
 
 def _failed(index):
-    return {"index": index, "status": "failed", "error": "ValueError"}
+    return {"index": index, "status": "failed", "error": "ValueError", "cause": "no sample"}
 
 
 @pytest.mark.parametrize(
@@ -93,5 +93,8 @@ def test_best_trial_is_the_highest_held_out_auc(results, best_index):
 
 
 def test_all_trials_failed_is_a_clear_error():
-    with pytest.raises(ValueError, match="no trial has a held-out ROC-AUC: 2 of 2 trials failed"):
+    with pytest.raises(
+        ValueError,
+        match=r"ROC-AUC: 2 of 2 trials failed.*\(trial 0: ValueError: no sample; trial 1",
+    ):
         best_trial([_failed(0), _failed(1)])

@@ -47,13 +47,15 @@ def test_tuning_request_rejects(event, match):
 def test_trial_table_orders_by_index_and_keeps_caught_failures():
     results = [
         {"index": 1, "status": "failed", "params": {"model_name": "lda"}, "error": "ValueError",
-         "cause": "boom"},
+         "cause": '{"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}'},
         {"index": 0, "status": "succeeded", "params": {}, "roc_auc": 0.8, "duration_s": 3.2,
          "run_id": "r0", "model_uri": "models:/m-0"},
     ]  # fmt: skip
     table = trial_table(results)
     assert [row["index"] for row in table] == [0, 1]
     assert table[1]["error"] == "ValueError" and table[1]["roc_auc"] is None
+    assert table[1]["cause"] == "boom"
+    assert table[1]["label"] == "lda"
     assert table[0]["run_id"] == "r0"
 
 
