@@ -83,6 +83,7 @@ class MlflowRestTracker:
         self.policy = policy or RetryPolicy.from_env()
         self.timeout_s = timeout_s
         self._sleep = sleep
+        self._experiment_ids: dict[str, str] = {}  # a warm Lambda asks the server once
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "MlflowRestTracker":
@@ -96,8 +97,13 @@ class MlflowRestTracker:
         """The id of experiment ``name``, created when missing.
 
         Concurrent Lambdas race to create it: the loser gets RESOURCE_ALREADY_EXISTS and reads
-        the winner's.
+        the winner's. The id is remembered for the tracker's lifetime.
         """
+        if name not in self._experiment_ids:
+            self._experiment_ids[name] = self._fetch_or_create_experiment(name)
+        return self._experiment_ids[name]
+
+    def _fetch_or_create_experiment(self, name: str) -> str:
         found = self._find_experiment(name)
         if found is not None:
             return found

@@ -66,6 +66,13 @@ def test_concurrent_first_runs_share_one_experiment(tracker, server_uri):
     assert MlflowClient(server_uri).get_experiment_by_name(experiment).experiment_id == ids[0]
 
 
+def test_the_experiment_id_is_asked_for_once_per_tracker(tracker, server_uri):
+    experiment = f"cached-{uuid.uuid4().hex[:8]}"
+    first = tracker.experiment_id(experiment)
+    MlflowClient(server_uri).rename_experiment(first, f"{experiment}-renamed")
+    assert tracker.experiment_id(experiment) == first  # from memory: the server would say none
+
+
 def test_mark_failed_marks_the_run_and_never_raises(tracker, server_uri):
     run_id = tracker.start_run("failures", run_name="x", tags={})
     tracker.mark_failed(run_id)
