@@ -1,0 +1,121 @@
+"""Birthdate retrieval on the local cloud: a synthetic System B session decoded through API
+Gateway's ``/predict-champion/decode``; and ``/docs`` on path-style and host-style URLs."""
+
+import datetime
+import json
+from urllib.parse import urljoin
+
+import httpx
+import mlflow.sklearn
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from mlflow import MlflowClient
+from threadpoolctl import threadpool_limits
+
+from p300.birthdate import make_birthdate_session
+from p300.features_io import features_schema_info
+from p300.models import make_model
+from p300.preprocessing import preprocess
+from p300.synthetic import make_session
+from p300_aws import release
+from p300_aws.names import API_STAGE, CHAMPION_ALIAS, REGISTERED_MODEL
+from p300_ops.cli import main
+from p300_ops.commands.birthdate import retrieve_birthdate
+from p300_ops.localcloud import localstack
+
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(scope="module")
+def apigateway(cloud):
+    return localstack.aws_client("apigateway", cloud.localstack_port)
+
+
+@pytest.fixture(scope="module")
+def api_base(cloud, apigateway):
+    return release.api_base_url(apigateway, cloud.endpoint_url)
+
+
+@pytest.fixture(scope="module")
+def champion(cloud, apigateway) -> str:
+    """System A's LDA fitted on six synthetic subjects (200 s each), registered and deployed as
+    champion; its model version."""
+    sessions = [preprocess(make_session(seed=100 + n, subject=f"{n:02d}", duration_s=200.0))
+                for n in range(6)]  # fmt: skip
+    features = np.concatenate([s.features for s in sessions])
+    labels = np.concatenate([s.labels for s in sessions])
+    with threadpool_limits(1):
+        model = make_model("lda").fit(features, labels)
+    uri = cloud.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.create_run(client.create_experiment("birthdate-e2e"))
+    client.log_dict(run.info.run_id, features_schema_info(sessions[0]).to_dict(),
+                    "features_schema.json")  # fmt: skip
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run(run_id=run.info.run_id):
+            logged = mlflow.sklearn.log_model(
+                model, name="model", registered_model_name=REGISTERED_MODEL,
+                serialization_format="pickle", pip_requirements=["scikit-learn"],
+            )  # fmt: skip
+    finally:
+        mlflow.set_tracking_uri(None)
+    version = str(logged.registered_model_version)
+    lambda_client = localstack.aws_client("lambda", cloud.localstack_port)
+    release.deploy_model(lambda_client, apigateway, uri, CHAMPION_ALIAS, model_version=version)
+    return version
+
+
+def test_birthdate_command_recovers_the_date(cloud, champion):
+    result = CliRunner().invoke(
+        main, ["birthdate", "--date", "1990-07-14", "--seed", "0", "--json", "--home", cloud.home]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert (document["decoded"], document["truth"]) == ("1990-07-14", "1990-07-14")
+    assert document["correct"] is True
+    assert document["model"]["version"] == champion
+    assert document["model"]["alias"] == CHAMPION_ALIAS
+    blocks = {block["field"]: block for block in document["blocks"]}
+    assert [blocks[f]["ranking"][0]["item"] for f in ("day", "month", "year")] == [14, 7, 1990]
+    assert all(block["margin"] > 0 for block in blocks.values())
+    # Years 1940–2010 flashed 10 times at 0.3 s: 213 s, sent as windows of at most 40 s.
+    assert len(blocks["year"]["latencies_ms"]) >= 6
+    assert (
+        sum(r["n_flashes"] for r in blocks["year"]["ranking"]) + blocks["year"]["n_rejected"]
+        == 71 * 10
+    )
+
+
+def test_a_leap_day_is_recovered_through_the_library(api_base, champion):
+    session = make_birthdate_session(datetime.date(2000, 2, 29), seed=5)
+    run = retrieve_birthdate(session, api_base=api_base)
+    assert run.decoding.date == datetime.date(2000, 2, 29)
+    assert run.model["version"] == champion
+    latencies = [ms for block in run.blocks for ms in block.latencies_ms]
+    assert len(latencies) >= 10 and all(ms > 0 for ms in latencies)
+
+
+def test_docs_link_a_working_openapi_on_path_and_host_style_urls(cloud, apigateway, champion):
+    api_id = release.api_id(apigateway)
+    host_style = {
+        "host": f"{api_id}.execute-api.localhost.localstack.cloud:{cloud.localstack_port}"
+    }
+    styles = [
+        (f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/{API_STAGE}", {}),
+        (f"{cloud.endpoint_url}/{API_STAGE}", host_style),
+    ]
+    for stage_url, headers in styles:
+        docs_url = f"{stage_url}/predict-champion/docs"
+        docs = httpx.get(docs_url, headers=headers, timeout=60)
+        assert docs.status_code == 200, docs_url
+        assert "url: 'openapi.json'" in docs.text
+        # What the browser does: resolve the page's link, then the document's server.
+        openapi_url = urljoin(docs_url, "openapi.json")
+        document = httpx.get(openapi_url, headers=headers, timeout=60)
+        assert document.status_code == 200, openapi_url
+        server = urljoin(openapi_url, document.json()["servers"][0]["url"])
+        assert server == f"{stage_url}/predict-champion"
+        model = httpx.get(f"{server}/model", headers=headers, timeout=60)
+        assert model.status_code == 200 and model.json()["version"] == champion
