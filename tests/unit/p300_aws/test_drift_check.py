@@ -51,9 +51,7 @@ def test_the_reference_covers_the_epochs_of_the_training_subjects(training_set):
 
 
 def test_the_reference_needs_training_subjects(training_set):
-    with pytest.raises(
-        ValueError, match=r"must name subjects of the training set \['001'"
-    ):
+    with pytest.raises(ValueError, match=r"must name subjects of the training set \['001'"):
         training_reference(training_set, subjects=["999"])
 
 
