@@ -74,7 +74,10 @@ def up(home, port, mlflow_port, backend, postgres_port) -> None:
 @main.command()
 @home_option
 def down(home) -> None:
-    """Stop exactly what `p300 up` started (by PID)."""
+    """Stop exactly what `p300 up` started (by PID).
+
+    Example: p300 down
+    """
     try:
         stopped = lifecycle.down(resolve_home(home))
     except lifecycle.NothingRunning as exc:
@@ -86,7 +89,10 @@ def down(home) -> None:
 @main.command()
 @home_option
 def status(home) -> None:
-    """Show each component, its PID, port and health."""
+    """Show each component, its PID, port and health (exit status 1 when one is unhealthy).
+
+    Example: p300 status
+    """
     rows = lifecycle.status(resolve_home(home))
     if not rows:
         click.echo("the local cloud is not running (p300 up starts it)")

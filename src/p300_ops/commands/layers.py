@@ -9,7 +9,10 @@ MIB = 1_048_576
 
 @click.group(name="layers")
 def layers_group() -> None:
-    """Build the Lambda layers and report each function's unzipped size."""
+    """Build the Lambda layers and report each function's unzipped size.
+
+    Example: p300 layers sizes
+    """
 
 
 @layers_group.command()
