@@ -171,6 +171,9 @@ def _short_value(value) -> str:
     if isinstance(value, dict):
         return f"{{{len(value)} keys}}"
     if isinstance(value, list | tuple):
+        # A few names (drifted channels, aliases) are the evidence itself: show them.
+        if len(value) <= 4 and all(isinstance(item, str | int) for item in value):
+            return "[" + ", ".join(str(item) for item in value) + "]"
         return f"[{len(value)} items]"
     return " ".join(str(value).split())
 

@@ -113,8 +113,9 @@ def test_list_alerts_refuses_a_bad_kind_before_calling_s3():
         ({"p_value": 0.000123456, "drifted": True}, "p_value=0.000123, drifted=True"),
         (
             {"channels": ["eeg_ch1", "eeg_ch2"], "ks": {"eeg_ch1": 0.3}},
-            "channels=[2 items], ks={1 keys}",
+            "channels=[eeg_ch1, eeg_ch2], ks={1 keys}",
         ),
+        ({"values": [0.1, 0.2], "names": list("abcde")}, "values=[2 items], names=[5 items]"),
         ({"detail": "two\n  lines", "latency_ms": None}, "detail=two lines, latency_ms=None"),
     ],
 )
