@@ -90,16 +90,34 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def post_status(what: str, body: dict | None = None) -> None:
-    """Post the init outcome, `what` 'ready' or 'error', to LocalStack's executor endpoint."""
+def post_to_localstack(path: str, body: bytes) -> None:
+    """POST to LocalStack's executor endpoint (``$LOCALSTACK_RUNTIME_ENDPOINT`` + `path`)."""
     url = urllib.parse.urlsplit(os.environ["LOCALSTACK_RUNTIME_ENDPOINT"])
-    path = f"{url.path}/status/{os.environ['LOCALSTACK_RUNTIME_ID']}/{what}"
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
-        conn.request("POST", path, json.dumps(body or {}), {"Content-Type": "application/json"})
+        conn.request("POST", url.path + path, body, {"Content-Type": "application/json"})
         conn.getresponse().read()
     finally:
         conn.close()
+
+
+def post_status(what: str, body: dict | None = None) -> None:
+    """Post the init outcome, `what` 'ready' or 'error', to LocalStack's executor endpoint."""
+    runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
+    post_to_localstack(f"/status/{runtime_id}/{what}", json.dumps(body or {}).encode())
+
+
+def post_back(invocation: "Invocation") -> None:
+    """Earlier executors' protocol: post the logs, then the result, to LocalStack's endpoint.
+
+    Executors before the one-reply exchange (still running in LocalStack instances started
+    earlier, which read this file from the same installation) answer nothing on ``/invoke``.
+    """
+    kind, logs, body, _ = invocation.outcome()
+    prefix = f"/invocations/{invocation.request_id}"
+    post_to_localstack(f"{prefix}/logs", json.dumps({"logs": logs}).encode())
+    post_to_localstack(f"{prefix}/{kind}", body)
+    invocation.answered()
 
 
 class Invocation:
@@ -143,6 +161,9 @@ class InvokeServer(http.server.BaseHTTPRequestHandler):
     invocations: queue.Queue
 
     def do_POST(self) -> None:
+        if "X-Invoke-Id" not in self.headers:
+            self._accept_earlier_protocol()
+            return
         invocation = Invocation(
             self.headers["X-Invoke-Id"],
             self.headers.get("X-Invoked-Function-Arn", ""),
@@ -163,6 +184,21 @@ class InvokeServer(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
         invocation.answered()
+
+    def _accept_earlier_protocol(self) -> None:
+        """A JSON invocation from an earlier executor: answer 200 now, post the outcome later."""
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        invocation = Invocation(
+            request["invoke-id"],
+            request.get("invoked-function-arn") or "",
+            request.get("trace-id") or "",
+            (request.get("payload") or "").encode(),
+        )
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        threading.Thread(target=post_back, args=(invocation,), daemon=True).start()
+        self.invocations.put(invocation)
 
     def log_message(self, *args) -> None:
         pass

@@ -9,6 +9,7 @@ environment, because an environment is reserved for one invocation at a time.
 
 import atexit
 import contextlib
+import hashlib
 import http.client
 import json
 import logging
@@ -37,6 +38,9 @@ from p300_localstack.lambda_runtime.runtimes import function_environment, python
 
 LOG = logging.getLogger(__name__)
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+#: The bootstrap of this executor's version, read once: several LocalStack instances (and git
+#: worktrees) may share one installation that a newer or older install replaces while they run.
+BOOTSTRAP_SOURCE = BOOTSTRAP.read_bytes()
 HOST = "127.0.0.1"
 #: Extra wait beyond the function timeout before the executor itself kills a stuck environment.
 TIMEOUT_GRACE_S = 5.0
@@ -44,6 +48,18 @@ TIMEOUT_GRACE_S = 5.0
 
 def workdir() -> Path:
     return Path(os.environ.get("P300_LAMBDA_WORKDIR") or Path(tempfile.gettempdir(), "p300-lambda"))
+
+
+def bootstrap_script() -> Path:
+    """This executor's own bootstrap as a file under `workdir`, named by its content."""
+    version = hashlib.sha256(BOOTSTRAP_SOURCE).hexdigest()[:12]
+    script = workdir() / f"bootstrap-{version}" / BOOTSTRAP.name
+    if not script.is_file():
+        script.parent.mkdir(parents=True, exist_ok=True)
+        partial = script.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_bytes(BOOTSTRAP_SOURCE)
+        partial.replace(script)
+    return script
 
 
 # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so every environment is
@@ -117,7 +133,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         with open(self.scratch_dir / "runtime.log", "ab") as log:
             self.process = _spawner.submit(
                 subprocess.Popen,
-                [interpreter, str(BOOTSTRAP)],
+                [interpreter, str(bootstrap_script())],
                 env=env,
                 cwd=code_dir,
                 stdin=subprocess.DEVNULL,

@@ -156,3 +156,23 @@ def test_ending_invocations_answer_then_close_and_exit(
     assert error["errorType"] == error_type and message in error["errorMessage"]
     assert "END RequestId: req-1" in logs
     assert process.wait(timeout=10) == exit_code
+
+
+def test_an_earlier_executor_gets_200_then_logs_and_result_posted_back(environment):
+    _, conn, posted = environment("echo")
+    invocation = {"invoke-id": "req-9", "invoked-function-arn": "arn:fn", "trace-id": "t",
+                  "payload": json.dumps({"value": 5})}  # fmt: skip
+
+    conn.request("POST", "/invoke", json.dumps(invocation).encode())
+    response = conn.getresponse()
+    response.read()
+    deadline = time.monotonic() + 10
+    while len(posted) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert response.status == 200
+    assert [path for path, _ in posted] == ["/runtime/status/env-1/ready",
+                                            "/runtime/invocations/req-9/logs",
+                                            "/runtime/invocations/req-9/response"]  # fmt: skip
+    assert "echo 5" in posted[1][1]["logs"]
+    assert posted[2][1]["event"] == {"value": 5} and posted[2][1]["request_id"] == "req-9"
