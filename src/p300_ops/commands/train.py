@@ -190,7 +190,7 @@ def result_table(output: Mapping) -> Table:
     "--tune",
     is_flag=True,
     help="Tune instead: train every parameter set of the search as a nested MLflow run and "
-    "register the best by held-out ROC-AUC (default search: models, shrinkage, window, "
+    "register the best by held-out ROC-AUC (default search: LDA shrinkage, window, "
     "decimation).",
 )
 @click.option(
