@@ -216,7 +216,11 @@ class MlflowTracker:
             with process_wide_mlflow(self.tracking_uri):
                 mlflow.set_experiment(experiment_id=experiment_id)
                 info = mlflow.sklearn.log_model(
-                    model, name="model", run_id=run_id, pip_requirements=pip_requirements
+                    model,
+                    name="model",
+                    run_id=run_id,
+                    pip_requirements=pip_requirements,
+                    skops_trusted_types=skops_trusted_types(model),
                 )
             return info.model_uri
 
@@ -301,3 +305,25 @@ def json_bytes(document: object) -> bytes:
 
 def _param_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+#: Modules whose classes a logged model may hold beyond what skops trusts by default: ours and
+#: pyriemann's (the Xdawn-Riemann pipeline).
+TRUSTED_MODEL_MODULES = ("p300.", "pyriemann.")
+
+
+def skops_trusted_types(model) -> list[str]:
+    """The classes of ``model`` that skops (MLflow's sklearn format) must be told to trust.
+
+    Raises ValueError naming any class from another module: loading it would run code we did
+    not write or review.
+    """
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODEL_MODULES)]
+    if foreign:
+        raise ValueError(
+            f"the model holds classes from modules outside {TRUSTED_MODEL_MODULES}: {foreign}"
+        )
+    return untrusted

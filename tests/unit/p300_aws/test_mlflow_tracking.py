@@ -1,8 +1,13 @@
 import os
 
+import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException, RestException
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.pipeline import make_pipeline
 
+from p300.models import make_model
 from p300_aws.errors import MlflowUnavailableError
 from p300_aws.mlflow_tracking import (
     MlflowTracker,
@@ -10,6 +15,7 @@ from p300_aws.mlflow_tracking import (
     call_with_retry,
     is_unavailable,
     json_bytes,
+    skops_trusted_types,
 )
 
 
@@ -117,3 +123,31 @@ def test_process_wide_mlflow_settings_are_put_back(tmp_path, monkeypatch):
     assert after == before
     assert "MLFLOW_EXPERIMENT_ID" not in os.environ
     assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
+def test_an_xdawn_riemann_model_is_logged_with_our_and_pyriemann_classes_trusted():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(120, 8 * 10))
+    labels = np.arange(120) % 4 == 0
+    features[labels] += 0.5
+    model = make_model("xdawn-riemann").fit(features, labels)
+    trusted = skops_trusted_types(model)
+    assert "p300.models.EpochReshaper" in trusted
+    assert all(name.startswith(("p300.", "pyriemann.")) for name in trusted)
+
+
+class ForeignStep(BaseEstimator, TransformerMixin):
+    """A step defined outside the trusted modules (here: in a test module)."""
+
+    def fit(self, features, labels=None):
+        return self
+
+    def transform(self, features):
+        return features
+
+
+def test_a_model_with_a_class_from_elsewhere_is_refused():
+    model = make_pipeline(ForeignStep(), LinearDiscriminantAnalysis())
+    model.fit([[0.0], [1.0], [0.1], [0.9]], [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"outside .*ForeignStep"):
+        skops_trusted_types(model)
