@@ -82,6 +82,22 @@ def test_a_bad_subject_answers_400_with_its_message(base_url, client):
     assert "got 'no good'" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda url: url.replace("session_03", "session_04"),  # another key than the one signed
+        lambda url: url.replace("X-Amz-Signature=", "X-Amz-Signature=0"),
+    ],
+    ids=["other key", "forged signature"],
+)
+def test_a_tampered_presigned_url_is_refused(aws, client, tamper):
+    answer = client.request("/uploads", {"subject": f"T{RUN}", "session": "03"})
+    response = httpx.put(tamper(answer["url"]), content=b"not a recording", timeout=60)
+    assert response.status_code == 403, response.text
+    landed = aws["s3"].list_objects_v2(Bucket=LANDING_BUCKET, Prefix=f"subject_T{RUN}/")
+    assert landed["KeyCount"] == 0
+
+
 def test_completing_an_unknown_upload_answers_404(client):
     with pytest.raises(UploadApiError, match="HTTP 404: no multipart upload 'nope'"):
         client.request(
