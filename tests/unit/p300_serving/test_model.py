@@ -113,7 +113,7 @@ def test_broken_bundles_raise_bundle_error(break_bundle, match, bundle_dir, tmp_
 
 @pytest.mark.parametrize(
     ("preload", "imported"),
-    [("0", "[]"), ("1", "['pandas', 'pyarrow', 'scipy']")],
+    [("0", "[]"), ("1", "['pandas', 'pyarrow']")],  # preprocessing needs no scipy
 )
 def test_serving_a_linear_bundle_imports_neither_sklearn_nor_mlflow(bundle_dir, preload, imported):
     code = (
