@@ -1,12 +1,17 @@
 """Serving on the local cloud: models released through the Lambda aliases behind API Gateway.
 
-The tests run in file order against one cloud: a code-only alias answers 503, then two registered
-model versions are deployed, routed, promoted, rolled back and redeployed over.
+The tests run in file order against one cloud (shared with other modules, which may have
+registered and released models before): a code-only alias answers 503, then two model versions
+registered here are deployed, routed, promoted, rolled back and redeployed over.
 """
 
+import io
 import re
 import subprocess
+import uuid
+import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,14 +45,25 @@ def features():
     return two_session_features()
 
 
+@dataclass(frozen=True)
+class Registered:
+    """The two model versions this module registers (other modules register theirs too)."""
+
+    client: MlflowClient
+    first: str
+    second: str
+
+
 @pytest.fixture(scope="module")
-def registered(cloud, features):
-    """Versions 1 (MLflow champion) and 2 (challenger) of the registered model."""
+def registered(cloud, features) -> Registered:
+    """Two new versions of the registered model: the first MLflow champion, the second
+    challenger."""
     x, y, schema = features
     uri = cloud.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment("serving-e2e")
+    experiment = client.create_experiment(f"serving-e2e-{uuid.uuid4().hex[:8]}")
     mlflow.set_tracking_uri(uri)
+    versions = []
     try:
         for shrinkage in (0.1, 0.9):
             run = client.create_run(experiment)
@@ -55,15 +71,31 @@ def registered(cloud, features):
             with threadpool_limits(1):
                 model = make_model("lda", shrinkage=shrinkage).fit(x, y)
             with mlflow.start_run(run_id=run.info.run_id):
-                mlflow.sklearn.log_model(
+                info = mlflow.sklearn.log_model(
                     model, name="model", registered_model_name=REGISTERED_MODEL,
                     serialization_format="pickle", pip_requirements=["scikit-learn"],
                 )  # fmt: skip
+            versions.append(str(info.registered_model_version))
     finally:
         mlflow.set_tracking_uri(None)
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, "1")
-    client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER_ALIAS, "2")
-    return client
+    first, second = versions
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER_ALIAS, second)
+    return Registered(client, first, second)
+
+
+def publish_code_only_version(lambda_client) -> str:
+    """A version of the predict function's code as CDK deploys it, without a model bundle (an
+    earlier release in the shared cloud may have left one in ``$LATEST``)."""
+    code_dir = layers.function_code_dir(PREDICT_FUNCTION)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(code_dir.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zipped.write(path, path.relative_to(code_dir))
+    lambda_client.update_function_code(FunctionName=PREDICT_FUNCTION, ZipFile=archive.getvalue())
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=PREDICT_FUNCTION)
+    return lambda_client.publish_version(FunctionName=PREDICT_FUNCTION)["Version"]
 
 
 def post_predict(base_url: str, route: str, body: dict) -> httpx.Response:
@@ -82,7 +114,7 @@ def mlflow_champion(client: MlflowClient) -> str:
 
 def test_an_alias_without_a_model_answers_503(aws):
     lambda_client, _, base_url = aws
-    code_only = lambda_client.publish_version(FunctionName=PREDICT_FUNCTION)["Version"]
+    code_only = publish_code_only_version(lambda_client)
     lambda_client.create_alias(
         FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only
     )
@@ -100,10 +132,11 @@ def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, fe
     uri = cloud.tracking_uri
     champion = release.deploy_model(lambda_client, apigateway, uri, CHAMPION_ALIAS)
     challenger = release.deploy_model(lambda_client, apigateway, uri, CHALLENGER_ALIAS)
-    assert (champion.model_version, challenger.model_version) == ("1", "2")
+    first, second = registered.first, registered.second
+    assert (champion.model_version, challenger.model_version) == (first, second)
     x = features[0]
-    for route, version, alias in (("predict-champion", "1", CHAMPION_ALIAS),
-                                  ("predict-challenger", "2", CHALLENGER_ALIAS)):  # fmt: skip
+    for route, version, alias in (("predict-champion", first, CHAMPION_ALIAS),
+                                  ("predict-challenger", second, CHALLENGER_ALIAS)):  # fmt: skip
         body = post_predict(base_url, route, {"features": x[:3].tolist()}).json()
         assert body["model"]["version"] == version
         assert body["model"]["alias"] == alias
@@ -111,7 +144,7 @@ def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, fe
     rows = {row["alias"]: row["versions"] for row in release.traffic(lambda_client)}
     assert rows[CHAMPION_ALIAS] == [
         {"lambda_version": champion.lambda_version, "weight": 1.0,
-         "model": REGISTERED_MODEL, "model_version": "1"}
+         "model": REGISTERED_MODEL, "model_version": first}
     ]  # fmt: skip
 
 
@@ -125,7 +158,7 @@ def test_traffic_command_shows_the_versions_and_the_api_address(cloud, aws):
     assert f"API: {aws[2]}" in result.stdout
 
 
-def test_weighted_routing_follows_the_weights(aws, features):
+def test_weighted_routing_follows_the_weights(aws, registered, features):
     lambda_client, _, base_url = aws
     champion = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     challenger = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS)
@@ -142,8 +175,8 @@ def test_weighted_routing_follows_the_weights(aws, features):
             FunctionVersion=champion["FunctionVersion"],
             RoutingConfig={"AdditionalVersionWeights": {}},
         )  # fmt: skip
-    assert set(counts) == {"1", "2"}
-    assert 15 <= counts["2"] <= 45, counts
+    assert set(counts) == {registered.first, registered.second}
+    assert 15 <= counts[registered.second] <= 45, counts
 
 
 def test_promote_moves_champion_and_rollback_restores_it(cloud, aws, registered, features):
@@ -154,12 +187,12 @@ def test_promote_moves_champion_and_rollback_restores_it(cloud, aws, registered,
     assert [step.weight for step in steps] == [0.5, 1.0]
     assert all(step.passed for step in steps)
     assert steps[-1].new_version_requests == 10
-    assert served_version(base_url, "predict-champion", features[0]) == "2"
-    assert mlflow_champion(registered) == "2"
+    assert served_version(base_url, "predict-champion", features[0]) == registered.second
+    assert mlflow_champion(registered.client) == registered.second
     back = release.rollback(lambda_client, uri)
-    assert back.model_version == "1"
-    assert served_version(base_url, "predict-champion", features[0]) == "1"
-    assert mlflow_champion(registered) == "1"
+    assert back.model_version == registered.first
+    assert served_version(base_url, "predict-champion", features[0]) == registered.first
+    assert mlflow_champion(registered.client) == registered.first
 
 
 def test_a_failing_canary_rolls_back(cloud, aws, registered):
@@ -172,7 +205,7 @@ def test_a_failing_canary_rolls_back(cloud, aws, registered):
     after = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     assert after["FunctionVersion"] == before["FunctionVersion"]
     assert not (after.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
-    assert mlflow_champion(registered) == "1"
+    assert mlflow_champion(registered.client) == registered.first
 
 
 def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
@@ -182,8 +215,8 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     layers.build_all()  # as `p300 up` does: the sources may have changed since
     cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port,
                                  context={"mlflowTrackingUri": cloud.tracking_uri})  # fmt: skip
-    assert served_version(base_url, "predict-champion", features[0]) == "2"
-    assert served_version(base_url, "predict-challenger", features[0]) == "2"
+    assert served_version(base_url, "predict-champion", features[0]) == registered.second
+    assert served_version(base_url, "predict-challenger", features[0]) == registered.second
 
 
 @pytest.mark.parametrize(
