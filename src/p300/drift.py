@@ -26,7 +26,6 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 FORMAT_VERSION = 1
 #: Values kept per channel in a reference (feature values; per-epoch statistics).
@@ -371,8 +370,43 @@ def ks_per_channel(reference: np.ndarray, sample: np.ndarray) -> tuple[np.ndarra
             f"reference and sample must have the same number of channels, got "
             f"{reference.shape[0]} and {sample.shape[0]}"
         )
-    result = stats.ks_2samp(reference, sample, axis=1)
-    return np.asarray(result.statistic), np.asarray(result.pvalue)
+    statistic = np.array(
+        [_ks_statistic(ref, smp) for ref, smp in zip(reference, sample, strict=True)]
+    )
+    n_effective = reference.shape[1] * sample.shape[1] / (reference.shape[1] + sample.shape[1])
+    return statistic, kolmogorov_p_value(statistic, n_effective=n_effective)
+
+
+def _ks_statistic(reference: np.ndarray, sample: np.ndarray) -> float:
+    """The largest gap between the two empirical distribution functions."""
+    reference, sample = np.sort(reference), np.sort(sample)
+    pooled = np.concatenate([reference, sample])
+    cdf_reference = np.searchsorted(reference, pooled, side="right") / reference.size
+    cdf_sample = np.searchsorted(sample, pooled, side="right") / sample.size
+    return float(np.max(np.abs(cdf_reference - cdf_sample)))
+
+
+def kolmogorov_p_value(statistic: np.ndarray, *, n_effective: float) -> np.ndarray:
+    """Asymptotic two-sample KS p-value with Stephens' small-sample correction.
+
+    ``Q(λ) = 2 Σ_{k≥1} (-1)^(k-1) exp(-2 k² λ²)`` at ``λ = (√n + 0.12 + 0.11/√n) · D``, with
+    ``n = n_ref·n_sample / (n_ref + n_sample)``. Computed in numpy so the drift check needs no
+    scipy (its Lambda stays under AWS's size limit and starts fast); within a few percent of
+    scipy's exact p-values at the sample sizes used here (tested).
+
+    Parameters
+    ----------
+    statistic : ndarray
+        KS statistics D in [0, 1].
+    n_effective : float
+        The effective sample size n above.
+    """
+    root_n = np.sqrt(n_effective)
+    lam = (root_n + 0.12 + 0.11 / root_n) * np.asarray(statistic, dtype=float)
+    k = np.arange(1, 101)[:, None]
+    terms = 2 * (-1.0) ** (k - 1) * np.exp(-2 * k**2 * np.maximum(lam, 1e-3) ** 2)
+    # The series converges badly near λ = 0, where the p-value is 1 anyway.
+    return np.where(lam < 0.2, 1.0, np.clip(terms.sum(axis=0), 0.0, 1.0))
 
 
 def bonferroni_threshold(alpha: float, *, n_tests: int) -> float:

@@ -56,7 +56,7 @@ FUNCTION_LAYERS = {
     # Only signs URLs: boto3 ships with the runtime, nothing imports numpy.
     UPLOAD_URL_FUNCTION: (CORE_LAYER,),
     # Reads features (pyarrow) and runs scipy's two-sample KS test.
-    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "data", "scipy"),
+    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "data"),
 }
 #: Code directory of each function under ``functions/``.
 FUNCTION_DIRS = {

@@ -9,6 +9,7 @@ from p300.drift import (
     build_reference,
     check_drift,
     epoch_statistics,
+    ks_per_channel,
     population_stability_index,
     sample_values,
 )
@@ -172,3 +173,15 @@ def test_reference_from_dict_refuses_bad_documents(change, match):
 def test_reference_from_dict_names_missing_keys():
     with pytest.raises(ValueError, match=r"lacks \['epoch_mean', 'epoch_sd', 'n_epochs'"):
         DriftReference.from_dict({"ch_names": ["a"], "params_hash": "h", "values": [[1.0]]})
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.1, 0.2, 0.3])
+def test_ks_matches_scipy_statistic_exactly_and_p_value_within_a_few_percent(shift):
+    from scipy import stats  # the reference implementation; the Lambda has no scipy
+
+    rng = np.random.default_rng(7)
+    reference, sample = rng.normal(size=(6, 2000)), rng.normal(loc=shift, size=(6, 200))
+    statistic, p_value = ks_per_channel(reference, sample)
+    expected = stats.ks_2samp(reference, sample, axis=1)
+    np.testing.assert_allclose(statistic, expected.statistic, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p_value, expected.pvalue, rtol=0.06, atol=1e-6)
