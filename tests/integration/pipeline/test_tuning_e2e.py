@@ -2,7 +2,7 @@
 
 Four synthetic subjects are processed, then one tuning runs four LDA trials: two sensible ones,
 one whose epoch window (-0.1…0.1 s) misses the P300, and one whose window holds no sample (it
-fails; the others go on).
+fails; the others go on); and one Xdawn-Riemann trial (its model must log like LDA's).
 """
 
 import json
@@ -32,6 +32,7 @@ TRIALS = [
     {"model_name": "lda", "model_params": {"shrinkage": 0.1}, "window_s": [0.0, 0.6],
      "decimation": 2},
     {"model_name": "lda", "window_s": [0.7, 0.8]},  # past the epoch: this trial fails
+    {"model_name": "xdawn-riemann", "model_params": {"nfilter": 2}},
 ]  # fmt: skip
 MISSES_THE_P300, FAILS = 1, 3
 
@@ -104,11 +105,11 @@ def test_tuning_registers_the_trial_with_the_best_held_out_auc(cloud, tuning):
     assert tuning["status"] == "SUCCEEDED", tuning.get("cause")
     output = json.loads(tuning["output"])
     table = {row["index"]: row for row in output["trials"]}
-    assert sorted(table) == [0, 1, 2, 3]
+    assert sorted(table) == [0, 1, 2, 3, 4]
     assert table[FAILS]["status"] == "failed"
     assert "holds no sample" in table[FAILS]["cause"]
     succeeded = {i: row["roc_auc"] for i, row in table.items() if row["status"] == "succeeded"}
-    assert sorted(succeeded) == [0, 1, 2]
+    assert sorted(succeeded) == [0, 1, 2, 4], table
     assert succeeded[MISSES_THE_P300] < min(succeeded[0], succeeded[2]) - 0.1
     best = max(succeeded, key=lambda i: (succeeded[i], -i))
     assert output["best_trial"] == best
