@@ -129,9 +129,10 @@ def _feature_flashes(model: ServedModel, request: DecodeRequest) -> tuple[np.nda
 
 
 def preload_preprocessing() -> None:
-    """Import what raw windows need now (seconds of scipy, pandas, pyarrow), not on first use."""
+    """Import what raw windows need now (pandas, pyarrow, the fast path), not on first use."""
     import p300.features_io
-    import p300.preprocessing  # noqa: F401
+    import p300.preprocessing.epoching
+    import p300.preprocessing.fast  # noqa: F401
 
 
 def preprocess_window(model: ServedModel, window: RawWindow):
