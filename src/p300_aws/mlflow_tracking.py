@@ -189,6 +189,19 @@ class MlflowTracker:
                 what=f"upload artifact {name!r}",
             )
 
+    def log_files(self, run_id: str, files: dict[str, bytes]) -> None:
+        """Upload every ``{relative path: data}`` as artifacts of the run, in one call (one
+        artifact-store set-up instead of one per file)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in files.items():
+                path = Path(tmp) / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            self.retry(
+                lambda: self.client.log_artifacts(run_id, tmp),
+                what=f"upload artifacts {sorted(files)}",
+            )
+
     def log_json(self, run_id: str, name: str, document: object) -> bytes:
         """Upload ``document`` as indented, key-sorted JSON; returns the bytes uploaded."""
         data = json_bytes(document)

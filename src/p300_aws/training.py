@@ -203,11 +203,10 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         objects, excluded = _training_objects(s3, tracker, request)
         training_set = read_training_set([o.body for o in objects])
         result = _fit(request, training_set)
-        tracker.log_json(run_id, "excluded_subjects.json", excluded)
         manifest = json_bytes(dataset_manifest(objects))
         manifest_sha256 = sha256_hex(manifest)
         tracker.log_values(run_id, tags={MANIFEST_TAG: manifest_sha256})
-        _log_run(tracker, run_id, request, result, training_set, manifest)
+        _log_run(tracker, run_id, request, result, training_set, manifest, excluded)
         model_uri = tracker.log_sklearn_model(
             run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
         )
@@ -269,7 +268,9 @@ def run_metrics(result: TrainingResult) -> dict[str, float | None]:
     return metrics | {"fit_s": result.fit_seconds, "n_train_epochs": result.n_train_epochs}
 
 
-def _log_run(tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes):
+def _log_run(
+    tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes, excluded
+):
     info = training_set.info
     tracker.log_values(
         run_id,
@@ -286,14 +287,20 @@ def _log_run(tracker, run_id, request, result, training_set: TrainingSet, manife
         },
         metrics=run_metrics(result),
     )
-    tracker.log_bytes(run_id, "dataset_manifest.json", manifest)
-    tracker.log_json(run_id, "training_subjects.json", result.split.to_dict())
-    tracker.log_json(run_id, "feature_schema.json", info.to_dict())
     reference = training_reference(training_set, subjects=result.split.train).to_json().encode()
-    tracker.log_bytes(run_id, REFERENCE_ARTIFACT, reference)
-    tracker.log_json(run_id, "metrics.json", result.report.to_dict())
-    for name, png in _figures(result, training_set).items():
-        tracker.log_bytes(run_id, name, png, folder="plots")
+    figures = {f"plots/{name}": png for name, png in _figures(result, training_set).items()}
+    tracker.log_files(
+        run_id,
+        {
+            "dataset_manifest.json": manifest,
+            "excluded_subjects.json": json_bytes(excluded),
+            "training_subjects.json": json_bytes(result.split.to_dict()),
+            "feature_schema.json": json_bytes(info.to_dict()),
+            REFERENCE_ARTIFACT: reference,
+            "metrics.json": json_bytes(result.report.to_dict()),
+        }
+        | figures,
+    )
 
 
 def _figures(result: TrainingResult, training_set: TrainingSet) -> dict[str, bytes]:

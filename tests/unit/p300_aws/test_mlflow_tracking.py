@@ -151,3 +151,16 @@ def test_a_model_with_a_class_from_elsewhere_is_refused():
     model.fit([[0.0], [1.0], [0.1], [0.9]], [0, 1, 0, 1])
     with pytest.raises(ValueError, match=r"outside .*ForeignStep"):
         skops_trusted_types(model)
+
+
+def test_log_files_uploads_every_file_with_its_folder_in_one_call(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(store, policy=RetryPolicy(1, 0))
+    experiment = tracker.client.create_experiment(
+        "files", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    run_id = tracker.client.create_run(experiment).info.run_id
+    tracker.log_files(run_id, {"a.json": b"{}", "plots/roc.png": b"\x89PNG"})
+    root = tmp_path / "artifacts" / run_id / "artifacts"
+    assert (root / "a.json").read_bytes() == b"{}"
+    assert (root / "plots" / "roc.png").read_bytes() == b"\x89PNG"
