@@ -101,15 +101,37 @@ def resolve_model(
     return None
 
 
+def _is_missing(status: int, body: str) -> bool:
+    """Whether an MLflow error answer means "no such model, run or alias"."""
+    try:
+        error = json.loads(body)
+    except ValueError:
+        return False
+    code, message = error.get("error_code"), str(error.get("message", ""))
+    if status == 404 and code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return (
+        status == 400
+        and code == "INVALID_PARAMETER_VALUE"
+        and "alias" in message
+        and ("not found" in message)
+    )
+
+
 def _get_json(tracking_uri: str, endpoint: str, query: dict[str, str]) -> dict | None:
-    """GET ``/api/2.0/mlflow/<endpoint>``; None when MLflow answers RESOURCE_DOES_NOT_EXIST."""
+    """GET ``/api/2.0/mlflow/<endpoint>``; None when what was asked for does not exist.
+
+    MLflow answers 404 RESOURCE_DOES_NOT_EXIST for a missing model or run, but 400
+    INVALID_PARAMETER_VALUE "Registered model alias ... not found." for an alias that is not set
+    on an existing model.
+    """
     url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
     try:
         with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")
-        if exc.code == 404 and "RESOURCE_DOES_NOT_EXIST" in body:
+        if _is_missing(exc.code, body):
             return None
         raise OSError(f"MLflow GET {endpoint} {query} answered HTTP {exc.code}: {body}") from exc
 
