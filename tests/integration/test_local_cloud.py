@@ -69,13 +69,17 @@ def test_logs_show_localstack_and_mlflow(scenario):
     assert "/health" in lifecycle.logs(home, "mlflow", lines=500)
 
 
+PLAIN_BUCKET = "p300-mlflow-artifacts"
+
+
 def _fill(box) -> dict:
     """Objects (versioned, deleted, multi-MB), an MLflow run, artifact and registered model."""
     client = s3(box)
     big = os.urandom(6 * 1024 * 1024)
-    client.put_object(Bucket="p300-landing-zone", Key="subject_01/a.parquet", Body=b"landing")
-    client.put_object(Bucket="p300-landing-zone", Key="gone.txt", Body=b"x")
-    client.delete_object(Bucket="p300-landing-zone", Key="gone.txt")
+    # An unversioned bucket nothing watches: a landing-zone object would be ingested (and moved).
+    client.put_object(Bucket=PLAIN_BUCKET, Key="restart-check/plain.txt", Body=b"plain")
+    client.put_object(Bucket=PLAIN_BUCKET, Key="restart-check/gone.txt", Body=b"x")
+    client.delete_object(Bucket=PLAIN_BUCKET, Key="restart-check/gone.txt")
     v1 = client.put_object(Bucket="p300-raw-data", Key="s/raw.parquet", Body=b"v1")["VersionId"]
     v2 = client.put_object(Bucket="p300-raw-data", Key="s/raw.parquet", Body=big)["VersionId"]
 
@@ -101,10 +105,10 @@ def _fill(box) -> dict:
 def _check_everything_back(box, expected) -> None:
     client = s3(box)
     assert {b["Name"] for b in client.list_buckets()["Buckets"]} >= BUCKETS
-    body = client.get_object(Bucket="p300-landing-zone", Key="subject_01/a.parquet")["Body"]
-    assert body.read() == b"landing"
+    body = client.get_object(Bucket=PLAIN_BUCKET, Key="restart-check/plain.txt")["Body"]
+    assert body.read() == b"plain"
     with pytest.raises(client.exceptions.NoSuchKey):
-        client.get_object(Bucket="p300-landing-zone", Key="gone.txt")
+        client.get_object(Bucket=PLAIN_BUCKET, Key="restart-check/gone.txt")
     listed = client.list_object_versions(Bucket="p300-raw-data", Prefix="s/")["Versions"]
     assert sorted(v["VersionId"] for v in listed) == sorted(expected["versions"])
     v1, v2 = expected["versions"]
