@@ -475,15 +475,25 @@ def _check_epochs(epochs: np.ndarray, ch_names: tuple[str, ...]) -> None:
         raise ValueError("epochs must hold at least one epoch, got 0 (every flash rejected?)")
 
 
-def _check_comparable(
+def incomparability(
     reference: DriftReference, *, ch_names: tuple[str, ...], params_hash: str
-) -> None:
-    if ch_names != reference.ch_names:
-        raise ValueError(
-            f"ch_names must equal the reference's {list(reference.ch_names)}, got {list(ch_names)}"
-        )
+) -> str | None:
+    """Why a subject's features cannot be compared with ``reference`` (another montage or other
+    preprocessing), or None when they can."""
+    if tuple(ch_names) != reference.ch_names:
+        expected = list(reference.ch_names)
+        return f"ch_names must equal the reference's {expected}, got {list(ch_names)}"
     if params_hash != reference.params_hash:
-        raise ValueError(
+        return (
             f"params_hash must equal the reference's {reference.params_hash!r} (features "
             f"preprocessed alike), got {params_hash!r}"
         )
+    return None
+
+
+def _check_comparable(
+    reference: DriftReference, *, ch_names: tuple[str, ...], params_hash: str
+) -> None:
+    problem = incomparability(reference, ch_names=ch_names, params_hash=params_hash)
+    if problem:
+        raise ValueError(problem)

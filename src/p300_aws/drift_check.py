@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from p300.drift import DriftReference, DriftReport, build_reference, check_drift
+from p300.drift import (
+    DriftReference,
+    DriftReport,
+    build_reference,
+    check_drift,
+    incomparability,
+)
 from p300.features_io import TrainingSet, params_hash, read_features
 from p300_aws.alerts import Alert, raise_alert
 from p300_aws.errors import BadEventError
@@ -216,7 +222,8 @@ def check_subject(
 ) -> dict:
     """Check one processed subject; publish the metric and, on drift, an alert.
 
-    Returns the step's output: ``status`` (``checked``, ``no reference`` or ``skipped``) with
+    Returns the step's output: ``status`` (``checked``, ``no reference``, ``incompatible`` or
+    ``skipped``) with
     ``reason`` or the verdict (``drifted``, ``drifted_channels``, ``max_psi``, ``reference``,
     ``alert_key``).
     """
@@ -239,6 +246,17 @@ def check_subject(
     stored = read_object(s3, FEATURES_BUCKET, request.features_key,
                          version_id=request.features_version_id)  # fmt: skip
     features = read_features(stored.body)
+    problem = incomparability(
+        reference, ch_names=features.ch_names, params_hash=params_hash(features.params)
+    )
+    if problem:
+        # Another montage or preprocessing is not drift: the model cannot score it at all, and
+        # the API answers such data with a 4xx naming the difference.
+        return {
+            "status": "incompatible",
+            "reason": f"not comparable with {REGISTERED_MODEL} v{model.version}: {problem}",
+            "reference": model.to_dict(),
+        }
     report = check_drift(
         reference,
         features.epochs,

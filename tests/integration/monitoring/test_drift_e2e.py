@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1500)]
 RUN = uuid.uuid4().hex[:6].upper()
 REFERENCE = [f"D{RUN}R{n}" for n in range(1, 6)]  # the first 4 train the model
 NORMAL, SCALED, BROKEN = f"D{RUN}N", f"D{RUN}X", f"D{RUN}B"
+OTHER_MONTAGE = f"D{RUN}M"  # 8 channels: the champion (16) cannot score it
 BROKEN_CHANNEL = 3  # AFz
 DURATION_S = 60.0
 ALARM_WAIT_S = 300
@@ -135,6 +136,9 @@ def checked(aws, state_machines, champion, alert_queue) -> dict[str, dict]:
         NORMAL: recording(6),
         SCALED: scaled(recording(7), 2.0),
         BROKEN: with_flat_channel(recording(8), BROKEN_CHANNEL),
+        OTHER_MONTAGE: synthetic.subject_session(
+            seed=29, subject_number=9, duration_s=DURATION_S, bad_channel_prob=0.0, n_channels=8
+        ),
     }
     results = upload_and_wait(
         aws,
@@ -156,8 +160,8 @@ def test_subjects_are_checked_against_the_model_current_when_they_arrive(referen
                 "no version of P300-Classifier has alias champion or challenger"
                 in (drift["reason"])
             )
-        else:
-            assert drift["status"] == "checked", drift
+        else:  # checked, or incompatible when that model has another montage
+            assert drift["status"] in ("checked", "incompatible"), drift
             assert drift["reference"]["version"] == model_before.version, drift
 
 
@@ -166,6 +170,14 @@ def test_an_alias_set_on_no_version_resolves_to_none(cloud, champion):
     assert resolve_model(cloud.tracking_uri, aliases=("no-such-alias",)) is None
     found = resolve_model(cloud.tracking_uri, aliases=("no-such-alias", CHAMPION_ALIAS))
     assert (found.alias, found.version) == (CHAMPION_ALIAS, str(champion["model_version"]))
+
+
+def test_another_montage_is_reported_incompatible_not_drifted(aws, champion, checked):
+    drift = checked["results"][OTHER_MONTAGE]["drift"]
+    assert drift["status"] == "incompatible", drift
+    assert "ch_names must equal the reference's" in drift["reason"]
+    assert drift["reference"]["version"] == str(champion["model_version"])
+    assert not [a for a in list_alerts(aws["s3"], kind="drift") if a.subject == OTHER_MONTAGE]
 
 
 def test_training_logs_the_drift_reference_of_its_training_subjects(cloud, champion):

@@ -9,6 +9,7 @@ from p300.drift import (
     build_reference,
     check_drift,
     epoch_statistics,
+    incomparability,
     ks_per_channel,
     population_stability_index,
     sample_values,
@@ -185,3 +186,16 @@ def test_ks_matches_scipy_statistic_exactly_and_p_value_within_a_few_percent(shi
     expected = stats.ks_2samp(reference, sample, axis=1)
     np.testing.assert_allclose(statistic, expected.statistic, rtol=0, atol=1e-12)
     np.testing.assert_allclose(p_value, expected.pvalue, rtol=0.06, atol=1e-6)
+
+
+def test_incomparability_names_another_montage_or_preprocessing():
+    rng = np.random.default_rng(3)
+    epochs = rng.normal(size=(40, 3, 20))
+    reference = build_reference(epochs, ch_names=("Fz", "Cz", "Pz"), params_hash="abc")
+    assert incomparability(reference, ch_names=("Fz", "Cz", "Pz"), params_hash="abc") is None
+    assert "got ['Fz', 'Cz']" in incomparability(
+        reference, ch_names=("Fz", "Cz"), params_hash="abc"
+    )
+    assert "params_hash must equal the reference's 'abc'" in incomparability(
+        reference, ch_names=("Fz", "Cz", "Pz"), params_hash="xyz"
+    )
