@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.functions import python_function
 from p300_aws.alerts import ALERTS_PREFIX
 from p300_aws.health_probe import STATE_KEY
 from p300_aws.names import (
@@ -30,7 +31,6 @@ from p300_aws.names import (
     MONITORING_BUCKET,
     PREDICT_FUNCTION,
 )
-from p300_ops import layers
 
 #: Alarms look at one period of this length.
 ALARM_PERIOD = Duration.seconds(60)
@@ -110,20 +110,12 @@ class Monitoring(Construct):
     def _probe(
         self, function_layers: dict[str, lambda_.ILayerVersion], api: apigw.RestApi
     ) -> lambda_.Function:
-        probe = lambda_.Function(
+        probe = python_function(
             self,
             "HealthProbe",
-            function_name=HEALTH_PROBE_FUNCTION,
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(
-                str(layers.function_code_dir(HEALTH_PROBE_FUNCTION)), exclude=["__pycache__"]
-            ),
-            layers=[
-                function_layers[name] for name in layers.FUNCTION_LAYERS[HEALTH_PROBE_FUNCTION]
-            ],
-            memory_size=256,
+            HEALTH_PROBE_FUNCTION,
+            function_layers=function_layers,
+            memory_mb=256,
             timeout=PROBE_TIMEOUT,
             environment={"P300_API_ID": api.rest_api_id},
         )

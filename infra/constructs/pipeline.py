@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.functions import RUNTIME, python_function
 from infra.constructs.storage import Storage
 from p300_aws.names import (
     CHECK_DRIFT_FUNCTION,
@@ -31,7 +32,6 @@ from p300_aws.names import (
 from p300_ops import layers
 
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
 #: Input of the hourly catch-up run: ingest whatever no S3 event started.
 CATCH_UP_INPUT = {"catch_up": True}
 
@@ -125,18 +125,12 @@ class Pipeline(Construct):
 
     def _function(self, name: str, *, environment: dict[str, str]) -> lambda_.Function:
         spec = FUNCTION_SPECS[name]
-        return lambda_.Function(
+        return python_function(
             self,
             _construct_id(name),
-            function_name=name,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(
-                str(layers.function_code_dir(name)), exclude=["__pycache__"]
-            ),
-            layers=[self.layers[layer] for layer in layers.FUNCTION_LAYERS[name]],
-            memory_size=spec.memory_mb,
+            name,
+            function_layers=self.layers,
+            memory_mb=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
             environment=environment,
         )

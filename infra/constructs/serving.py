@@ -11,8 +11,8 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.constructs.functions import python_function
 from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, ROUTES
-from p300_ops import layers
 
 MEMORY_MB = 1024
 TIMEOUT_S = 30
@@ -37,18 +37,12 @@ class Serving(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Until `p300 deploy-model` ships a bundle in the code, the app answers 503.
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "PredictFunction",
-            function_name=PREDICT_FUNCTION,
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(
-                str(layers.function_code_dir(PREDICT_FUNCTION)), exclude=["__pycache__"]
-            ),
-            layers=[function_layers[name] for name in layers.FUNCTION_LAYERS[PREDICT_FUNCTION]],
-            memory_size=MEMORY_MB,
+            PREDICT_FUNCTION,
+            function_layers=function_layers,
+            memory_mb=MEMORY_MB,
             timeout=Duration.seconds(TIMEOUT_S),
             # The stage is the public prefix on AWS and on host-style emulator URLs (`/docs`).
             environment={"P300_API_ROOT_PATH": f"/{API_STAGE}"},

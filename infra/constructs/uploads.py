@@ -12,6 +12,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.constructs.functions import python_function
 from infra.constructs.storage import Storage
 from p300_aws.names import (
     API_STAGE,
@@ -20,7 +21,6 @@ from p300_aws.names import (
     UPLOAD_URL_FUNCTION,
     UPLOAD_USAGE_PLAN_NAME,
 )
-from p300_ops import layers
 
 MEMORY_MB = 256
 TIMEOUT_S = 30
@@ -55,18 +55,12 @@ class Uploads(Construct):
         function_layers: dict[str, lambda_.ILayerVersion],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "UploadUrlFunction",
-            function_name=UPLOAD_URL_FUNCTION,
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(
-                str(layers.function_code_dir(UPLOAD_URL_FUNCTION)), exclude=["__pycache__"]
-            ),
-            layers=[function_layers[name] for name in layers.FUNCTION_LAYERS[UPLOAD_URL_FUNCTION]],
-            memory_size=MEMORY_MB,
+            UPLOAD_URL_FUNCTION,
+            function_layers=function_layers,
+            memory_mb=MEMORY_MB,
             timeout=Duration.seconds(TIMEOUT_S),
         )
         # Presigned URLs carry the signer's permissions: PutObject covers every multipart step.
