@@ -14,10 +14,7 @@ outcome is ``no reference`` with the reason, and neither a metric nor an alert i
 ``mlflow`` itself is not imported: two REST calls do.
 """
 
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +30,8 @@ from p300.drift import (
 from p300.features_io import TrainingSet, params_hash, read_features
 from p300_aws.alerts import Alert, raise_alert
 from p300_aws.errors import BadEventError
+from p300_aws.mlflow_rest import MlflowRestTracker
+from p300_aws.mlflow_tracking import RetryPolicy
 from p300_aws.names import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
@@ -80,66 +79,29 @@ class ModelReference:
 
 
 def resolve_model(
-    tracking_uri: str, *, aliases: tuple[str, ...] = REFERENCE_ALIASES
+    tracker: MlflowRestTracker, *, aliases: tuple[str, ...] = REFERENCE_ALIASES
 ) -> ModelReference | None:
     """The model version behind the first alias of ``aliases`` that is set, or None.
 
     Raises
     ------
+    MlflowUnavailableError, MlflowRestError
+        When MLflow cannot be reached, or refuses otherwise than "no such alias".
     OSError
-        When MLflow cannot be reached, or answers an error other than "no such alias".
+        When the version's run is gone.
     """
     for alias in aliases:
-        found = _get_json(
-            tracking_uri,
-            "registered-models/alias",
-            {"name": REGISTERED_MODEL, "alias": alias},
-        )
+        found = tracker.get("registered-models/alias", {"name": REGISTERED_MODEL, "alias": alias})
         if found is None:
             continue
         version = found["model_version"]
-        run = _get_json(tracking_uri, "runs/get", {"run_id": version["run_id"]})
+        run = tracker.get("runs/get", {"run_id": version["run_id"]})
         if run is None:
             raise OSError(f"MLflow has no run {version['run_id']} of {REGISTERED_MODEL} v{version}")
         return ModelReference(
             alias, str(version["version"]), version["run_id"], run["run"]["info"]["artifact_uri"]
         )
     return None
-
-
-def _is_missing(status: int, body: str) -> bool:
-    """Whether an MLflow error answer means "no such model, run or alias"."""
-    try:
-        error = json.loads(body)
-    except ValueError:
-        return False
-    code, message = error.get("error_code"), str(error.get("message", ""))
-    if status == 404 and code == "RESOURCE_DOES_NOT_EXIST":
-        return True
-    return (
-        status == 400
-        and code == "INVALID_PARAMETER_VALUE"
-        and "alias" in message
-        and ("not found" in message)
-    )
-
-
-def _get_json(tracking_uri: str, endpoint: str, query: dict[str, str]) -> dict | None:
-    """GET ``/api/2.0/mlflow/<endpoint>``; None when what was asked for does not exist.
-
-    MLflow answers 404 RESOURCE_DOES_NOT_EXIST for a missing model or run, but 400
-    INVALID_PARAMETER_VALUE "Registered model alias ... not found." for an alias that is not set
-    on an existing model.
-    """
-    url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
-    try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
-        if _is_missing(exc.code, body):
-            return None
-        raise OSError(f"MLflow GET {endpoint} {query} answered HTTP {exc.code}: {body}") from exc
 
 
 def artifact_location(artifact_uri: str, name: str) -> tuple[str, str]:
@@ -170,10 +132,12 @@ class ReferenceStore:
     """
 
     def __init__(self, s3, tracking_uri: str):
-        if not tracking_uri:
-            raise ValueError(f"tracking_uri must be an MLflow server URI, got {tracking_uri!r}")
         self.s3 = s3
-        self.tracking_uri = tracking_uri
+        # One attempt: a failed check is caught by its step, and retrying would only hold back
+        # the subject's result.
+        self.tracker = MlflowRestTracker(
+            tracking_uri, policy=RetryPolicy(attempts=1), timeout_s=HTTP_TIMEOUT_S
+        )
         self._by_version: dict[str, DriftReference] = {}
 
     def current(self) -> tuple[ModelReference | None, DriftReference | None]:
@@ -182,7 +146,7 @@ class ReferenceStore:
         (None, None) without such a model; (model, None) when its run has no reference (a model
         trained before drift checks existed).
         """
-        model = resolve_model(self.tracking_uri)
+        model = resolve_model(self.tracker)
         if model is None:
             return None, None
         if model.version not in self._by_version:

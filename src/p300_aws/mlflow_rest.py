@@ -32,12 +32,33 @@ RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 
 class MlflowRestError(RuntimeError):
-    """The tracking server refused a request (not an availability problem)."""
+    """The tracking server refused a request (not an availability problem).
 
-    def __init__(self, message: str, *, status: int, error_code: str):
+    ``detail`` is the server's own message.
+    """
+
+    def __init__(self, message: str, *, status: int, error_code: str, detail: str = ""):
         super().__init__(message)
         self.status = status
         self.error_code = error_code
+        self.detail = detail
+
+    @property
+    def means_missing(self) -> bool:
+        """Whether the refusal says "no such experiment, model, run or alias".
+
+        MLflow answers 404 RESOURCE_DOES_NOT_EXIST for a missing experiment, model or run, but
+        400 INVALID_PARAMETER_VALUE "Registered model alias ... not found." for an alias that is
+        not set on an existing model.
+        """
+        if self.status == 404 and self.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return True
+        return (
+            self.status == 400
+            and self.error_code == "INVALID_PARAMETER_VALUE"
+            and "alias" in self.detail
+            and "not found" in self.detail
+        )
 
 
 class _Unavailable(Exception):
@@ -168,14 +189,19 @@ class MlflowRestTracker:
         except Exception as exc:  # the server may be the reason we are failing
             log.warning("could not mark MLflow run %s FAILED: %s", run_id, exc)
 
-    def _find_experiment(self, name: str) -> str | None:
+    def get(self, endpoint: str, query: Mapping[str, str]) -> dict | None:
+        """GET ``endpoint`` with ``query``, retried per the policy; None when what was asked for
+        does not exist (`MlflowRestError.means_missing`)."""
         try:
-            found = self._call("experiments/get-by-name", None, query={"experiment_name": name})
+            return self._call(endpoint, None, query=dict(query))
         except MlflowRestError as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            if exc.means_missing:
                 return None
             raise
-        return found["experiment"]["experiment_id"]
+
+    def _find_experiment(self, name: str) -> str | None:
+        found = self.get("experiments/get-by-name", {"experiment_name": name})
+        return None if found is None else found["experiment"]["experiment_id"]
 
     def _call(self, endpoint: str, body: dict | None, *, query: dict | None = None) -> dict:
         """POST ``body`` (or GET with ``query`` when body is None), retried per the policy."""
@@ -221,7 +247,8 @@ def _refusal(endpoint: str, exc: urllib.error.HTTPError) -> Exception:
     message = f"{endpoint}: HTTP {exc.code} {error_code} {answer.get('message', text[:300])}"
     if is_retryable(exc.code, error_code):
         return _Unavailable(message)
-    return MlflowRestError(message, status=exc.code, error_code=error_code)
+    detail = str(answer.get("message", ""))
+    return MlflowRestError(message, status=exc.code, error_code=error_code, detail=detail)
 
 
 def _key_values(mapping: Mapping[str, object]) -> list[dict[str, str]]:

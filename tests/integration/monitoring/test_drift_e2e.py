@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from p300 import raw_io, synthetic
 from p300_aws.alerts import list_alerts
 from p300_aws.drift_check import REFERENCE_ARTIFACT, resolve_model
+from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.names import (
     ALERTS_TOPIC,
     CHAMPION_ALIAS,
@@ -100,7 +101,7 @@ def upload_and_wait(aws, state_machines, bodies: dict[str, bytes]) -> dict[str, 
 @pytest.fixture(scope="module")
 def reference_subjects(cloud, aws, state_machines):
     """The reference subjects processed; (their results, the model current before them)."""
-    model_before = resolve_model(cloud.tracking_uri)
+    model_before = resolve_model(MlflowRestTracker(cloud.tracking_uri))
     bodies = {
         subject: raw_io.recording_to_parquet_bytes(recording(number))
         for number, subject in enumerate(REFERENCE, start=1)
@@ -167,8 +168,9 @@ def test_subjects_are_checked_against_the_model_current_when_they_arrive(referen
 
 def test_an_alias_set_on_no_version_resolves_to_none(cloud, champion):
     # The model exists, the alias does not: MLflow answers 400, which means "not set".
-    assert resolve_model(cloud.tracking_uri, aliases=("no-such-alias",)) is None
-    found = resolve_model(cloud.tracking_uri, aliases=("no-such-alias", CHAMPION_ALIAS))
+    tracker = MlflowRestTracker(cloud.tracking_uri)
+    assert resolve_model(tracker, aliases=("no-such-alias",)) is None
+    found = resolve_model(tracker, aliases=("no-such-alias", CHAMPION_ALIAS))
     assert (found.alias, found.version) == (CHAMPION_ALIAS, str(champion["model_version"]))
 
 

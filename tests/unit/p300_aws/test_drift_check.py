@@ -13,7 +13,6 @@ from p300.preprocessing import preprocess
 from p300_aws.drift_check import (
     DriftCheckRequest,
     ModelReference,
-    _is_missing,
     artifact_location,
     check_subject,
     drift_alert,
@@ -120,18 +119,3 @@ def test_the_alert_carries_the_verdict_and_its_evidence(training_set):
     afz = next(channel for channel in evidence["channels"] if channel["channel"] == "AFz")
     assert afz["p_value"] < evidence["threshold"] and afz["psi"] > 0.25
     assert np.isfinite([c["ks_statistic"] for c in evidence["channels"]]).all()
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "missing"),
-    [
-        (404, '{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run x not found"}', True),
-        (400, '{"error_code": "INVALID_PARAMETER_VALUE", '
-              '"message": "Registered model alias champion not found."}', True),
-        (400, '{"error_code": "INVALID_PARAMETER_VALUE", "message": "Bad run id"}', False),
-        (500, '{"error_code": "INTERNAL_ERROR", "message": "boom"}', False),
-        (502, "<html>Bad Gateway</html>", False),
-    ],
-)  # fmt: skip
-def test_only_mlflow_answers_meaning_not_there_count_as_missing(status, body, missing):
-    assert _is_missing(status, body) is missing

@@ -140,3 +140,28 @@ def test_from_env_needs_the_tracking_uri_and_reads_the_policy():
 def test_end_run_rejects_an_unknown_status(tracker):
     with pytest.raises(ValueError, match=r"status must be one of \('FINISHED'"):
         tracker.end_run("any", status="DONE")
+
+
+@pytest.mark.parametrize(
+    ("status", "error_code", "detail", "missing"),
+    [
+        (404, "RESOURCE_DOES_NOT_EXIST", "Run x not found", True),
+        (400, "INVALID_PARAMETER_VALUE", "Registered model alias champion not found.", True),
+        (400, "INVALID_PARAMETER_VALUE", "Bad run id", False),
+        (404, "ENDPOINT_NOT_FOUND", "", False),
+    ],
+)
+def test_only_refusals_meaning_not_there_count_as_missing(status, error_code, detail, missing):
+    error = MlflowRestError("x", status=status, error_code=error_code, detail=detail)
+    assert error.means_missing is missing
+
+
+def test_get_answers_none_for_a_missing_model_run_or_alias(tracker):
+    name = f"model-{uuid.uuid4().hex[:8]}"
+    alias_query = {"name": name, "alias": "champion"}
+    assert tracker.get("registered-models/alias", alias_query) is None  # no such model
+    tracker._call("registered-models/create", {"name": name})
+    assert tracker.get("registered-models/alias", alias_query) is None  # model, no alias: HTTP 400
+    assert tracker.get("runs/get", {"run_id": "0" * 32}) is None
+    found = tracker.get("registered-models/get", {"name": name})
+    assert found["registered_model"]["name"] == name
