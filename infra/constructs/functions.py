@@ -6,6 +6,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from p300_ops import layers
+from p300_ops.offline import TELEMETRY_OFF
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 
@@ -31,7 +32,8 @@ def python_function(
     timeout
         How long one invocation may run.
     environment
-        Environment variables of the function.
+        Environment variables of the function (telemetry is always switched off: the
+        functions may reach only the local cloud).
     """
     return lambda_.Function(
         scope,
@@ -44,5 +46,5 @@ def python_function(
         layers=[function_layers[layer] for layer in layers.FUNCTION_LAYERS[name]],
         memory_size=memory_mb,
         timeout=timeout,
-        environment=environment,
+        environment={**TELEMETRY_OFF, **(environment or {})},
     )

@@ -20,6 +20,7 @@ from p300_ops.localcloud.processes import (
     tail,
     wait_until,
 )
+from p300_ops.offline import TELEMETRY_OFF
 
 DEFAULT_PORT = 5050
 ARTIFACT_BUCKET = MLFLOW_ARTIFACTS_BUCKET
@@ -61,6 +62,7 @@ def start_mlflow(
         "MLFLOW_S3_ENDPOINT_URL": endpoint_url(localstack_port),
         # The GenAI job runner (a dozen worker processes) serves nothing we use.
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **TELEMETRY_OFF,
     }
     server = start_server(
         "mlflow",

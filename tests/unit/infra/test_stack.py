@@ -20,6 +20,7 @@ from p300_aws.names import (
     TRAIN_STATE_MACHINE,
 )
 from p300_ops import layers
+from p300_ops.offline import TELEMETRY_OFF
 
 TRACKING_URI = "http://127.0.0.1:5999"
 
@@ -73,7 +74,16 @@ def test_each_function_runs_python313_with_its_layers_and_tracking_uri(template,
     assert function["Environment"]["Variables"] == {
         "MLFLOW_TRACKING_URI": TRACKING_URI,
         "OPENBLAS_NUM_THREADS": "1",
+        **TELEMETRY_OFF,
     }
+
+
+def test_every_function_has_telemetry_switched_off(template):
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) >= 8
+    for resource in functions.values():
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert variables["MLFLOW_DISABLE_TELEMETRY"] == variables["DO_NOT_TRACK"] == "true"
 
 
 def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
@@ -85,7 +95,7 @@ def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
 
 def test_tracking_uri_is_omitted_without_the_context_value(fake_layer_builds):
     function = function_resource(synth(), PREPROCESS_FUNCTION)
-    assert function["Environment"]["Variables"] == {"OPENBLAS_NUM_THREADS": "1"}
+    assert function["Environment"]["Variables"] == {"OPENBLAS_NUM_THREADS": "1", **TELEMETRY_OFF}
 
 
 def test_one_layer_per_recipe_for_python313(template):
