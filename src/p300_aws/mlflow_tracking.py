@@ -99,6 +99,14 @@ def call_with_retry[R](
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged in a run: ``uri`` registers it, ``model_id`` attaches metrics to it."""
+
+    uri: str
+    model_id: str
+
+
 class MlflowTracker:
     """Runs, artifacts and registry calls against one tracking server, each call retried.
 
@@ -167,14 +175,21 @@ class MlflowTracker:
         params: Mapping[str, object] = {},
         metrics: Mapping[str, float | None] = {},
         tags: Mapping[str, str] = {},
+        model: LoggedModel | None = None,
     ) -> None:
-        """Log params (as text), metrics (None values left out) and tags in one batch."""
+        """Log params (as text), metrics (None values left out) and tags in one batch; with
+        ``model``, the metrics are that logged model's too (its page in MLflow shows them)."""
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
+        model_id = None if model is None else model.model_id
         batch = {
             "params": [Param(k, _param_text(v)) for k, v in params.items()],
-            "metrics": [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
+            "metrics": [
+                Metric(k, float(v), now, 0, model_id=model_id)
+                for k, v in metrics.items()
+                if v is not None
+            ],
             "tags": [RunTag(k, str(v)) for k, v in tags.items()],
         }
         self.retry(lambda: self.client.log_batch(run_id, **batch), what="log params and metrics")
@@ -218,12 +233,17 @@ class MlflowTracker:
         except Exception as exc:  # the server may be the reason we are failing
             log.warning("could not mark MLflow run %s FAILED: %s", run_id, exc)
 
-    def log_sklearn_model(self, run_id: str, model, *, pip_requirements: list[str]) -> str:
-        """Log a fitted scikit-learn model as the run's ``model``; returns its model URI."""
+    def log_sklearn_model(self, run_id: str, model, *, pip_requirements: list[str]) -> LoggedModel:
+        """Log a fitted scikit-learn model as the run's ``model``.
+
+        Log it before the run's metrics and pass it to `log_values`: MLflow copies the metrics
+        a run already has onto a newly logged model with one request per metric (0.4 s for a
+        training run's 38).
+        """
         import mlflow
         import mlflow.sklearn
 
-        def log_model() -> str:
+        def log_model() -> LoggedModel:
             # The logged model belongs to the active experiment, not to the run's: align them.
             experiment_id = self.client.get_run(run_id).info.experiment_id
             with process_wide_mlflow(self.tracking_uri):
@@ -235,7 +255,7 @@ class MlflowTracker:
                     pip_requirements=pip_requirements,
                     skops_trusted_types=skops_trusted_types(model),
                 )
-            return info.model_uri
+            return LoggedModel(info.model_uri, info.model_id)
 
         return self.retry(log_model, what="log the model")
 

@@ -205,14 +205,13 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         result = _fit(request, training_set)
         manifest = json_bytes(dataset_manifest(objects))
         manifest_sha256 = sha256_hex(manifest)
-        tracker.log_values(run_id, tags={MANIFEST_TAG: manifest_sha256})
-        _log_run(tracker, run_id, request, result, training_set, manifest, excluded)
-        model_uri = tracker.log_sklearn_model(
+        model = tracker.log_sklearn_model(
             run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
         )
+        _log_run(tracker, run_id, request, result, training_set, manifest, excluded, model)
         tracker.end_run(run_id)
         alias = CHALLENGER_ALIAS if request.auto_set_challenger_alias else None
-        version = tracker.register(model_uri, run_id, name=REGISTERED_MODEL, alias=alias)
+        version = tracker.register(model.uri, run_id, name=REGISTERED_MODEL, alias=alias)
     except BaseException:
         tracker.mark_failed(run_id)
         raise
@@ -269,8 +268,9 @@ def run_metrics(result: TrainingResult) -> dict[str, float | None]:
 
 
 def _log_run(
-    tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes, excluded
+    tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes, excluded, model
 ):
+    """Params, metrics (also the logged ``model``'s), the manifest tag, documents and plots."""
     info = training_set.info
     tracker.log_values(
         run_id,
@@ -286,6 +286,8 @@ def _log_run(
             "n_features": info.n_features,
         },
         metrics=run_metrics(result),
+        tags={MANIFEST_TAG: sha256_hex(manifest)},
+        model=model,
     )
     reference = training_reference(training_set, subjects=result.split.train).to_json().encode()
     figures = {f"plots/{name}": png for name, png in _figures(result, training_set).items()}

@@ -134,6 +134,9 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
         versions = datasets.read_manifest_versions(s3, manifest)
         training_set = read_training_set([body for _, body in versions])
         result = _fit(context, trial, training_set.info, features_by_subject(training_set))
+        model = tracker.log_sklearn_model(
+            run_id, result.model, pip_requirements=_pip_requirements(trial.model_name)
+        )
         tracker.log_values(
             run_id,
             params={**trial.to_dict(), "trial_index": index, "seed": context["seed"],
@@ -143,13 +146,16 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
                     "params_hash": training_set.info.params_hash},
             metrics=run_metrics(result),
             tags={MANIFEST_TAG: manifest.sha256},
+            model=model,
         )  # fmt: skip
-        tracker.log_json(run_id, MANIFEST_ARTIFACT, manifest.to_dict())
-        tracker.log_json(run_id, "feature_schema.json", training_set.info.to_dict())
-        tracker.log_json(run_id, "training_subjects.json", result.split.to_dict())
-        tracker.log_json(run_id, "metrics.json", result.report.to_dict())
-        model_uri = tracker.log_sklearn_model(
-            run_id, result.model, pip_requirements=_pip_requirements(trial.model_name)
+        tracker.log_files(
+            run_id,
+            {
+                MANIFEST_ARTIFACT: json_bytes(manifest.to_dict()),
+                "feature_schema.json": json_bytes(training_set.info.to_dict()),
+                "training_subjects.json": json_bytes(result.split.to_dict()),
+                "metrics.json": json_bytes(result.report.to_dict()),
+            },
         )
         tracker.end_run(run_id)
     except BaseException:
@@ -159,7 +165,7 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
         "index": index,
         "status": "succeeded",
         "run_id": run_id,
-        "model_uri": model_uri,
+        "model_uri": model.uri,
         "roc_auc": result.report.pooled.roc_auc,
         "duration_s": round(time.perf_counter() - started, 3),
         "params": trial.to_dict(),

@@ -164,3 +164,21 @@ def test_log_files_uploads_every_file_with_its_folder_in_one_call(tmp_path):
     root = tmp_path / "artifacts" / run_id / "artifacts"
     assert (root / "a.json").read_bytes() == b"{}"
     assert (root / "plots" / "roc.png").read_bytes() == b"\x89PNG"
+
+
+def test_metrics_logged_after_the_model_are_the_models_too(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(store, policy=RetryPolicy(1, 0))
+    experiment = tracker.client.create_experiment(
+        "models", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    run_id = tracker.client.create_run(experiment).info.run_id
+    model = make_model("lda").fit(np.eye(4)[[0, 1, 2, 3] * 3], [0, 1, 0, 1] * 3)
+
+    logged = tracker.log_sklearn_model(run_id, model, pip_requirements=[])
+    tracker.log_values(run_id, metrics={"test_roc_auc": 0.85, "skipped": None}, model=logged)
+
+    assert logged.uri == f"models:/{logged.model_id}"
+    on_model = tracker.client.get_logged_model(logged.model_id).metrics
+    assert [(m.key, m.value, m.run_id) for m in on_model] == [("test_roc_auc", 0.85, run_id)]
+    assert tracker.client.get_run(run_id).data.metrics == {"test_roc_auc": 0.85}
