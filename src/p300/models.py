@@ -20,8 +20,6 @@ import inspect
 from collections.abc import Callable
 
 import numpy as np
-from pyriemann.estimation import XdawnCovariances
-from pyriemann.tangentspace import TangentSpace
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
@@ -121,6 +119,11 @@ def make_xdawn_riemann(
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if not isinstance(C, int | float) or C <= 0:
         raise ValueError(f"C must be a positive number; got {C!r}")
+    # Imported here: pyriemann (and the pyplot it imports) is half a second of every cold start
+    # of the training function, which mostly fits System A's LDA.
+    from pyriemann.estimation import XdawnCovariances
+    from pyriemann.tangentspace import TangentSpace
+
     return Pipeline(
         [
             ("reshape", EpochReshaper(n_channels=n_channels)),
