@@ -15,17 +15,20 @@ class PlatformStack(Stack):
     """Buckets of the data flow and the pipeline on them; serving and monitoring build on both.
 
     The CDK context value ``mlflowTrackingUri`` (passed by `p300 up`) becomes the functions'
-    ``MLFLOW_TRACKING_URI``.
+    ``MLFLOW_TRACKING_URI``; ``trainWarmEnvironments`` (default 1) is the train function's
+    provisioned concurrency.
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.storage = Storage(self, "Storage")
+        warm = self.node.try_get_context("trainWarmEnvironments")
         self.pipeline = Pipeline(
             self,
             "Pipeline",
             storage=self.storage,
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
+            train_warm_environments=1 if warm is None else int(warm),
         )
         self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)
         self.uploads = Uploads(

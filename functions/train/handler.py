@@ -7,6 +7,11 @@ import functools
 
 import boto3
 
+# Imported at init, not by the first training: the provisioned environments of the alias the
+# train state machine invokes have then paid for them before any request arrives.
+import mlflow.sklearn  # noqa: F401
+import skops.io  # noqa: F401
+
 from p300_aws import tuning
 from p300_aws.mlflow_tracking import MlflowTracker
 from p300_aws.training import TrainRequest, train_and_register

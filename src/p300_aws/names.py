@@ -24,6 +24,8 @@ CHECK_DRIFT_FUNCTION = "p300-check-drift"
 # Step Functions state machines.
 INGEST_STATE_MACHINE = "p300-ingest-and-process"
 TRAIN_STATE_MACHINE = "p300-train"
+#: The train state machine invokes this alias of the train function (provisioned environments).
+TRAIN_ALIAS = "live"
 
 # MLflow.
 REGISTERED_MODEL = "P300-Classifier"

@@ -16,6 +16,7 @@ from p300_aws.names import (
     LANDING_BUCKET,
     PLAN_FUNCTION,
     PREPROCESS_FUNCTION,
+    TRAIN_ALIAS,
     TRAIN_FUNCTION,
     TRAIN_STATE_MACHINE,
 )
@@ -202,6 +203,23 @@ def test_train_state_machine_fails_with_the_error_it_caught(template):
     assert set(substitutions) == {"TrainFunctionArn"}
     assert definition["States"]["Train"]["Catch"][0]["Next"] == "TrainingFailed"
     assert definition["States"]["TrainingFailed"]["Type"] == "Fail"
+
+
+def test_training_runs_on_the_alias_with_one_provisioned_environment(template):
+    (alias_id, alias), *others = template.find_resources("AWS::Lambda::Alias").items()
+    assert not others
+    assert alias["Properties"]["Name"] == TRAIN_ALIAS
+    assert alias["Properties"]["ProvisionedConcurrencyConfig"] == {
+        "ProvisionedConcurrentExecutions": 1
+    }
+    _, substitutions = _definition(template, TRAIN_STATE_MACHINE)
+    assert substitutions["TrainFunctionArn"] == {"Ref": alias_id}  # the alias, not $LATEST
+
+
+def test_train_warm_environments_zero_provisions_none(fake_layer_builds):
+    template = synth({"trainWarmEnvironments": "0"})
+    (alias,) = template.find_resources("AWS::Lambda::Alias").values()
+    assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
 
 
 def test_landing_objects_start_the_ingest_state_machine_with_the_raw_event(template):
