@@ -270,10 +270,11 @@ def bench_training(port: int) -> None:
 
 
 def _started(report: Report) -> str:
-    """How the environment that served ``report`` had started."""
+    """Whether ``report`` was its environment's first request (a provisioned environment's
+    init ran at deploy, not in the request's path: compare the state machine's wall time)."""
     if report.init_ms is None:
-        return "initialised before the request (provisioned or reused)"
-    return f"cold: init {report.init_ms / 1000:.1f} s before it"
+        return "environment reused"
+    return f"its environment's first request (init {report.init_ms / 1000:.1f} s)"
 
 
 def main() -> None:
