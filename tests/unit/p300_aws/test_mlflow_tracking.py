@@ -153,26 +153,26 @@ def test_a_model_with_a_class_from_elsewhere_is_refused():
         skops_trusted_types(model)
 
 
-def test_log_files_uploads_every_file_with_its_folder_in_one_call(tmp_path):
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = MlflowTracker(store, policy=RetryPolicy(1, 0))
+@pytest.fixture
+def sqlite_run(tmp_path) -> tuple[MlflowTracker, str]:
+    """A tracker on a fresh SQLite store and a run of it, artifacts under tmp_path/artifacts."""
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}", policy=RetryPolicy(1, 0))
     experiment = tracker.client.create_experiment(
-        "files", artifact_location=(tmp_path / "artifacts").as_uri()
+        "unit", artifact_location=(tmp_path / "artifacts").as_uri()
     )
-    run_id = tracker.client.create_run(experiment).info.run_id
+    return tracker, tracker.client.create_run(experiment).info.run_id
+
+
+def test_log_files_uploads_every_file_with_its_folder_in_one_call(sqlite_run, tmp_path):
+    tracker, run_id = sqlite_run
     tracker.log_files(run_id, {"a.json": b"{}", "plots/roc.png": b"\x89PNG"})
     root = tmp_path / "artifacts" / run_id / "artifacts"
     assert (root / "a.json").read_bytes() == b"{}"
     assert (root / "plots" / "roc.png").read_bytes() == b"\x89PNG"
 
 
-def test_metrics_logged_after_the_model_are_the_models_too(tmp_path):
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = MlflowTracker(store, policy=RetryPolicy(1, 0))
-    experiment = tracker.client.create_experiment(
-        "models", artifact_location=(tmp_path / "artifacts").as_uri()
-    )
-    run_id = tracker.client.create_run(experiment).info.run_id
+def test_metrics_logged_after_the_model_are_the_models_too(sqlite_run):
+    tracker, run_id = sqlite_run
     model = make_model("lda").fit(np.eye(4)[[0, 1, 2, 3] * 3], [0, 1, 0, 1] * 3)
 
     logged = tracker.log_sklearn_model(run_id, model, pip_requirements=[])
