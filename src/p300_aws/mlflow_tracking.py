@@ -268,7 +268,15 @@ class MlflowTracker:
 
         import mlflow
 
+        attempted = False
+
         def create_version() -> str:
+            nonlocal attempted
+            # An attempt whose answer was lost may have registered the model: a retry must
+            # find that version instead of registering the run's model a second time.
+            if attempted and (found := self._registered_version(name, run_id, model_uri)):
+                return found
+            attempted = True
             with process_wide_mlflow(self.tracking_uri):
                 return str(mlflow.register_model(model_uri, name, await_registration_for=0).version)
 
@@ -284,6 +292,12 @@ class MlflowTracker:
             self._delete_version(name, version)
             raise
         return version
+
+    def _registered_version(self, name: str, run_id: str, model_uri: str) -> str | None:
+        """The version of ``name`` registered from ``model_uri`` of ``run_id``, if any."""
+        versions = self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+        found = [v.version for v in versions if v.source == model_uri]
+        return str(min(found, key=int)) if found else None
 
     def _delete_version(self, name: str, version: str) -> None:
         try:

@@ -182,3 +182,27 @@ def test_metrics_logged_after_the_model_are_the_models_too(sqlite_run):
     on_model = tracker.client.get_logged_model(logged.model_id).metrics
     assert [(m.key, m.value, m.run_id) for m in on_model] == [("test_roc_auc", 0.85, run_id)]
     assert tracker.client.get_run(run_id).data.metrics == {"test_roc_auc": 0.85}
+
+
+def test_a_registration_whose_answer_was_lost_is_not_registered_twice(sqlite_run, monkeypatch):
+    import mlflow
+
+    tracker, run_id = sqlite_run
+    tracker.policy = RetryPolicy(3, 0)
+    model = make_model("lda").fit(np.eye(4)[[0, 1, 2, 3] * 3], [0, 1, 0, 1] * 3)
+    logged = tracker.log_sklearn_model(run_id, model, pip_requirements=[])
+    register_model, calls = mlflow.register_model, []
+
+    def register_then_lose_the_answer(*args, **kwargs):
+        calls.append(str(register_model(*args, **kwargs).version))
+        if len(calls) == 1:
+            raise ConnectionError("connection reset before the answer arrived")
+        return calls[-1]
+
+    monkeypatch.setattr(mlflow, "register_model", register_then_lose_the_answer)
+    version = tracker.register(logged.uri, run_id, name="P300-Test", alias="challenger")
+
+    assert (version, calls) == ("1", ["1"])  # one registration, found again by the retry
+    versions = tracker.client.search_model_versions("name = 'P300-Test'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert str(tracker.client.get_model_version_by_alias("P300-Test", "challenger").version) == "1"
