@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 
 from p300_aws.errors import MlflowUnavailableError
-from p300_aws.mlflow_tracking import TRACKING_URI_ENV, RetryPolicy
+from p300_aws.mlflow_tracking import RetryPolicy, tracking_uri_from_env
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,7 @@ class MlflowRestTracker:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "MlflowRestTracker":
         """The tracker of ``MLFLOW_TRACKING_URI`` with the retry policy of the environment."""
-        uri = environ.get(TRACKING_URI_ENV, "")
-        if not uri:
-            raise ValueError(f"environment variable {TRACKING_URI_ENV} must be set, got {uri!r}")
-        return cls(uri, policy=RetryPolicy.from_env(environ))
+        return cls(tracking_uri_from_env(environ), policy=RetryPolicy.from_env(environ))
 
     def experiment_id(self, name: str) -> str:
         """The id of experiment ``name``, created when missing.

@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS_ENV, BACKOFF_ENV = "P300_MLFLOW_ATTEMPTS", "P300_MLFLOW_BACKOFF_S"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+
+
+def tracking_uri_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """``MLFLOW_TRACKING_URI``; raises ValueError when it is unset or empty."""
+    uri = environ.get(TRACKING_URI_ENV, "")
+    if not uri:
+        raise ValueError(f"environment variable {TRACKING_URI_ENV} must be set, got {uri!r}")
+    return uri
+
+
 #: MLflow's own settings, defaulted so that our policy is the only retry loop.
 MLFLOW_CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -131,10 +141,7 @@ class MlflowTracker:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "MlflowTracker":
         """The tracker of ``MLFLOW_TRACKING_URI`` with the policy of the environment."""
-        uri = environ.get(TRACKING_URI_ENV, "")
-        if not uri:
-            raise ValueError(f"environment variable {TRACKING_URI_ENV} must be set, got {uri!r}")
-        return cls(uri, policy=RetryPolicy.from_env(environ))
+        return cls(tracking_uri_from_env(environ), policy=RetryPolicy.from_env(environ))
 
     def retry[R](self, action: Callable[[], R], *, what: str) -> R:
         return call_with_retry(action, what=what, policy=self.policy)
