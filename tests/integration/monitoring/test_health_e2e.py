@@ -13,10 +13,8 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
-import mlflow.sklearn
 import pytest
 from botocore.config import Config
-from mlflow import MlflowClient
 from threadpoolctl import threadpool_limits
 
 from p300.models import make_model
@@ -30,10 +28,10 @@ from p300_aws.names import (
     HEALTH_PROBE_FUNCTION,
     METRIC_NAMESPACE,
     PREDICT_FUNCTION,
-    REGISTERED_MODEL,
 )
 from p300_ops import paths
 from p300_ops.localcloud import localstack
+from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -68,25 +66,12 @@ def alert_queue(aws):
 def good_version(cloud, aws):
     """A registered model deployed to champion; its Lambda version."""
     x, y, schema = two_session_features()
-    uri = cloud.tracking_uri
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    run = client.create_run(client.create_experiment("health-e2e"))
-    client.log_dict(run.info.run_id, schema.to_dict(), "features_schema.json")
-    mlflow.set_tracking_uri(uri)
-    try:
-        with threadpool_limits(1):
-            model = make_model("lda", shrinkage=0.5).fit(x, y)
-        with mlflow.start_run(run_id=run.info.run_id):
-            info = mlflow.sklearn.log_model(
-                model, name="model", registered_model_name=REGISTERED_MODEL,
-                serialization_format="pickle", pip_requirements=["scikit-learn"],
-            )  # fmt: skip
-    finally:
-        mlflow.set_tracking_uri(None)
+    with threadpool_limits(1):
+        model = make_model("lda", shrinkage=0.5).fit(x, y)
+    version = register_model(cloud.tracking_uri, "health-e2e", model, schema)
     deployment = release.deploy_model(
-        aws["lambda"], aws["apigateway"], uri, CHAMPION_ALIAS,
-        model_version=info.registered_model_version,
-    )  # fmt: skip
+        aws["lambda"], aws["apigateway"], cloud.tracking_uri, CHAMPION_ALIAS, model_version=version
+    )
     return deployment.lambda_version
 
 

@@ -6,11 +6,9 @@ import json
 from urllib.parse import urljoin
 
 import httpx
-import mlflow.sklearn
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from mlflow import MlflowClient
 from threadpoolctl import threadpool_limits
 
 from p300.birthdate import make_birthdate_session
@@ -19,10 +17,11 @@ from p300.models import make_model
 from p300.preprocessing import preprocess
 from p300.synthetic import make_session
 from p300_aws import release
-from p300_aws.names import API_STAGE, CHAMPION_ALIAS, REGISTERED_MODEL
+from p300_aws.names import API_STAGE, CHAMPION_ALIAS
 from p300_ops.cli import main
 from p300_ops.commands.birthdate import retrieve_birthdate
 from p300_ops.localcloud import localstack
+from tests.integration.cloud_helpers import register_model
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -47,23 +46,13 @@ def champion(cloud, apigateway) -> str:
     labels = np.concatenate([s.labels for s in sessions])
     with threadpool_limits(1):
         model = make_model("lda").fit(features, labels)
-    uri = cloud.tracking_uri
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    run = client.create_run(client.create_experiment("birthdate-e2e"))
-    client.log_dict(run.info.run_id, features_schema_info(sessions[0]).to_dict(),
-                    "features_schema.json")  # fmt: skip
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run(run_id=run.info.run_id):
-            logged = mlflow.sklearn.log_model(
-                model, name="model", registered_model_name=REGISTERED_MODEL,
-                serialization_format="pickle", pip_requirements=["scikit-learn"],
-            )  # fmt: skip
-    finally:
-        mlflow.set_tracking_uri(None)
-    version = str(logged.registered_model_version)
+    version = register_model(
+        cloud.tracking_uri, "birthdate-e2e", model, features_schema_info(sessions[0])
+    )
     lambda_client = localstack.aws_client("lambda", cloud.localstack_port)
-    release.deploy_model(lambda_client, apigateway, uri, CHAMPION_ALIAS, model_version=version)
+    release.deploy_model(
+        lambda_client, apigateway, cloud.tracking_uri, CHAMPION_ALIAS, model_version=version
+    )
     return version
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import mlflow.sklearn
 import numpy as np
 import pytest
 from mlflow import MlflowClient
@@ -26,6 +25,7 @@ from p300_aws import release
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
 from p300_ops import layers, paths
 from p300_ops.localcloud import cdk, localstack
+from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -59,25 +59,13 @@ def registered(cloud, features) -> Registered:
     """Two new versions of the registered model: the first MLflow champion, the second
     challenger."""
     x, y, schema = features
-    uri = cloud.tracking_uri
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment(f"serving-e2e-{uuid.uuid4().hex[:8]}")
-    mlflow.set_tracking_uri(uri)
+    experiment = f"serving-e2e-{uuid.uuid4().hex[:8]}"
     versions = []
-    try:
-        for shrinkage in (0.1, 0.9):
-            run = client.create_run(experiment)
-            client.log_dict(run.info.run_id, schema.to_dict(), "features_schema.json")
-            with threadpool_limits(1):
-                model = make_model("lda", shrinkage=shrinkage).fit(x, y)
-            with mlflow.start_run(run_id=run.info.run_id):
-                info = mlflow.sklearn.log_model(
-                    model, name="model", registered_model_name=REGISTERED_MODEL,
-                    serialization_format="pickle", pip_requirements=["scikit-learn"],
-                )  # fmt: skip
-            versions.append(str(info.registered_model_version))
-    finally:
-        mlflow.set_tracking_uri(None)
+    for shrinkage in (0.1, 0.9):
+        with threadpool_limits(1):
+            model = make_model("lda", shrinkage=shrinkage).fit(x, y)
+        versions.append(register_model(cloud.tracking_uri, experiment, model, schema))
+    client = MlflowClient(tracking_uri=cloud.tracking_uri, registry_uri=cloud.tracking_uri)
     first, second = versions
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first)
     client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER_ALIAS, second)
