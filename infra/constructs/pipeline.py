@@ -29,6 +29,7 @@ from p300_aws.names import (
     TRAIN_ALIAS,
     TRAIN_FUNCTION,
     TRAIN_STATE_MACHINE,
+    TRAIN_TIMEOUT_S,
 )
 from p300_ops import layers
 
@@ -50,7 +51,7 @@ FUNCTION_SPECS = {
     # Validates a whole raw file (up to 256 MiB) in memory.
     INGEST_FUNCTION: FunctionSpec(memory_mb=1536, timeout_s=300),
     PREPROCESS_FUNCTION: FunctionSpec(memory_mb=2048, timeout_s=300),
-    TRAIN_FUNCTION: FunctionSpec(memory_mb=3008, timeout_s=600),
+    TRAIN_FUNCTION: FunctionSpec(memory_mb=3008, timeout_s=TRAIN_TIMEOUT_S),
     # One subject's features (~70 MB of float32 for 10 min) and a 16-channel reference.
     CHECK_DRIFT_FUNCTION: FunctionSpec(memory_mb=1024, timeout_s=120),
 }

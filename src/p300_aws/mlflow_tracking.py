@@ -6,6 +6,7 @@ policy here decides: ``P300_MLFLOW_ATTEMPTS`` tries (default 4), sleeping ``P300
 `MlflowUnavailableError`. ``mlflow`` is imported on first use: it takes ~2 s to import.
 """
 
+import functools
 import json
 import logging
 import os
@@ -229,6 +230,36 @@ class MlflowTracker:
         data = json_bytes(document)
         self.log_bytes(run_id, name, data)
         return data
+
+    def fail_abandoned_runs(self, experiment: str, *, older_than_s: float) -> list[str]:
+        """Mark FAILED the runs of ``experiment`` still RUNNING ``older_than_s`` after they
+        started; returns their ids.
+
+        Their Lambda was stopped (timeout, out of memory) or could not reach MLflow to say it
+        failed. Tuning parents are left alone: they span many Lambdas and end in their own step.
+        """
+        found = self.retry(
+            lambda: self.client.get_experiment_by_name(experiment), what="find the experiment"
+        )
+        if found is None:
+            return []
+        cutoff_ms = int((time.time() - older_than_s) * 1000)
+        runs = self.retry(
+            lambda: self.client.search_runs(
+                [found.experiment_id],
+                f"attributes.status = 'RUNNING' and attributes.start_time < {cutoff_ms}",
+            ),
+            what="search abandoned runs",
+        )
+        abandoned = [r.info.run_id for r in runs if r.data.tags.get("tuning") != "parent"]
+        reason = f"still RUNNING {older_than_s:.0f} s after it started: its Lambda was stopped"
+        for run_id in abandoned:
+            self.retry(functools.partial(self._fail_run, run_id, reason), what=f"fail run {run_id}")
+        return abandoned
+
+    def _fail_run(self, run_id: str, reason: str) -> None:
+        self.client.set_tag(run_id, "p300.failure", reason)
+        self.client.set_terminated(run_id, "FAILED")
 
     def end_run(self, run_id: str) -> None:
         self.retry(lambda: self.client.set_terminated(run_id, "FINISHED"), what="finish the run")

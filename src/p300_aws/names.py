@@ -26,6 +26,8 @@ INGEST_STATE_MACHINE = "p300-ingest-and-process"
 TRAIN_STATE_MACHINE = "p300-train"
 #: The train state machine invokes this alias of the train function (provisioned environments).
 TRAIN_ALIAS = "live"
+#: How long one training may run (s): a training run still RUNNING after it was abandoned.
+TRAIN_TIMEOUT_S = 600
 
 # MLflow.
 REGISTERED_MODEL = "P300-Classifier"

@@ -30,7 +30,13 @@ from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.drift_check import REFERENCE_ARTIFACT, training_reference
 from p300_aws.errors import BadEventError, BadKeyError
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
-from p300_aws.names import CHALLENGER_ALIAS, FEATURES_BUCKET, REGISTERED_MODEL, TRAINING_EXPERIMENT
+from p300_aws.names import (
+    CHALLENGER_ALIAS,
+    FEATURES_BUCKET,
+    REGISTERED_MODEL,
+    TRAIN_TIMEOUT_S,
+    TRAINING_EXPERIMENT,
+)
 from p300_aws.s3_objects import list_keys, read_object, sha256_hex
 
 METRIC_NAMES = ("roc_auc", "balanced_accuracy", "accuracy", "kappa", "n_epochs", "n_target")
@@ -194,6 +200,7 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         When MLflow stays unreachable; no model version is left registered then.
     """
     # The run starts first: an unreachable MLflow fails the training before minutes of work.
+    tracker.fail_abandoned_runs(TRAINING_EXPERIMENT, older_than_s=TRAIN_TIMEOUT_S)
     run_id = tracker.start_run(
         TRAINING_EXPERIMENT,
         run_name=f"{request.model_name}-training",

@@ -374,6 +374,12 @@ def test_mlflow_lost_mid_training_fails_cleanly_and_registers_nothing(
     assert restarted.search_model_versions(f"name='{REGISTERED_MODEL}'") == []
     (run,) = restarted.search_runs(_experiment_ids(restarted))
     assert run.info.status in ("RUNNING", "FAILED")  # FAILED only if reachable at the end
+    # A run left RUNNING is failed by the next training once it outlived the timeout (here 0).
+    reaped = MlflowTracker(restarted_uri).fail_abandoned_runs(
+        training.TRAINING_EXPERIMENT, older_than_s=0
+    )
+    assert reaped == ([run.info.run_id] if run.info.status == "RUNNING" else [])
+    assert restarted.get_run(run.info.run_id).info.status == "FAILED"
 
 
 def _has_runs(client) -> bool:

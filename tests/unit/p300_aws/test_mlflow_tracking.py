@@ -1,4 +1,5 @@
 import os
+import time
 
 import numpy as np
 import pytest
@@ -206,3 +207,23 @@ def test_a_registration_whose_answer_was_lost_is_not_registered_twice(sqlite_run
     versions = tracker.client.search_model_versions("name = 'P300-Test'")
     assert [str(v.version) for v in versions] == ["1"]
     assert str(tracker.client.get_model_version_by_alias("P300-Test", "challenger").version) == "1"
+
+
+def test_runs_left_running_past_the_timeout_are_failed_with_the_reason(sqlite_run):
+    tracker, current = sqlite_run
+    experiment = tracker.client.get_run(current).info.experiment_id
+    long_ago = int((time.time() - 700) * 1000)
+
+    def run(start_time: int, tags: dict | None = None) -> str:
+        return tracker.client.create_run(experiment, start_time=start_time, tags=tags).info.run_id
+
+    abandoned, parent = run(long_ago), run(long_ago, {"tuning": "parent"})
+    finished = run(long_ago)
+    tracker.client.set_terminated(finished, "FINISHED")
+
+    assert tracker.fail_abandoned_runs("unit", older_than_s=600) == [abandoned]
+    status = {r: tracker.client.get_run(r).info.status for r in (abandoned, parent, finished)}
+    assert status == {abandoned: "FAILED", parent: "RUNNING", finished: "FINISHED"}
+    assert tracker.client.get_run(current).info.status == "RUNNING"  # started just now
+    assert "600 s" in tracker.client.get_run(abandoned).data.tags["p300.failure"]
+    assert tracker.fail_abandoned_runs("no-such-experiment", older_than_s=600) == []
