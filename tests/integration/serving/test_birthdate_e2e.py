@@ -6,22 +6,17 @@ import json
 from urllib.parse import urljoin
 
 import httpx
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from threadpoolctl import threadpool_limits
 
 from p300.birthdate import make_birthdate_session
-from p300.features_io import features_schema_info
-from p300.models import make_model
-from p300.preprocessing import preprocess
-from p300.synthetic import make_session
 from p300_aws import release
 from p300_aws.names import API_STAGE, CHAMPION_ALIAS
 from p300_ops.cli import main
 from p300_ops.commands.birthdate import retrieve_birthdate
 from p300_ops.localcloud import localstack
 from tests.integration.cloud_helpers import register_model
+from tests.synthetic_features import six_subject_lda
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -40,15 +35,8 @@ def api_base(cloud, apigateway):
 def champion(cloud, apigateway) -> str:
     """System A's LDA fitted on six synthetic subjects (200 s each), registered and deployed as
     champion; its model version."""
-    sessions = [preprocess(make_session(seed=100 + n, subject=f"{n:02d}", duration_s=200.0))
-                for n in range(6)]  # fmt: skip
-    features = np.concatenate([s.features for s in sessions])
-    labels = np.concatenate([s.labels for s in sessions])
-    with threadpool_limits(1):
-        model = make_model("lda").fit(features, labels)
-    version = register_model(
-        cloud.tracking_uri, "birthdate-e2e", model, features_schema_info(sessions[0])
-    )
+    model, schema = six_subject_lda()
+    version = register_model(cloud.tracking_uri, "birthdate-e2e", model, schema)
     lambda_client = localstack.aws_client("lambda", cloud.localstack_port)
     release.deploy_model(
         lambda_client, apigateway, cloud.tracking_uri, CHAMPION_ALIAS, model_version=version

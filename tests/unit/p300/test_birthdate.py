@@ -4,7 +4,6 @@ import datetime
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from p300.birthdate import (
     FIELDS,
@@ -15,11 +14,10 @@ from p300.birthdate import (
     split_windows,
 )
 from p300.decoding import rank_items
-from p300.models import make_model
 from p300.preprocessing import preprocess
 from p300.raw_io import read_recording, recording_to_parquet_bytes
-from p300.synthetic import make_session
 from p300.types import STIM_NONTARGET, STIM_TARGET
+from tests.synthetic_features import six_subject_lda
 
 BIRTHDATE = datetime.date(1990, 7, 14)
 
@@ -32,12 +30,7 @@ def session():
 @pytest.fixture(scope="module")
 def model():
     """System A's LDA trained on six synthetic Brain Invaders subjects (200 s each)."""
-    sessions = [preprocess(make_session(seed=100 + n, subject=f"{n:02d}", duration_s=200.0))
-                for n in range(6)]  # fmt: skip
-    features = np.concatenate([s.features for s in sessions])
-    labels = np.concatenate([s.labels for s in sessions])
-    with threadpool_limits(1):
-        return make_model("lda").fit(features, labels)
+    return six_subject_lda()[0]
 
 
 def field_evidence(model, recording, candidates) -> dict[int, float]:

@@ -4,17 +4,11 @@ import datetime
 import json
 import re
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from threadpoolctl import threadpool_limits
 
 from p300.birthdate import blinded, block_recording, make_birthdate_session, split_windows
-from p300.features_io import features_schema_info
-from p300.models import make_model
-from p300.preprocessing import preprocess
-from p300.synthetic import make_session
 from p300_ops.cli import main
 from p300_ops.commands.birthdate import (
     DEFAULT_MAX_WINDOW_S,
@@ -26,6 +20,7 @@ from p300_serving.app import create_app
 from p300_serving.bundle import write_bundle
 from p300_serving.edge import DEFAULT_MAX_BODY_BYTES
 from p300_serving.model import load_bundle
+from tests.synthetic_features import six_subject_lda
 
 BIRTHDATE = datetime.date(1990, 7, 14)
 
@@ -33,15 +28,9 @@ BIRTHDATE = datetime.date(1990, 7, 14)
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The prediction app serving System A's LDA fitted on six synthetic subjects (200 s each)."""
-    sessions = [preprocess(make_session(seed=100 + n, subject=f"{n:02d}", duration_s=200.0))
-                for n in range(6)]  # fmt: skip
-    features = np.concatenate([s.features for s in sessions])
-    labels = np.concatenate([s.labels for s in sessions])
-    with threadpool_limits(1):
-        model = make_model("lda").fit(features, labels)
+    model, schema = six_subject_lda()
     bundle = write_bundle(model, tmp_path_factory.mktemp("bundle"), name="P300-Classifier",
-                          version="4", alias="champion",
-                          features_schema=features_schema_info(sessions[0]))  # fmt: skip
+                          version="4", alias="champion", features_schema=schema)  # fmt: skip
     return TestClient(create_app(load_bundle(bundle)))
 
 
