@@ -138,6 +138,7 @@ class MlflowTracker:
         self.tracking_uri = tracking_uri
         self.policy = policy or RetryPolicy.from_env()
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._experiment_ids: dict[str, str] = {}  # a warm Lambda asks the server once
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "MlflowTracker":
@@ -162,8 +163,14 @@ class MlflowTracker:
         """The experiment's id, creating it when missing.
 
         Concurrent Lambdas (one per subject) race to create it: the loser gets
-        RESOURCE_ALREADY_EXISTS and reads the winner's.
+        RESOURCE_ALREADY_EXISTS and reads the winner's. The id is remembered for the tracker's
+        lifetime.
         """
+        if name not in self._experiment_ids:
+            self._experiment_ids[name] = self._fetch_or_create_experiment(name)
+        return self._experiment_ids[name]
+
+    def _fetch_or_create_experiment(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
 
         found = self.client.get_experiment_by_name(name)
@@ -232,21 +239,19 @@ class MlflowTracker:
         return data
 
     def fail_abandoned_runs(self, experiment: str, *, older_than_s: float) -> list[str]:
-        """Mark FAILED the runs of ``experiment`` still RUNNING ``older_than_s`` after they
-        started; returns their ids.
+        """Mark FAILED the runs of ``experiment`` (created when missing, as `start_run` does)
+        still RUNNING ``older_than_s`` after they started; returns their ids.
 
         Their Lambda was stopped (timeout, out of memory) or could not reach MLflow to say it
         failed. Tuning parents are left alone: they span many Lambdas and end in their own step.
         """
-        found = self.retry(
-            lambda: self.client.get_experiment_by_name(experiment), what="find the experiment"
+        experiment_id = self.retry(
+            lambda: self._experiment_id(experiment), what=f"find experiment {experiment!r}"
         )
-        if found is None:
-            return []
         cutoff_ms = int((time.time() - older_than_s) * 1000)
         runs = self.retry(
             lambda: self.client.search_runs(
-                [found.experiment_id],
+                [experiment_id],
                 f"attributes.status = 'RUNNING' and attributes.start_time < {cutoff_ms}",
             ),
             what="search abandoned runs",

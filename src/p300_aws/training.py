@@ -199,7 +199,7 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
     MlflowUnavailableError
         When MLflow stays unreachable; no model version is left registered then.
     """
-    # The run starts first: an unreachable MLflow fails the training before minutes of work.
+    # MLflow comes first: unreachable, it fails the training before minutes of work.
     tracker.fail_abandoned_runs(TRAINING_EXPERIMENT, older_than_s=TRAIN_TIMEOUT_S)
     run_id = tracker.start_run(
         TRAINING_EXPERIMENT,
@@ -215,7 +215,8 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
         model = tracker.log_sklearn_model(
             run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
         )
-        _log_run(tracker, run_id, request, result, training_set, manifest, excluded, model)
+        _log_run(tracker, run_id, request, result, training_set, manifest, excluded, model,
+                 manifest_sha256=manifest_sha256)  # fmt: skip
         tracker.end_run(run_id)
         alias = CHALLENGER_ALIAS if request.auto_set_challenger_alias else None
         version = tracker.register(model.uri, run_id, name=REGISTERED_MODEL, alias=alias)
@@ -275,8 +276,9 @@ def run_metrics(result: TrainingResult) -> dict[str, float | None]:
 
 
 def _log_run(
-    tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes, excluded, model
-):
+    tracker, run_id, request, result, training_set: TrainingSet, manifest: bytes, excluded, model,
+    *, manifest_sha256: str,
+):  # fmt: skip
     """Params, metrics (also the logged ``model``'s), the manifest tag, documents and plots."""
     info = training_set.info
     tracker.log_values(
@@ -293,7 +295,7 @@ def _log_run(
             "n_features": info.n_features,
         },
         metrics=run_metrics(result),
-        tags={MANIFEST_TAG: sha256_hex(manifest)},
+        tags={MANIFEST_TAG: manifest_sha256},
         model=model,
     )
     reference = training_reference(training_set, subjects=result.split.train).to_json().encode()
