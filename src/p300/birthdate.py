@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from p300.checks import check_choice, check_range
 from p300.synthetic import make_oddball_session
 from p300.types import STIM_NONE, STIM_NONTARGET, RawRecording
 
@@ -65,7 +66,7 @@ class BirthdateSession:
 
     def block(self, field: str) -> BirthdateBlock:
         """The block of ``field`` ('day', 'month' or 'year')."""
-        _check_choice("field", field, FIELDS)
+        check_choice("field", field, FIELDS)
         return next(block for block in self.blocks if block.field == field)
 
 
@@ -110,7 +111,7 @@ class BirthdateDecoding:
 
     def field(self, name: str) -> FieldDecoding:
         """The decoding of field ``name``."""
-        _check_choice("name", name, FIELDS)
+        check_choice("name", name, FIELDS)
         return next(field for field in self.fields if field.field == name)
 
 
@@ -147,8 +148,8 @@ def make_birthdate_session(
         ``stim`` and ``stim_item`` at flash onsets.
     """
     _check_birthdate(birthdate, years)
-    _check_range("repetitions", repetitions, 1, 50)
-    _check_range("soa_s", soa_s, 0.1, 1.0)
+    check_range("repetitions", repetitions, low=1, high=50)
+    check_range("soa_s", soa_s, low=0.1, high=1.0)
     order_seed, subject_seed = np.random.SeedSequence(seed).generate_state(2)
     rng = np.random.default_rng(order_seed)
     targets = {"day": birthdate.day, "month": birthdate.month, "year": birthdate.year}
@@ -227,7 +228,7 @@ def split_windows(
     list of RawRecording
         In time order; empty when the recording has no flash.
     """
-    _check_range("margin_s", margin_s, 1.0, 60.0)
+    check_range("margin_s", margin_s, low=1.0, high=60.0)
     if not max_duration_s > 2 * margin_s:
         raise ValueError(
             f"max_duration_s must be more than 2 * margin_s = {2 * margin_s} s, "
@@ -342,13 +343,3 @@ def _check_birthdate(birthdate, years: tuple[int, int]) -> None:
         raise ValueError(f"years must span at most 200 years, got {years}")
     if not first <= birthdate.year <= last:
         raise ValueError(f"years {years} must contain the birth year, got {birthdate.year}")
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
-
-
-def _check_choice(name: str, value, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import fft, signal
 
+from p300.checks import check_range
 from p300.types import STIM_NONTARGET, STIM_TARGET, RawRecording
 
 #: The Brain Invaders montage, in the order System A's eeg_ch1…eeg_ch16 columns follow.
@@ -119,12 +120,12 @@ def make_session(
         ``data`` shape (n_channels, n_times) in µV, float64; ``stim`` int8 and ``stim_item``
         int32 (group 0–11) at flash onsets.
     """
-    _check_range("n_channels", n_channels, 1, len(BRAIN_INVADERS_CHANNELS))
-    _check_range("sfreq", sfreq, 64.0, 10_000.0)
-    _check_range("duration_s", duration_s, 10.0, 86_400.0)
-    _check_range("soa_s", soa_s, 0.1, 1.0)
-    _check_range("repetitions_per_trial", repetitions_per_trial, 1, 100)
-    _check_range("bad_channel_prob", bad_channel_prob, 0.0, 1.0)
+    check_range("n_channels", n_channels, low=1, high=len(BRAIN_INVADERS_CHANNELS))
+    check_range("sfreq", sfreq, low=64.0, high=10_000.0)
+    check_range("duration_s", duration_s, low=10.0, high=86_400.0)
+    check_range("soa_s", soa_s, low=0.1, high=1.0)
+    check_range("repetitions_per_trial", repetitions_per_trial, low=1, high=100)
+    check_range("bad_channel_prob", bad_channel_prob, low=0.0, high=1.0)
     rng = np.random.default_rng(seed)
     traits = draw_traits(rng, n_channels, bad_channel_prob=bad_channel_prob)
     n_times = round(duration_s * sfreq)
@@ -174,11 +175,11 @@ def make_oddball_session(
         ``data`` shape (n_channels, n_times) in µV, float64; ``stim`` and ``stim_item`` at the
         flash onsets.
     """
-    _check_range("n_channels", n_channels, 1, len(BRAIN_INVADERS_CHANNELS))
-    _check_range("sfreq", sfreq, 64.0, 10_000.0)
-    _check_range("duration_s", duration_s, 10.0, 86_400.0)
-    _check_range("bad_channel_prob", bad_channel_prob, 0.0, 1.0)
-    _check_range("p300_gain", p300_gain, 0.5, 4.0)
+    check_range("n_channels", n_channels, low=1, high=len(BRAIN_INVADERS_CHANNELS))
+    check_range("sfreq", sfreq, low=64.0, high=10_000.0)
+    check_range("duration_s", duration_s, low=10.0, high=86_400.0)
+    check_range("bad_channel_prob", bad_channel_prob, low=0.0, high=1.0)
+    check_range("p300_gain", p300_gain, low=0.5, high=4.0)
     onsets = np.round(np.asarray(onsets_s, dtype=float) * sfreq).astype(np.int64)
     items, is_target = np.asarray(items, dtype=np.int32), np.asarray(is_target, dtype=bool)
     if not len(onsets) == len(items) == len(is_target):
@@ -245,7 +246,7 @@ def subject_session(*, seed: int, subject_number: int, **options) -> RawRecordin
     The same session ``write_system_a_layout(..., seed=seed)`` writes for that subject; ``options``
     go to ``make_session`` (e.g. ``duration_s``).
     """
-    _check_range("subject_number", subject_number, 1, 99)
+    check_range("subject_number", subject_number, low=1, high=99)
     subject_seed = int(np.random.SeedSequence([seed, subject_number]).generate_state(1)[0])
     return make_session(seed=subject_seed, subject=f"{subject_number:02d}", **options)
 
@@ -263,7 +264,7 @@ def write_system_a_layout(
     list of Path
         The written files, in subject order.
     """
-    _check_range("n_subjects", n_subjects, 1, 99)
+    check_range("n_subjects", n_subjects, low=1, high=99)
     paths = []
     for number in range(1, n_subjects + 1):
         recording = subject_session(seed=seed, subject_number=number, duration_s=duration_s)
@@ -283,11 +284,6 @@ def write_system_a_parquet(recording: RawRecording, destination) -> None:
     columns["stim"] = pa.array(recording.stim, pa.int8())
     # Dictionary-encoding noisy floats only costs time (10×) and space (+45 %).
     pq.write_table(pa.table(columns), destination, use_dictionary=["stim"])
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
 
 
 def _pick_channels(n_channels: int) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from p300.checks import check_choice
 from p300_aws.names import (
     API_NAME,
     API_STAGE,
@@ -109,7 +110,7 @@ def deploy_model(
     mlflow_alias : str, optional
         Serve the version behind this MLflow alias instead (default: ``alias``).
     """
-    _check_choice(alias, ALIASES, "alias")
+    check_choice("alias", alias, ALIASES)
     if model_version is not None and mlflow_alias is not None:
         raise ValueError(
             f"give model_version or mlflow_alias, not both, got {model_version!r} and "
@@ -272,11 +273,6 @@ def step_failures(step: CanaryStep, checks: CanaryChecks) -> list[str]:
 def as_dict(step: CanaryStep) -> dict:
     """``step`` as JSON-ready data, with ``passed``."""
     return asdict(step) | {"passed": step.passed}
-
-
-def _check_choice(value, allowed: tuple, name: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _check_steps(steps: Sequence[float]) -> None:

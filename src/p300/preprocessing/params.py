@@ -4,6 +4,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from p300.checks import check_positive
+
 #: Windows MNE's firwin design accepts, with its filter-length factor (cycles of the transition).
 FIR_WINDOWS = ("hamming", "hann", "blackman")
 
@@ -44,7 +46,7 @@ class PreprocessingParams:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "baseline", tuple(float(b) for b in self.baseline))
-        _check_positive("l_freq", self.l_freq)
+        check_positive("l_freq", self.l_freq)
         if not self.h_freq > self.l_freq:
             raise ValueError(f"h_freq must be greater than l_freq={self.l_freq}, got {self.h_freq}")
         if self.fir_window not in FIR_WINDOWS:
@@ -53,9 +55,9 @@ class PreprocessingParams:
             raise ValueError(f"tmin must be less than tmax={self.tmax}, got {self.tmin}")
         _check_baseline(self.baseline, self.tmin, self.tmax)
         if self.reject_peak_to_peak_uv is not None:
-            _check_positive("reject_peak_to_peak_uv", self.reject_peak_to_peak_uv)
+            check_positive("reject_peak_to_peak_uv", self.reject_peak_to_peak_uv)
         if self.resample_sfreq is not None:
-            _check_positive("resample_sfreq", self.resample_sfreq)
+            check_positive("resample_sfreq", self.resample_sfreq)
 
     def to_dict(self) -> dict:
         """The parameters as a JSON-serialisable dict (the baseline as a list)."""
@@ -67,11 +69,6 @@ class PreprocessingParams:
         """A stable 16-hex-digit digest of the parameters, equal across processes and runs."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and value > 0):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
 
 
 def _check_baseline(baseline: tuple[float, ...], tmin: float, tmax: float) -> None:
