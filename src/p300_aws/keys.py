@@ -27,8 +27,11 @@ FEATURES_FILE_NAME = "features.parquet"
 REASON_SUFFIX = ".reason.json"
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
-_ID_PATTERN = re.compile(_ID)
-_SUBJECT_DIR = re.compile(rf"subject_({_ID})")
+#: A subject or session id (the one definition: the upload API and the CLI check ids with it).
+ID_PATTERN = re.compile(_ID)
+ID_RULE = "1–64 letters, digits or '-', starting with a letter or digit"
+#: A landing folder naming its subject: ``subject_<S>``.
+SUBJECT_FOLDER = re.compile(rf"subject_({_ID})")
 _SESSION_DIR = re.compile(rf"session_({_ID})")
 _SYSTEM_A_FILE = re.compile(rf"subject_({_ID})_eeg_stim\.parquet")
 _LAYOUT_KEY = re.compile(rf"subject=({_ID})/session=({_ID})/([^/]+)")
@@ -49,6 +52,19 @@ class LandingKey:
     session: str | None
 
 
+def check_id(value: object, *, name: str) -> str:
+    """``value`` when it is a subject or session id (`ID_PATTERN`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the rule and the value received, when ``value`` is not an id.
+    """
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValueError(f"{name} must be {ID_RULE}, got {value!r}")
+    return value
+
+
 def decode_event_key(key: str) -> str:
     """An S3 event's object key as stored: event keys are URL-encoded (spaces as ``+``)."""
     return urllib.parse.unquote_plus(key)
@@ -67,7 +83,7 @@ def parse_landing_key(key: str) -> LandingKey:
         raise BadKeyError(f"landing key must name a .parquet file, got {key!r}")
     if len(parts) == 1:
         return LandingKey(key, None, None)
-    subject_dir = _SUBJECT_DIR.fullmatch(parts[0])
+    subject_dir = SUBJECT_FOLDER.fullmatch(parts[0])
     if subject_dir is None or len(parts) > 3:
         raise BadKeyError(
             "landing key must be <file>.parquet, subject_<S>/<file>.parquet or "
@@ -112,12 +128,12 @@ def identify(
 
 
 def _checked_id(what: str, value: str | None, key: str) -> str | None:
-    if value is None or _ID_PATTERN.fullmatch(value):
+    if value is None:
         return value
-    raise BadKeyError(
-        f"the file's {what} metadata must be 1–64 letters, digits or '-', got {value!r} "
-        f"(key {key!r})"
-    )
+    try:
+        return check_id(value, name=f"the file's {what} metadata")
+    except ValueError as exc:
+        raise BadKeyError(f"{exc} (key {key!r})") from None
 
 
 def raw_key(ids: SubjectSession) -> str:

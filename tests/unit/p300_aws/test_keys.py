@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from p300_aws import keys
@@ -100,3 +102,18 @@ def test_parse_raw_key_rejects_other_keys(key):
 def test_quarantine_keys_keep_the_landing_key():
     assert keys.quarantine_key("subject_01/a b.parquet") == "quarantine/subject_01/a b.parquet"
     assert keys.quarantine_reason_key("x.parquet") == "quarantine/x.parquet.reason.json"
+
+
+@pytest.mark.parametrize("value", ["03", "a-1", "A" * 64])
+def test_check_id_accepts_ids(value):
+    assert keys.check_id(value, name="subject") == value
+
+
+@pytest.mark.parametrize("value", ["", "-1", "a_b", "a/b", "A" * 65, None, 3])
+def test_check_id_names_the_field_the_rule_and_the_value(value):
+    with pytest.raises(
+        ValueError,
+        match=rf"^subject must be 1–64 letters, digits or '-', starting with a letter or digit, "
+        rf"got {re.escape(repr(value))}$",
+    ):
+        keys.check_id(value, name="subject")

@@ -1,0 +1,90 @@
+"""build_bundle against a real MLflow registry (SQLite in a temporary directory)."""
+
+import json
+
+import mlflow.sklearn
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from p300_ops.services.model_bundles import build_bundle
+from p300_serving.model import LinearScorer, load_bundle
+
+MODEL = "P300-Classifier"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, pipeline, training):
+    """A registry holding version 1 (alias champion, with schema) and 2 (no schema artifact)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("p300-training", artifact_location=(root / "a").as_uri())
+    for with_schema in (True, False):
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "roc_auc", 0.87)
+        if with_schema:
+            client.log_dict(run.info.run_id, training[2].to_dict(), "features_schema.json")
+        client.log_dict(run.info.run_id, {"subjects": ["01", "02"]}, "training_subjects.json")
+        mlflow.set_tracking_uri(uri)
+        try:
+            with mlflow.start_run(run_id=run.info.run_id):
+                # Explicit requirements: inferring them costs seconds and is not under test.
+                mlflow.sklearn.log_model(pipeline, name="model", registered_model_name=MODEL,
+                                         serialization_format="pickle",
+                                         pip_requirements=["scikit-learn"])  # fmt: skip
+        finally:
+            mlflow.set_tracking_uri(None)
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    client.set_registered_model_alias(MODEL, "challenger", "2")
+    return uri
+
+
+@pytest.mark.parametrize("alias_or_version", ["champion", 1, "1"])
+def test_bundle_from_mlflow_predicts_like_the_registered_model(
+    registry, alias_or_version, training, tmp_path
+):
+    out = build_bundle(registry, MODEL, alias_or_version, tmp_path / "bundle")
+    served = load_bundle(out)
+    assert isinstance(served.scorer, LinearScorer)
+    mlflow.set_tracking_uri(registry)
+    try:
+        original = mlflow.sklearn.load_model(f"models:/{MODEL}/1")
+    finally:
+        mlflow.set_tracking_uri(None)
+    features = training[0]
+    labels, probability, _ = served.predict(features)
+    np.testing.assert_array_equal(labels, original.predict(features))
+    np.testing.assert_allclose(probability, original.predict_proba(features)[:, 1], rtol=1e-6,
+                               atol=1e-9)  # fmt: skip
+    info = json.loads((out / "bundle.json").read_text())
+    assert info["model"]["version"] == "1"
+    assert info["model"]["alias"] == (None if str(alias_or_version) == "1" else "champion")
+    assert info["metrics"] == {"roc_auc": 0.87}
+    assert info["features_schema"] == training[2].to_dict()
+
+
+@pytest.mark.parametrize(
+    ("alias_or_version", "match"),
+    [
+        ("staging", r"registered model 'P300-Classifier' has no alias 'staging'"),
+        (9, r"registered model 'P300-Classifier' has no version '9'"),
+        ("challenger", r"run \w+ has no features schema JSON artifact .*training_subjects.json"),
+    ],
+)
+def test_missing_alias_version_or_schema_is_a_lookup_error(
+    registry, alias_or_version, match, tmp_path
+):
+    with pytest.raises(LookupError, match=match):
+        build_bundle(registry, MODEL, alias_or_version, tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_an_alias_builds_its_version_and_an_unknown_alias_says_so(registry, tmp_path):
+    # What `python -m p300_serving.bundle` checked; `p300 deploy-model` now builds bundles.
+    out = build_bundle(registry, MODEL, "champion", tmp_path / "bundle")
+    assert out == tmp_path / "bundle"
+    assert load_bundle(tmp_path / "bundle").info.version == "1"
+    with pytest.raises(LookupError, match="has no alias 'staging'"):
+        build_bundle(registry, MODEL, "staging", tmp_path / "other")
