@@ -23,13 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from p300_aws.alerts import Alert, raise_alert, utc_now
+
+# The handler builds the probed URL with it; it lives in `p300_aws.api_urls` (one place).
+from p300_aws.api_urls import api_base_url  # noqa: F401
 from p300_aws.names import (
-    API_STAGE,
     HEALTH_METRIC,
     METRIC_NAMESPACE,
     MONITORING_BUCKET,
     PREDICT_FUNCTION,
-    ROUTES,
+    PREDICTION_ROUTES,
 )
 
 OK, NOT_DEPLOYED, FAILING = "ok", "not_deployed", "failing"
@@ -65,21 +67,6 @@ class AliasHealth:
     status_code: int | None = None
     latency_ms: float | None = None
     model_version: str | None = None
-
-
-def api_base_url(
-    api_id: str, *, endpoint_url: str | None, region: str, stage: str = API_STAGE
-) -> str:
-    """Base URL of the API's stage.
-
-    On an emulator (``endpoint_url`` set, e.g. Lambda's ``AWS_ENDPOINT_URL``) the path-style
-    ``{endpoint}/_aws/execute-api/{api_id}/{stage}``; on AWS the ``execute-api`` host.
-    """
-    if not api_id:
-        raise ValueError(f"api_id must be a non-empty API Gateway id, got {api_id!r}")
-    if endpoint_url:
-        return f"{endpoint_url.rstrip('/')}/_aws/execute-api/{api_id}/{stage}"
-    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
 
 
 def http_get(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> HttpAnswer:
@@ -118,7 +105,7 @@ def probe_aliases(
     deployed: set[str],
     *,
     get: Callable[[str], HttpAnswer] = http_get,
-    routes: Mapping[str, str] = ROUTES,
+    routes: Mapping[str, str] = PREDICTION_ROUTES,
 ) -> list[AliasHealth]:
     """Probe ``{base_url}/{route}/health`` of every deployed alias of ``routes`` (route → alias)."""
     results = []
@@ -215,7 +202,7 @@ def run_probe(
     clients : mapping
         boto3 clients by service name: ``s3``, ``sns``, ``cloudwatch``, ``lambda``.
     base_url : str
-        The API stage's base URL (`api_base_url`).
+        The API stage's base URL (`p300_aws.api_urls.api_base_url`).
     topic_arn : str
         The alerts topic.
     bucket : str

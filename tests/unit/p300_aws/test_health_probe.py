@@ -1,4 +1,4 @@
-"""The health probe's pure pieces: URLs, classification, transitions, alerts and metrics; and
+"""The health probe's pure pieces: classification, transitions, alerts and metrics; and
 `http_get` against a real HTTP server on 127.0.0.1."""
 
 import json
@@ -15,7 +15,6 @@ from p300_aws.health_probe import (
     OK,
     AliasHealth,
     HttpAnswer,
-    api_base_url,
     classify,
     health_alert,
     http_get,
@@ -38,24 +37,6 @@ def health(alias: str, state: str, detail: str = "detail") -> AliasHealth:
     return AliasHealth(
         alias, f"predict-{alias}", f"http://api/predict-{alias}/health", state, detail
     )
-
-
-@pytest.mark.parametrize(
-    ("endpoint_url", "expected"),
-    [
-        ("http://127.0.0.1:4566", "http://127.0.0.1:4566/_aws/execute-api/abc123/prod"),
-        ("http://127.0.0.1:4566/", "http://127.0.0.1:4566/_aws/execute-api/abc123/prod"),
-        (None, "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"),
-        ("", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"),
-    ],
-)
-def test_the_api_is_reached_path_style_on_an_emulator_else_by_its_aws_host(endpoint_url, expected):
-    assert api_base_url("abc123", endpoint_url=endpoint_url, region="eu-west-1") == expected
-
-
-def test_an_empty_api_id_is_refused():
-    with pytest.raises(ValueError, match="api_id must be a non-empty API Gateway id, got ''"):
-        api_base_url("", endpoint_url=None, region="us-east-1")
 
 
 @pytest.mark.parametrize(
