@@ -2,7 +2,7 @@
 
 Each route (``/predict-champion``, ``/predict-challenger``, with and without ``/{proxy+}``)
 invokes the function through its Lambda alias. The aliases, their versions and API Gateway's
-permission to invoke them are *not* managed here: the release commands (`p300_aws.release`)
+permission to invoke them are *not* managed here: the release commands (`p300_ops.services.release`)
 create and move them, so a later deploy of this stack never undoes a promotion.
 """
 
@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.constructs.functions import python_function
-from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, ROUTES
+from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, PREDICTION_ROUTES
 
 MEMORY_MB = 1024
 TIMEOUT_S = 30
@@ -54,18 +54,12 @@ class Serving(Construct):
             deploy_options=apigw.StageOptions(stage_name=API_STAGE),
             description="P300 prediction API: champion and challenger routes",
         )
-        for route, alias in ROUTES.items():
+        for route, alias in PREDICTION_ROUTES.items():
             integration = self._alias_integration(alias)
             resource = self.api.root.add_resource(route)
             resource.add_method("ANY", integration)
             resource.add_resource("{proxy+}").add_method("ANY", integration)
         CfnOutput(self, "ApiId", value=self.api.rest_api_id)
-        CfnOutput(
-            self,
-            "ApiPathStyleUrlTemplate",
-            value=f"{{endpoint}}/_aws/execute-api/{self.api.rest_api_id}/{API_STAGE}",
-            description="Base URL on an emulator: replace {endpoint}, e.g. http://127.0.0.1:4566",
-        )
 
     def _alias_integration(self, alias: str) -> apigw.Integration:
         """AWS_PROXY to ``<function arn>:<alias>`` (the Lambda invoke API is always a POST)."""

@@ -34,11 +34,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from p300_aws.names import ROUTES
 from p300_serving import service
 from p300_serving.edge import DEFAULT_MAX_BODY_BYTES, EdgeMiddleware
 from p300_serving.errors import ModelUnavailableError, install_error_handlers
 from p300_serving.model import BundleError, ServedModel, load_bundle
+from p300_serving.routes import PREDICTION_ROUTES
 from p300_serving.schemas import (
     DecodeRequest,
     DecodeResponse,
@@ -57,7 +57,7 @@ PRELOAD_ENV = "P300_PRELOAD_PREPROCESSING"
 TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
 #: API Gateway resources in front of the app (``/predict-champion/{proxy+}``): stripped from the
 #: path and added to ``root_path``, so ``/predict-champion/predict`` is the app's ``/predict``.
-ROUTE_PREFIXES = tuple(f"/{route}" for route in ROUTES)
+ROUTE_PREFIXES = tuple(f"/{route}" for route in PREDICTION_ROUTES)
 _REQUEST_MODELS = (PredictRequest, PredictRawRequest, DecodeRequest)
 _ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 422, 503)}
 
