@@ -38,11 +38,12 @@ import numpy as np
 import psutil
 from bench_serving_local import predict_event, register, train
 
-from p300_aws import release
-from p300_aws.names import CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
-from p300_aws.simulator import route_url
+from p300_aws.names import API_NAME, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
 from p300_ops.localcloud import lifecycle, localstack
 from p300_ops.localcloud.processes import free_port
+from p300_ops.services import release
+from p300_ops.services.cloud import api_url
+from p300_ops.services.simulation import route_url
 
 #: API Gateway's (and Lambda's synchronous) payload limit, in bytes.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -224,12 +225,14 @@ def main() -> None:
         lambda_client = localstack.aws_client("lambda", state.localstack_port)
         apigateway = localstack.aws_client("apigateway", state.localstack_port)
         release.deploy_model(lambda_client, apigateway, state.tracking_uri, CHAMPION_ALIAS)
-        url = route_url(release.api_base_url(apigateway, state.endpoint_url), CHAMPION_ALIAS)
+        url = route_url(
+            api_url(apigateway, API_NAME, endpoint_url=state.endpoint_url), CHAMPION_ALIAS
+        )
         pid = state.servers["localstack"].pid
         setup_s = time.monotonic() - started
         figures = gateway(url, pid, lambda_client, epochs, clients=args.clients)
         bundle = home / "bundle"
-        from p300_serving.bundle import build_bundle
+        from p300_ops.services.model_bundles import build_bundle
 
         build_bundle(state.tracking_uri, REGISTERED_MODEL, CHAMPION_ALIAS, bundle)
         local = in_process(bundle, b64_body(epochs[:1]), batch_bodies(epochs))

@@ -144,8 +144,8 @@ def main() -> None:
 
     from mangum import Mangum
 
+    from p300_ops.services.model_bundles import build_bundle
     from p300_serving.app import create_app
-    from p300_serving.bundle import build_bundle
     from p300_serving.model import load_bundle
 
     pipeline, features, schema = train(args.sessions)

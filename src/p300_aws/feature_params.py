@@ -23,6 +23,8 @@ RAW_SHA256, RAW_VERSION_ID, PARAMS_HASH, RUN_ID = (
     "params-hash",
     "mlflow-run-id",
 )
+#: What `features_state` says of a subject/session's features.
+CURRENT, STALE, MISSING = "current", "stale", "missing"
 
 
 def preprocessing_params(
@@ -43,11 +45,22 @@ def preprocessing_params(
     return PreprocessingParams(**merged)
 
 
-def features_are_current(s3, ids: keys.SubjectSession, *, raw_sha256: str, params_hash: str):
-    """Whether the features of ``ids`` exist and were made from these raw bytes and params."""
+def features_state(
+    s3, ids: keys.SubjectSession, *, raw_sha256: str | None, params_hash: str
+) -> str:
+    """`CURRENT` when the features of ``ids`` were made from these raw bytes (SHA-256; None:
+    unknown, never current) and parameters (hash), `STALE` when they were not, else `MISSING`."""
     head = find_object(s3, FEATURES_BUCKET, keys.features_key(ids))
-    return (
-        head is not None
+    if head is None:
+        return MISSING
+    current = (
+        raw_sha256 is not None
         and head.metadata.get(RAW_SHA256) == raw_sha256
         and head.metadata.get(PARAMS_HASH) == params_hash
     )
+    return CURRENT if current else STALE
+
+
+def features_are_current(s3, ids: keys.SubjectSession, *, raw_sha256: str, params_hash: str):
+    """Whether the features of ``ids`` exist and were made from these raw bytes and params."""
+    return features_state(s3, ids, raw_sha256=raw_sha256, params_hash=params_hash) == CURRENT

@@ -5,8 +5,9 @@ import sys
 import click
 
 from p300_ops.commands.alerts import alerts_group
+from p300_ops.commands.aliases import deploy_model, promote, rollback, traffic
 from p300_ops.commands.birthdate import birthdate
-from p300_ops.commands.common import home_option, resolve_home
+from p300_ops.commands.common import home_option
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.demo import demo
 from p300_ops.commands.executions import executions
@@ -14,16 +15,27 @@ from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.record import record
-from p300_ops.commands.release import deploy_model, promote, rollback, traffic
 from p300_ops.commands.simulate import simulate
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
 from p300_ops.localcloud import lifecycle, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError
+from p300_ops.services.cloud import resolve_home
+from p300_ops.services.errors import ServiceError
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a `ServiceError` from the library becomes one clean CLI error."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Serverless MLOps for P300 EEG brain-computer interfaces on an emulated AWS cloud."""
 

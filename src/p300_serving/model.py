@@ -129,7 +129,7 @@ class ServedModel:
 
 
 def load_bundle(path: str | Path) -> ServedModel:
-    """Load a bundle directory or zip file written by `p300_serving.bundle.write_bundle`.
+    """Load a bundle directory or zip file (written by ``write_bundle`` of the release code).
 
     Raises
     ------

@@ -1,36 +1,14 @@
 """`p300 alerts`: the alerts raised by drift checks and the health probe, and the alarms' states;
-`p300 alerts probe`: run the health probe now."""
-
-import json
+`p300 alerts probe`: run the health probe now (`p300_ops.services.monitoring`)."""
 
 import click
-from botocore.config import Config
 from rich.console import Console
 from rich.table import Table
 
-from p300_aws.alerts import Alert, list_alerts, summarize_evidence
-from p300_aws.names import DRIFT_ALARM, HEALTH_ALARM, HEALTH_PROBE_FUNCTION
-from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option, running_cloud
-from p300_ops.localcloud import localstack
-
-ALERT_KINDS = ("drift", "health")
-ALARMS = (DRIFT_ALARM, HEALTH_ALARM)
-#: The probe may wait 20 s per alias; boto3's default read timeout (60 s) would cut it off.
-PROBE_CLIENT_CONFIG = Config(read_timeout=120, retries={"max_attempts": 1})
-
-
-def alarm_states(cloudwatch) -> list[dict]:
-    """``{"name", "state", "reason", "updated"}`` of each platform alarm that exists."""
-    alarms = cloudwatch.describe_alarms(AlarmNames=list(ALARMS))["MetricAlarms"]
-    return [
-        {
-            "name": alarm["AlarmName"],
-            "state": alarm["StateValue"],
-            "reason": alarm.get("StateReason", ""),
-            "updated": alarm.get("StateUpdatedTimestamp"),
-        }
-        for alarm in sorted(alarms, key=lambda alarm: alarm["AlarmName"])
-    ]
+from p300_aws.alerts import Alert, summarize_evidence
+from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
+from p300_ops.services import cloud
+from p300_ops.services.monitoring import ALERT_KINDS, monitoring_state, run_health_probe
 
 
 def alarms_table(alarms: list[dict]) -> Table:
@@ -94,17 +72,16 @@ def alerts_group(ctx, kind, limit, as_json, home) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    port = running_cloud(home).localstack_port
+    connected = cloud.connect(home)
     with aws_errors("reading the alerts"):
-        alerts = list_alerts(localstack.aws_client("s3", port), kind=kind, limit=limit)
-        alarms = alarm_states(localstack.aws_client("cloudwatch", port))
+        state = monitoring_state(connected.s3, connected.cloudwatch, kind=kind, limit=limit)
     if as_json:
-        echo_json({"alarms": alarms, "alerts": [alert.to_dict() for alert in alerts]})
+        echo_json(state.to_dict())
         return
     console = Console()
-    console.print(alarms_table(alarms))
-    if alerts:
-        console.print(alerts_table(alerts))
+    console.print(alarms_table(state.alarms))
+    if state.alerts:
+        console.print(alerts_table(state.alerts))
     else:
         console.print("no alerts" + (f" of kind {kind}" if kind else ""))
 
@@ -119,13 +96,9 @@ def probe(as_json, home) -> None:
     Example:
       p300 alerts probe
     """
-    port = running_cloud(home).localstack_port
-    lambda_client = localstack.aws_client("lambda", port, config=PROBE_CLIENT_CONFIG)
+    connected = cloud.connect(home)
     with aws_errors("running the health probe"):
-        response = lambda_client.invoke(FunctionName=HEALTH_PROBE_FUNCTION)
-    report = json.loads(response["Payload"].read())
-    if "FunctionError" in response:
-        raise click.ClickException(f"the health probe failed: {report.get('errorMessage', report)}")
+        report = run_health_probe(connected)
     if as_json:
         echo_json(report)
         return

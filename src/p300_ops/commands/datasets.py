@@ -1,5 +1,5 @@
-"""`p300 datasets`: the dataset manifests training runs recorded, one manifest, two compared;
-and what `p300 train --dataset` needs to replay one."""
+"""`p300 datasets`: the dataset manifests training runs recorded, one manifest, two compared
+(`p300_ops.services.dataset_versions`)."""
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -9,23 +9,25 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from p300_aws import datasets
-from p300_aws.datasets import DatasetRun, Manifest, ManifestDiff
+from p300_aws.datasets import DatasetRun, Manifest, ManifestDiff, resolve_manifest
 from p300_aws.errors import MlflowUnavailableError
 from p300_aws.mlflow_tracking import MlflowTracker
-from p300_ops.commands.common import echo_json, home_option, json_option, running_cloud
+from p300_ops.commands.common import echo_json, home_option, json_option
+from p300_ops.services import cloud
+from p300_ops.services.dataset_versions import (
+    DATASET_ERRORS,
+    compare,
+    list_datasets,
+    run_row,
+)
 
 SHORT = 12
 MANIFEST_HELP = "a SHA-256 or a unique prefix of it, a training run id or a manifest JSON file"
-#: `p300 train` options a replay takes from the recorded run unless given on the command line.
-SPLIT_OPTIONS, SEED_OPTION, MODEL_OPTION, PARAMS_OPTION = (
-    {"percentage", "subjects"}, "seed", "model", "params",
-)  # fmt: skip
 
 
 def tracker_of(home: str | None) -> MlflowTracker:
     """The MLflow tracker of the running local cloud in ``home``."""
-    return MlflowTracker(running_cloud(home).tracking_uri)
+    return MlflowTracker(cloud.running_cloud(home).tracking_uri)
 
 
 @contextmanager
@@ -33,7 +35,7 @@ def dataset_errors() -> Iterator[None]:
     """Turn manifest, data-version and MLflow errors into one clean CLI error."""
     try:
         yield
-    except (datasets.ManifestError, datasets.DatasetVersionError, MlflowUnavailableError) as exc:
+    except (*DATASET_ERRORS, MlflowUnavailableError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -45,41 +47,6 @@ def given_options(ctx: click.Context) -> set[str]:
         if ctx.get_parameter_source(name)
         in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     }
-
-
-def replayed(request: Mapping, recipe: Mapping, *, given: set[str], sha256: str) -> dict:
-    """The ``p300-train`` input ``request`` on dataset ``sha256``, its split, seed, model and
-    model params taken from the recorded run's ``recipe`` (see `datasets.replay_recipe`)
-    where the command line did not give them (``given``: `p300 train` parameter names)."""
-    replay = dict(request) | {"dataset": sha256}
-    if not given & SPLIT_OPTIONS:
-        replay["training_subjects_percentage"] = recipe["training_subjects_percentage"]
-        replay["subjects"] = recipe["subjects"]
-    for option, field in ((SEED_OPTION, "seed"), (MODEL_OPTION, "model_name"),
-                          (PARAMS_OPTION, "model_params")):  # fmt: skip
-        if option not in given:
-            replay[field] = recipe[field]
-    return replay
-
-
-def replay_request(home: str | None, reference: str, request: Mapping, *, given: set[str]) -> dict:
-    """`replayed` for the manifest ``reference`` names, looked up in the running cloud's MLflow.
-
-    Raises
-    ------
-    click.ClickException
-        When the reference names no manifest, or no training run recorded it (the training
-        Lambda fetches the manifest from that run).
-    """
-    with dataset_errors():
-        manifest, run = datasets.resolve_manifest(tracker_of(home), reference)
-        if run is None:
-            raise click.ClickException(
-                f"manifest {manifest.sha256} ({reference}) was not recorded by any training run: "
-                "--dataset needs a manifest that MLflow holds"
-            )
-        return replayed(request, datasets.replay_recipe(run.params), given=given,
-                        sha256=manifest.sha256)  # fmt: skip
 
 
 def runs_table(runs: Sequence[DatasetRun], manifests: Mapping[str, Manifest]) -> Table:
@@ -95,20 +62,6 @@ def runs_table(runs: Sequence[DatasetRun], manifests: Mapping[str, Manifest]) ->
             "-" if run.roc_auc is None else f"{run.roc_auc:.3f}",
         )  # fmt: skip
     return table
-
-
-def run_row(run: DatasetRun, manifest: Manifest) -> dict:
-    """The JSON form of one `runs_table` row."""
-    return {
-        "run_id": run.run_id,
-        "start_time": run.start_time.isoformat(),
-        "manifest_sha256": run.manifest_sha256,
-        "n_subjects": len(manifest.subjects),
-        "n_sessions": len(manifest.sessions),
-        "n_objects": len(manifest.entries),
-        "model_versions": list(run.model_versions),
-        "roc_auc": run.roc_auc,
-    }
 
 
 def manifest_table(manifest: Manifest) -> Table:
@@ -156,16 +109,11 @@ def list_command(as_json, home) -> None:
       p300 datasets list --json
     """
     with dataset_errors():
-        tracker = tracker_of(home)
-        runs = datasets.dataset_runs(tracker)
-        manifests = {}
-        for run in runs:
-            if run.manifest_sha256 not in manifests:
-                manifests[run.manifest_sha256] = datasets.download_manifest(tracker, run)
+        listing = list_datasets(tracker_of(home))
     if as_json:
-        echo_json([run_row(run, manifests[run.manifest_sha256]) for run in runs])
+        echo_json([run_row(run, listing.manifests[run.manifest_sha256]) for run in listing.runs])
     else:
-        Console().print(runs_table(runs, manifests))
+        Console().print(runs_table(listing.runs, listing.manifests))
 
 
 @datasets_group.command("show")
@@ -182,7 +130,7 @@ def show_command(manifest, as_json, home) -> None:
       p300 datasets show 3f2a9c
     """
     with dataset_errors():
-        found, run = datasets.resolve_manifest(tracker_of(home), manifest)
+        found, run = resolve_manifest(tracker_of(home), manifest)
     if as_json:
         echo_json({"sha256": found.sha256, "run_id": run and run.run_id} | found.to_dict())
     else:
@@ -206,10 +154,7 @@ def diff_command(old, new, as_json, home) -> None:
       p300 datasets diff 3f2a9c 8be041
     """
     with dataset_errors():
-        tracker = tracker_of(home)
-        before, _ = datasets.resolve_manifest(tracker, old)
-        after, _ = datasets.resolve_manifest(tracker, new)
-    diff = datasets.diff_manifests(before, after)
+        before, after, diff = compare(tracker_of(home), old, new)
     if as_json:
         echo_json({"old": before.sha256, "new": after.sha256} | diff.to_dict())
     else:

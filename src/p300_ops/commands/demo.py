@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from p300_ops.demo import Demo, DemoConfig, save_report, step_rows
+from p300_ops.services.system_a_demo import Demo, DemoConfig, save_report, step_rows
 
 _COLOURS = {"ok": "green", "failed": "red", "skipped": "yellow"}
 

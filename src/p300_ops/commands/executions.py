@@ -1,8 +1,7 @@
 """`p300 executions`: the Step Functions console of the local cloud."""
 
-import json
-import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import click
@@ -10,37 +9,20 @@ from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
 
-from p300_aws.names import INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE
-from p300_ops.commands.common import aws_errors, cloud_clients, echo_json, home_option, json_option
-from p300_ops.commands.history import StateRun, grouped, readable_cause, state_runs
-from p300_ops.commands.outcomes import items_table, summarize_output, summary_line
+from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
+from p300_ops.services import cloud
+from p300_ops.services.execution_history import StateRun, grouped, readable_cause
+from p300_ops.services.executions import (
+    STATE_MACHINES,
+    STATUSES,
+    ExecutionDetails,
+    execution_details,
+    list_executions,
+)
+from p300_ops.services.outcomes import ItemOutcome, summary_line
 
-STATE_MACHINES = {"ingest": INGEST_STATE_MACHINE, "train": TRAIN_STATE_MACHINE}
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _COLOURS = {"SUCCEEDED": "green", "succeeded": "green", "RUNNING": "cyan", "unfinished": "cyan",
             "caught": "yellow"}  # fmt: skip
-
-
-def state_machine_name(choice: str) -> str:
-    """``ingest``/``train`` → the pipeline's state machine names; any other name as given."""
-    return STATE_MACHINES.get(choice, choice)
-
-
-def deployed_state_machines(sfn) -> dict[str, str]:
-    """Name → ARN of every deployed state machine."""
-    pages = sfn.get_paginator("list_state_machines").paginate()
-    return {m["name"]: m["stateMachineArn"] for page in pages for m in page["stateMachines"]}
-
-
-def state_machine_arn(sfn, name: str) -> str:
-    """The ARN of the state machine ``name``; `click.ClickException` naming those deployed."""
-    machines = deployed_state_machines(sfn)
-    if name not in machines:
-        raise click.ClickException(
-            f"no state machine {name!r} is deployed (deployed: "
-            f"{', '.join(sorted(machines)) or 'none'}); is the pipeline deployed?"
-        )
-    return machines[name]
 
 
 def duration_s(start: datetime, stop: datetime | None, *, now: datetime | None = None) -> float:
@@ -139,19 +121,9 @@ def list_command(state_machine, status, limit, as_json, home) -> None:
 
 
 def _list(home, state_machine, status, limit, as_json) -> None:
-    sfn = cloud_clients(home).stepfunctions
-    found = []
+    sfn = cloud.connect(home).stepfunctions
     with aws_errors("listing executions"):
-        if state_machine:
-            arns = [state_machine_arn(sfn, state_machine_name(state_machine))]
-        else:
-            deployed = deployed_state_machines(sfn)
-            arns = [deployed[name] for name in STATE_MACHINES.values() if name in deployed]
-        for arn in arns:
-            query = {"stateMachineArn": arn} | ({"statusFilter": status.upper()} if status else {})
-            pages = sfn.get_paginator("list_executions").paginate(**query)
-            found += [ex for page in pages for ex in page["executions"]]
-    found = sorted(found, key=lambda ex: ex["startDate"], reverse=True)[:limit]
+        found = list_executions(sfn, state_machine=state_machine, status=status, limit=limit)
     if as_json:
         echo_json(found)
     elif not found:
@@ -174,68 +146,23 @@ def show(execution, wait, timeout, as_json, home) -> None:
     Example:
       p300 executions show train-20261122-101500-ab12 --wait
     """
-    sfn = cloud_clients(home).stepfunctions
-    with aws_errors(f"reading execution {execution}"):
-        arn = execution_arn(sfn, execution)
-        described = wait_for(sfn, arn, timeout=timeout) if wait else _describe(sfn, arn)
-        events = _history(sfn, arn)
-    runs = state_runs(events)
+    sfn = cloud.connect(home).stepfunctions
+    waiting = Console(stderr=True).status(f"waiting for {execution} ...") if wait else nullcontext()
+    with aws_errors(f"reading execution {execution}"), waiting:
+        details = execution_details(sfn, execution, wait=wait, timeout=timeout)
+    described = details.described
     if as_json:
         echo_json(
             {
                 "execution": described,
-                "states": [_run_doc(r) for r in grouped(runs)],
-                "summary": summarize_output(described.get("output")),
+                "states": [_run_doc(r) for r in grouped(details.runs)],
+                "summary": details.summary,
             }
         )
     else:
-        _print_execution(described, runs)
+        _print_execution(details)
     if described["status"] not in ("SUCCEEDED", "RUNNING"):
         raise SystemExit(1)
-
-
-def execution_arn(sfn, execution: str) -> str:
-    """``execution`` when it is an ARN, else the ARN of the pipeline execution of that name."""
-    if execution.startswith("arn:"):
-        return execution
-    deployed = deployed_state_machines(sfn)
-    for name in STATE_MACHINES.values():
-        if name not in deployed:
-            continue
-        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=deployed[name])
-        for page in pages:
-            for ex in page["executions"]:
-                if ex["name"] == execution:
-                    return ex["executionArn"]
-    raise click.ClickException(
-        f"no execution named {execution!r} in {', '.join(STATE_MACHINES.values())}: "
-        "give its name as `p300 executions` lists it, or its ARN"
-    )
-
-
-def wait_for(sfn, arn: str, *, timeout: float, poll_s: float = 0.5) -> dict:
-    """``describe_execution`` once the execution has left RUNNING; ClickException on timeout."""
-    deadline = time.monotonic() + timeout
-    with Console(stderr=True).status(f"waiting for {arn.rsplit(':', 1)[-1]} ..."):
-        while (described := _describe(sfn, arn))["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"{arn} still RUNNING after {timeout:.0f} s")
-            time.sleep(poll_s)
-    return described
-
-
-def _describe(sfn, arn: str) -> dict:
-    described = sfn.describe_execution(executionArn=arn)
-    described.pop("ResponseMetadata", None)
-    for field in ("input", "output"):
-        if described.get(field):
-            described[field] = json.loads(described[field])
-    return described
-
-
-def _history(sfn, arn: str) -> list[dict]:
-    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-    return [event for page in pages for event in page["events"]]
 
 
 def _run_doc(run: StateRun) -> dict:
@@ -245,21 +172,31 @@ def _run_doc(run: StateRun) -> dict:
             "retried": [{"error": e, "cause": c} for e, c in run.retried]}  # fmt: skip
 
 
-def _print_execution(described: Mapping, runs: Sequence[StateRun]) -> None:
+def items_table(items: Sequence[ItemOutcome]) -> Table:
+    """One line per item: subject, session, its group (and its own outcome where that differs,
+    e.g. "skipped (duplicate)") and what to know about it."""
+    table = Table("subject", "session", "outcome", "detail")
+    for item in items:
+        outcome = item.group if item.outcome == item.group else f"{item.group} ({item.outcome})"
+        table.add_row(item.subject or "?", item.session or "?", outcome, item.detail)
+    return table
+
+
+def _print_execution(details: ExecutionDetails) -> None:
     console = Console()
+    described = details.described
     took = format_duration(duration_s(described["startDate"], described.get("stopDate")))
     console.print(
         f"[bold]{described['name']}[/]  {described['stateMachineArn'].rsplit(':', 1)[-1]}  "
         f"{_coloured(described['status'])}  started "
         f"{described['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {took}"
     )
-    console.print(states_table(runs))
+    console.print(states_table(details.runs))
     if described.get("error"):
         console.print(f"[red]{described['error']}[/]: {readable_cause(described.get('cause'))}")
     if "output" in described:
-        summary = summarize_output(described["output"])
-        if summary is None:
+        if details.summary is None:
             console.print(JSON.from_data(described["output"], default=str))
         else:
-            console.print(items_table(summary))
-            console.print(summary_line(summary))
+            console.print(items_table(details.items))
+            console.print(summary_line(details.summary))

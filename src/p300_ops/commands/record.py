@@ -1,120 +1,24 @@
-"""`p300 record --replay FILE`: send a recording through the upload API as a headset would."""
+"""`p300 record --replay FILE`: send a recording through the upload API as a headset would
+(`p300_ops.services.recording_replay`)."""
 
-import contextlib
-import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import click
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from p300 import raw_io
 from p300.contract import InvalidRecordingError
 from p300_aws.names import LANDING_BUCKET
-from p300_ops import recording, upload_api
-from p300_ops.commands import keys
-from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option, running_cloud
-from p300_ops.localcloud import localstack
-from p300_ops.upload_api import MultipartUpload, UploadApiError, UploadClient
-
-#: Where a collector finds the API key when it is not read with AWS credentials.
-API_KEY_VARIABLE = "P300_UPLOAD_API_KEY"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A finished replay: the landing key, parts and bytes sent, recording length in s."""
-
-    key: str
-    parts: int
-    bytes_sent: int
-    duration_s: float
-
-
-def load_recording(path: Path) -> tuple[pa.Table, float]:
-    """The recording at ``path`` as stored (one row per sample) and its sampling rate in Hz.
-
-    Raises
-    ------
-    p300.contract.InvalidRecordingError
-        When the file is not a valid raw recording: it is refused before anything is sent.
-    """
-    sfreq = raw_io.read_recording(path).sfreq
-    return pq.read_table(path), sfreq
-
-
-def send_recording(
-    client: UploadClient,
-    table: pa.Table,
-    *,
-    sfreq: float,
-    subject: str,
-    session: str,
-    chunk_seconds: float,
-    speed: float | None,
-    file_name: str | None = None,
-    part_size: int = recording.MIN_PART_BYTES,
-    on_chunk: Callable[[recording.ChunkSent], None] = lambda _: None,
-) -> Recorded:
-    """Stream ``table`` (shape (n_times, n_columns), ``sfreq`` Hz) to the landing zone as one
-    multipart upload (see `p300_ops.recording.replay` for the options); a replay that fails
-    midway aborts its upload, so no partial object ever lands.
-
-    Raises
-    ------
-    UploadApiError
-        When the API or S3 refuses a request (the upload is then aborted).
-    """
-    upload = client.start(subject=subject, session=session, file_name=file_name)
-    etags: list[str] = []
-    sent_bytes = [0]
-
-    def send_part(number: int, data: bytes) -> None:
-        etags.append(client.send_part(upload, number, data))
-        sent_bytes[0] += len(data)
-
-    try:
-        recording.replay(
-            table,
-            sfreq=sfreq,
-            chunk_seconds=chunk_seconds,
-            speed=speed,
-            send_part=send_part,
-            part_size=part_size,
-            on_chunk=on_chunk,
-        )
-        client.complete(upload, etags)
-    except BaseException:
-        _abort_quietly(client, upload)
-        raise
-    return Recorded(upload.key, len(etags), sent_bytes[0], table.num_rows / sfreq)
-
-
-def _abort_quietly(client: UploadClient, upload: MultipartUpload) -> None:
-    # The replay's own error is the one to report; a failed abort leaves only an unfinished
-    # multipart upload, which never becomes an object.
-    with contextlib.suppress(UploadApiError):
-        client.abort(upload)
-
-
-def upload_client(home: str | None, url: str | None) -> UploadClient:
-    """A client of the running cloud's upload API; the key from $P300_UPLOAD_API_KEY, else read
-    with the AWS credentials of the local cloud."""
-    key = os.environ.get(API_KEY_VARIABLE)
-    if url is None or not key:
-        state = running_cloud(home)
-        apigateway = localstack.aws_client("apigateway", state.localstack_port)
-        with aws_errors("finding the upload API"):
-            try:
-                url = url or upload_api.api_url(apigateway, state.endpoint_url)
-                key = key or upload_api.api_key(apigateway)
-            except UploadApiError as exc:
-                raise click.ClickException(f"{exc} (is the platform deployed?)") from None
-    return UploadClient(url, key)
+from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option, usage_errors
+from p300_ops.services import cloud, labels
+from p300_ops.services.recording_replay import (
+    ChunkSent,
+    load_recording,
+    send_recording,
+    upload_client,
+)
+from p300_ops.services.upload_api_client import UploadApiError
 
 
 @click.command()
@@ -166,16 +70,15 @@ def record(
       p300 record --replay rec.parquet --subject 03 --session 1
       p300 record --replay rec.parquet --subject 03 --session 2 --speed 10
     """
-    try:
-        subject = keys.label(subject, name="--subject")
-        session = keys.label(session, name="--session")
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    with usage_errors():
+        subject = labels.label(subject, name="--subject")
+        session = labels.label(session, name="--session")
     try:
         table, sfreq = load_recording(path)
     except InvalidRecordingError as exc:
         raise click.ClickException(f"{path} is not a valid recording: {exc}") from None
-    client = upload_client(home, api_url)
+    with aws_errors("finding the upload API"):
+        client = upload_client(lambda: cloud.connect(home), api_url)
     columns = (
         TextColumn("recording"),
         BarColumn(),
@@ -184,7 +87,7 @@ def record(
     with Progress(*columns, console=Console(stderr=True), disable=as_json) as progress:
         task = progress.add_task("record", total=table.num_rows / sfreq, sent="")
 
-        def on_chunk(sent: recording.ChunkSent) -> None:
+        def on_chunk(sent: ChunkSent) -> None:
             summary = f"{sent.part_bytes / 1e6:.1f} MB sent in {sent.parts} part(s)"
             progress.update(task, completed=sent.recorded_s, sent=summary)
 

@@ -1,9 +1,5 @@
 """`p300 simulate`: System A's application simulator against an alias's route of the API."""
 
-import json
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -12,69 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from p300_ops.commands import keys
-from p300_ops.commands.common import (
-    echo_json,
-    home_option,
-    json_option,
-    resolve_home,
-    running_cloud,
-)
-from p300_ops.localcloud import localstack
-
-#: Where offline W&B runs go, under the state home.
-WANDB_FOLDER = "wandb"
-
-
-@dataclass(frozen=True)
-class SimulationTarget:
-    """What a simulation needs of the running cloud."""
-
-    s3: object
-    api_base: str
-    tracking_uri: str
-    home: Path
-
-
-def simulation_target(home: Path) -> SimulationTarget:
-    """Clients and addresses of the cloud `p300 up` started in ``home``."""
-    from p300_aws.release import api_base_url
-
-    state = running_cloud(home)
-    port = state.localstack_port
-    api_base = api_base_url(localstack.aws_client("apigateway", port), state.endpoint_url)
-    return SimulationTarget(localstack.aws_client("s3", port), api_base, state.tracking_uri, home)
-
-
-def run_simulation(
-    target: SimulationTarget,
-    subjects: Sequence[str],
-    *,
-    alias: str,
-    batch_size: int = 256,
-    use_wandb: bool = True,
-    report_path: Path | None = None,
-) -> dict:
-    """Simulate, log to W&B (``$WANDB_MODE``, offline by default) and save the JSON report.
-
-    Returns the report as a dict (with ``wandb_dir`` set when logged).
-    """
-    from p300_aws import simulator
-
-    report, results = simulator.simulate(
-        subjects, alias=alias, s3=target.s3, api_base=target.api_base,
-        tracking_uri=target.tracking_uri, batch_size=batch_size,
-    )  # fmt: skip
-    document = report.to_dict()
-    if use_wandb:
-        document["wandb_dir"] = simulator.log_to_wandb(
-            report, results, run_dir=target.home / WANDB_FOLDER,
-            mode=os.environ.get("WANDB_MODE", "offline"),
-        )  # fmt: skip
-    if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(document, indent=2, default=str))
-    return document
+from p300_ops.commands.common import echo_json, home_option, json_option, usage_errors
+from p300_ops.services import cloud, labels
 
 
 def report_table(document: dict) -> Table:
@@ -134,17 +69,15 @@ def simulate(subjects, alias, batch_size, report_path, no_wandb, as_json, home) 
     Example:
       p300 simulate --subjects 06,07 --alias challenger --report out.json
     """
+    from p300_ops.services.simulation import run_simulation  # numpy, httpx: only when it runs
+
+    with usage_errors():
+        chosen = labels.label_list(subjects, name="--subjects")
+    connected = cloud.connect(home)
     try:
-        chosen = [keys.label(s, name="--subjects") for s in subjects.split(",") if s.strip()]
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    if not chosen:
-        raise click.UsageError(f"--subjects must name at least one subject, got {subjects!r}")
-    try:
-        target = simulation_target(resolve_home(home))
         document = run_simulation(
-            target, chosen, alias=alias, batch_size=batch_size, use_wandb=not no_wandb,
-            report_path=report_path,
+            connected, chosen, alias=alias, home=cloud.resolve_home(home), batch_size=batch_size,
+            use_wandb=not no_wandb, report_path=report_path,
         )  # fmt: skip
     except (LookupError, RuntimeError, ValueError, ClientError, BotoCoreError) as exc:
         raise click.ClickException(f"simulation failed: {exc}") from None

@@ -18,7 +18,6 @@ from botocore.config import Config
 from threadpoolctl import threadpool_limits
 
 from p300.models import make_model
-from p300_aws import release
 from p300_aws.alerts import list_alerts
 from p300_aws.names import (
     ALERTS_TOPIC,
@@ -31,6 +30,7 @@ from p300_aws.names import (
 )
 from p300_ops import paths
 from p300_ops.localcloud import localstack
+from p300_ops.services import release
 from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import two_session_features
 

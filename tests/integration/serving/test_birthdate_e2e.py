@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from p300.birthdate import make_birthdate_session
-from p300_aws import release
-from p300_aws.names import API_STAGE, CHAMPION_ALIAS
+from p300_aws.names import API_NAME, API_STAGE, CHAMPION_ALIAS
 from p300_ops.cli import main
-from p300_ops.commands.birthdate import retrieve_birthdate
 from p300_ops.localcloud import localstack
+from p300_ops.services import release
+from p300_ops.services.birthdate_retrieval import retrieve_birthdate
+from p300_ops.services.cloud import api_url, rest_api_id
 from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import six_subject_lda
 
@@ -28,7 +29,7 @@ def apigateway(cloud):
 
 @pytest.fixture(scope="module")
 def api_base(cloud, apigateway):
-    return release.api_base_url(apigateway, cloud.endpoint_url)
+    return api_url(apigateway, API_NAME, endpoint_url=cloud.endpoint_url)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_a_leap_day_is_recovered_through_the_library(api_base, champion):
 
 
 def test_docs_link_a_working_openapi_on_path_and_host_style_urls(cloud, apigateway, champion):
-    api_id = release.api_id(apigateway)
+    api_id = rest_api_id(apigateway, API_NAME)
     host_style = {
         "host": f"{api_id}.execute-api.localhost.localstack.cloud:{cloud.localstack_port}"
     }

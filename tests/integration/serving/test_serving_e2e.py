@@ -21,10 +21,17 @@ from mlflow import MlflowClient
 from threadpoolctl import threadpool_limits
 
 from p300.models import make_model
-from p300_aws import release
-from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
+from p300_aws.names import (
+    API_NAME,
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    PREDICT_FUNCTION,
+    REGISTERED_MODEL,
+)
 from p300_ops import layers, paths
 from p300_ops.localcloud import cdk, localstack
+from p300_ops.services import release
+from p300_ops.services.cloud import api_url
 from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import two_session_features
 
@@ -36,7 +43,7 @@ def aws(cloud):
     port = cloud.localstack_port
     lambda_client = localstack.aws_client("lambda", port)
     apigateway = localstack.aws_client("apigateway", port)
-    return lambda_client, apigateway, release.api_base_url(apigateway, cloud.endpoint_url)
+    return lambda_client, apigateway, api_url(apigateway, API_NAME, endpoint_url=cloud.endpoint_url)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from p300 import raw_io, synthetic
-from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET
-from p300_ops import upload_api
+from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, UPLOAD_API_NAME
 from p300_ops.cli import main
-from p300_ops.commands.record import load_recording, send_recording
 from p300_ops.localcloud import localstack
-from p300_ops.upload_api import UploadApiError, UploadClient
+from p300_ops.services.cloud import api_url
+from p300_ops.services.recording_replay import load_recording, send_recording
+from p300_ops.services.upload_api_client import UploadApiError, UploadClient, api_key
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -33,12 +33,12 @@ def aws(cloud):
 
 @pytest.fixture(scope="module")
 def base_url(aws, cloud) -> str:
-    return upload_api.api_url(aws["apigateway"], cloud.endpoint_url)
+    return api_url(aws["apigateway"], UPLOAD_API_NAME, endpoint_url=cloud.endpoint_url)
 
 
 @pytest.fixture(scope="module")
 def client(aws, base_url) -> UploadClient:
-    return UploadClient(base_url, upload_api.api_key(aws["apigateway"]))
+    return UploadClient(base_url, api_key(aws["apigateway"]))
 
 
 def recording_file(tmp_path, *, subject_number: int, duration_s: float):

@@ -9,15 +9,9 @@ from rich.console import Console
 
 from p300_aws.datasets import DatasetRun, diff_manifests, parse_manifest
 from p300_ops.cli import main
-from p300_ops.commands.datasets import (
-    diff_table,
-    given_options,
-    manifest_table,
-    replayed,
-    run_row,
-    runs_table,
-)
-from p300_ops.commands.train import train_request
+from p300_ops.commands.datasets import diff_table, given_options, manifest_table, runs_table
+from p300_ops.services.dataset_versions import replayed, run_row
+from p300_ops.services.training_runs import train_request
 
 SHA = "c0ffee" + "0" * 58
 RECIPE = {"training_subjects_percentage": None, "subjects": ["01", "03"], "seed": 7,

@@ -1,4 +1,4 @@
-"""A tiny model trained on synthetic sessions, its bundle, and the app serving it."""
+"""The tiny model's bundle (tests/unit/conftest.py trains it) and the app serving it."""
 
 import copy
 import json
@@ -6,31 +6,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from threadpoolctl import threadpool_limits
 
-from p300.models import make_model
 from p300.synthetic import make_session
+from p300_ops.services.model_bundles import write_bundle
 from p300_serving.app import create_app
-from p300_serving.bundle import write_bundle
 from p300_serving.model import load_bundle
-from tests.synthetic_features import two_session_features
 
 EVENTS = Path(__file__).parent / "events"
 MODEL_NAME = "P300-Classifier"
-
-
-@pytest.fixture(scope="session")
-def training():
-    """Features of two short synthetic sessions: (X, y, schema info)."""
-    return two_session_features()
-
-
-@pytest.fixture(scope="session")
-def pipeline(training):
-    features, labels, _ = training
-    # One BLAS thread: on a busy 2-core machine, threads fighting over cores make the fit 5× slower.
-    with threadpool_limits(1):
-        return make_model("lda").fit(features, labels)
 
 
 @pytest.fixture(scope="session")

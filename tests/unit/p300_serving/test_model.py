@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from p300.models import make_model
-from p300_serving.bundle import linear_scorer, write_bundle
+from p300_ops.services.model_bundles import linear_scorer, write_bundle
 from p300_serving.model import BundleError, LinearScorer, PipelineScorer, load_bundle
 
 

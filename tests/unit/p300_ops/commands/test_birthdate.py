@@ -10,14 +10,14 @@ from fastapi.testclient import TestClient
 
 from p300.birthdate import blinded, block_recording, make_birthdate_session, split_windows
 from p300_ops.cli import main
-from p300_ops.commands.birthdate import (
+from p300_ops.commands.birthdate import report_lines
+from p300_ops.services.birthdate_retrieval import (
     DEFAULT_MAX_WINDOW_S,
     decode_body,
-    report_lines,
     retrieve_birthdate,
 )
+from p300_ops.services.model_bundles import write_bundle
 from p300_serving.app import create_app
-from p300_serving.bundle import write_bundle
 from p300_serving.edge import DEFAULT_MAX_BODY_BYTES
 from p300_serving.model import load_bundle
 from tests.synthetic_features import six_subject_lda

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from p300.raw_io import SYSTEM_A_SFREQ, validate_recording_bytes
 from p300_ops.cli import main
-from p300_ops.commands.generate import synthetic_object
+from p300_ops.services.synthetic_subjects import synthetic_object
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from p300.raw_io import read_recording
 from p300_ops.cli import main
-from p300_ops.commands.import_cmd import parse_event_map
+from p300_ops.services.recording_import import parse_event_map
 
 SFREQ = 256.0
 ONSETS_S = np.arange(1.0, 28.0, 0.25)

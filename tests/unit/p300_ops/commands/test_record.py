@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from p300 import raw_io, synthetic
 from p300_ops.cli import main
-from p300_ops.commands.record import API_KEY_VARIABLE, load_recording
+from p300_ops.services.recording_replay import API_KEY_VARIABLE, load_recording
 
 #: A closed port: any request sent there fails, so a passing test proves nothing was sent.
 CLOSED_API = "http://127.0.0.1:9/prod"

@@ -5,7 +5,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from p300_ops.cli import main
-from p300_ops.commands.train import parse_params, result_table, train_request
+from p300_ops.commands.train import result_table
+from p300_ops.services.training_runs import parse_params, train_request
 
 
 def test_default_request_is_system_a_half_of_the_subjects():

@@ -5,7 +5,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from p300_ops.cli import main
-from p300_ops.commands.train import parse_grid, tuning_fields, tuning_table
+from p300_ops.commands.train import tuning_table
+from p300_ops.services.training_runs import parse_grid, tuning_fields
 
 
 def test_parse_grid_reads_names_values_and_windows():

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from p300_ops.cli import main
-from p300_ops.commands.upload import plan_uploads
+from p300_ops.services.landing_uploads import plan_uploads
 
 
 def _parquet(path: Path) -> Path:

@@ -1,14 +1,10 @@
-"""Subject/session labels typed on the command line, and the landing keys the CLI writes.
+"""Subject and session ids as people type them ("3" for "03"), and the landing keys they name.
 
-Parsing keys is the pipeline's business: `p300_aws.keys` holds the layout.
+What an id may be is `p300_aws.keys.ID_PATTERN`; parsing keys is the pipeline's business too.
 """
 
-import re
-
-from p300_aws import keys as layout
+from p300_aws import keys
 from p300_aws.errors import BadKeyError
-
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 def label(value: str | int, *, name: str) -> str:
@@ -17,12 +13,18 @@ def label(value: str | int, *, name: str) -> str:
     Raises
     ------
     ValueError
-        When ``value`` is not 1–64 letters, digits or '-'; the message names the option ``name``.
+        When ``value`` is not an id (`p300_aws.keys.check_id`); the message names ``name``.
     """
-    text = str(value).strip()
-    if not _ID.fullmatch(text):
-        raise ValueError(f"{name} must be 1–64 letters, digits or '-' (e.g. 03), got {value!r}")
+    text = keys.check_id(str(value).strip(), name=name)
     return f"{int(text):02d}" if text.isdigit() else text
+
+
+def label_list(text: str, *, name: str) -> list[str]:
+    """``"1,02,ab"`` → ``["01", "02", "ab"]``; ValueError naming ``name`` when none is given."""
+    chosen = [label(part, name=name) for part in text.split(",") if part.strip()]
+    if not chosen:
+        raise ValueError(f"{name} must name at least one subject, got {text!r}")
+    return chosen
 
 
 def landing_key(file_name: str, *, subject: str, session: str | None = None) -> str:
@@ -36,7 +38,7 @@ def landing_key(file_name: str, *, subject: str, session: str | None = None) -> 
 def landing_ids(key: str) -> tuple[str | None, str | None]:
     """(subject, session) a landing key names, None where it names none or cannot be parsed."""
     try:
-        parsed = layout.parse_landing_key(key)
+        parsed = keys.parse_landing_key(key)
     except BadKeyError:
         return None, None
     return parsed.subject, parsed.session
