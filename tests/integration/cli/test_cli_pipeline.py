@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from p300.synthetic import write_system_a_layout
+from p300_aws.feature_params import PARAMS_HASH, RAW_SHA256, preprocessing_params
 from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
@@ -115,11 +116,15 @@ def forget_subjects(cloud, s3, subjects: list[str]) -> None:
 
 def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
     """Objects written as the Lambdas write them (raw bucket writes start no pipeline)."""
-    for session, features_sha in (("01", "aa"), ("02", "old")):
+    params_hash = preprocessing_params().hash()
+    # Features as preprocessing writes them: made from these raw bytes with these params.
+    made = (("01", "aa", params_hash), ("02", "old", params_hash), ("03", "aa", "other-params"))
+    for session, features_sha, features_params in made:
         s3.put_object(Bucket=RAW_BUCKET, Key=f"subject=61/session={session}/eeg.parquet",
                       Body=b"x", Metadata={"sha256": "aa", "landing-key": "k"})  # fmt: skip
+        made_from = {RAW_SHA256: features_sha, PARAMS_HASH: features_params}
         s3.put_object(Bucket=FEATURES_BUCKET, Key=f"subject=61/session={session}/features.parquet",
-                      Body=b"y", Metadata={"raw-sha256": features_sha})  # fmt: skip
+                      Body=b"y", Metadata=made_from)  # fmt: skip
     reason = {
         "code": "NOT_PARQUET",
         "message": "cannot read 5 bytes as Parquet",
@@ -132,12 +137,14 @@ def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
     try:
         rows = subjects_json(cloud)
     finally:  # training reads every current features object: leave none that is not Parquet
-        for session in ("01", "02"):
+        for session, _, _ in made:
             key = f"subject=61/session={session}/features.parquet"
             s3.delete_object(Bucket=FEATURES_BUCKET, Key=key)
             s3.delete_object(Bucket=RAW_BUCKET, Key=key.replace("features", "eeg"))
     assert (rows["61", "01"]["stage"], rows["61", "01"]["features"]) == ("processed", "up to date")
     assert (rows["61", "02"]["stage"], rows["61", "02"]["features"]) == ("raw", "stale")
+    # Other preprocessing params: the catch-up run would recompute them, so they are not current.
+    assert (rows["61", "03"]["stage"], rows["61", "03"]["features"]) == ("raw", "stale")
     assert rows["61", "01"]["raw_version_id"]  # the raw bucket is versioned
     assert rows["62", None]["stage"] == "quarantined"
     assert rows["62", None]["quarantined"][0]["code"] == "NOT_PARQUET"
