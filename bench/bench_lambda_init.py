@@ -13,7 +13,8 @@ import statistics
 import subprocess
 
 from p300_aws.names import INGEST_FUNCTION, PLAN_FUNCTION, PREPROCESS_FUNCTION
-from p300_ops import layers, paths
+from p300_ops import paths
+from p300_ops.services import layer_builds
 
 #: What the first invocation imports after ``import handler`` (lazily imported modules).
 FIRST_CALL_IMPORTS = {
@@ -31,7 +32,7 @@ def init_seconds(function: str) -> tuple[float, float]:
     """Wall and CPU seconds of one cold import of ``function``'s handler in a fresh process."""
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": layers.function_python_path(function),
+        "PYTHONPATH": layer_builds.function_python_path(function),
         "AWS_DEFAULT_REGION": "us-east-1",
         "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # never called: nothing is invoked
         "OPENBLAS_NUM_THREADS": "1",
@@ -50,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    layers.build_all()
+    layer_builds.build_all()
     print(f"1-min load average: {os.getloadavg()[0]:.1f}")
     for function in FIRST_CALL_IMPORTS:
         runs = [init_seconds(function) for _ in range(args.runs)]

@@ -40,9 +40,9 @@ from p300_aws.names import (
     TRAIN_FUNCTION,
     TRAIN_STATE_MACHINE,
 )
-from p300_ops import layers
 from p300_ops.localcloud import lifecycle, localstack
 from p300_ops.localcloud.processes import free_port
+from p300_ops.services import layer_builds
 
 FEATURES_TARGET_S = 60.0
 TRAINING_TARGET_S = 10.0
@@ -285,7 +285,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print("building layers ...", flush=True)
-    layers.build_all(progress=print)
+    layer_builds.build_all(progress=print)
     bodies = recordings(args.subjects, args.minutes)
     size_mb = sum(len(b) for b in bodies.values()) / 1e6
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as home:

@@ -1,14 +1,29 @@
-"""How every platform Lambda is built: Python 3.13 on x86_64, code from ``functions/<dir>/``, the
-layers `p300_ops.layers.FUNCTION_LAYERS` names for it (in that order)."""
+"""How every platform Lambda is built: Python 3.13 on x86_64, code from ``functions/<dir>/`` and
+the layers ``layers/manifest.toml`` names for it (in that order).
+
+The manifest is data, read here and by the layer builder (`p300_ops.services.layer_builds`):
+the app does not import the CLI package, and gets the built layers from its context.
+"""
+
+import tomllib
+from pathlib import Path
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from p300_ops import layers
-from p300_ops.offline import TELEMETRY_OFF
+from p300_aws.telemetry import TELEMETRY_OFF
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+REPO = Path(__file__).resolve().parents[2]
+_MANIFEST = tomllib.loads((REPO / "layers" / "manifest.toml").read_text())
+#: Every layer: the core (our packages), then the third-party layers.
+LAYER_NAMES = ("core", *_MANIFEST["layers"]["third_party"])
+#: Function name → its layers (PYTHONPATH order), and its code directory.
+FUNCTION_LAYERS = {name: tuple(spec["layers"]) for name, spec in _MANIFEST["functions"].items()}
+FUNCTION_CODE = {
+    name: REPO / "functions" / spec["dir"] for name, spec in _MANIFEST["functions"].items()
+}
 
 
 def python_function(
@@ -26,7 +41,7 @@ def python_function(
     Parameters
     ----------
     function_layers
-        Layer name → built layer; the function gets those ``layers.FUNCTION_LAYERS[name]`` lists.
+        Layer name → built layer; the function gets those ``FUNCTION_LAYERS[name]`` lists.
     memory_mb
         Memory in MB (on AWS it also sets the CPU share).
     timeout
@@ -42,8 +57,8 @@ def python_function(
         runtime=RUNTIME,
         architecture=lambda_.Architecture.X86_64,
         handler="handler.lambda_handler",
-        code=lambda_.Code.from_asset(str(layers.function_code_dir(name)), exclude=["__pycache__"]),
-        layers=[function_layers[layer] for layer in layers.FUNCTION_LAYERS[name]],
+        code=lambda_.Code.from_asset(str(FUNCTION_CODE[name]), exclude=["__pycache__"]),
+        layers=[function_layers[layer] for layer in FUNCTION_LAYERS[name]],
         memory_size=memory_mb,
         timeout=timeout,
         environment={**TELEMETRY_OFF, **(environment or {})},

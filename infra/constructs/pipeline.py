@@ -1,9 +1,9 @@
 """The event-driven pipeline: five Lambdas, two state machines and the rules that start them.
 
-Layers are read from the prebuilt directories of `p300_ops.layers` (``p300 layers build``, which
-``p300 up`` runs before synthesizing): the CDK app never builds them, and synthesis fails with
-the command to run when one is missing. ``p300 up`` names the directories it built in the context
-value ``layerDirs`` (JSON), so sources edited during its deploy cannot point synthesis elsewhere.
+Layers come prebuilt, named in the context value ``layerDirs`` (JSON: layer name → directory
+holding ``python/``): ``p300 up`` passes the directories it built, and ``p300 layers build``
+prints the value for a plain ``cdk synth``/``cdk deploy``. The app never builds layers, and
+synthesis fails naming that command when one is missing.
 """
 
 import json
@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.functions import RUNTIME, python_function
+from infra.constructs.functions import LAYER_NAMES, RUNTIME, python_function
 from infra.constructs.storage import Storage
 from p300_aws.names import (
     CHECK_DRIFT_FUNCTION,
@@ -31,7 +31,6 @@ from p300_aws.names import (
     TRAIN_STATE_MACHINE,
     TRAIN_TIMEOUT_S,
 )
-from p300_ops import layers
 
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
 #: Input of the hourly catch-up run: ingest whatever no S3 event started.
@@ -82,14 +81,8 @@ class Pipeline(Construct):
         train_warm_environments: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
-        built_dirs = json.loads(self.node.try_get_context("layerDirs") or "{}")
-        self.layers = {
-            name: self._layer(
-                name,
-                Path(built_dirs[name]) if name in built_dirs else layers.built_layer_dir(name),
-            )
-            for name in layers.LAYER_NAMES
-        }
+        built = built_layer_dirs(self.node.try_get_context("layerDirs"))
+        self.layers = {name: self._layer(name, built[name]) for name in LAYER_NAMES}
         # One BLAS thread: with two on 2 vCPUs, OpenBLAS's spinning thread made fits 2–4× slower.
         environment = {"OPENBLAS_NUM_THREADS": "1"}
         if mlflow_tracking_uri:
@@ -122,9 +115,9 @@ class Pipeline(Construct):
         self.landing_rule, self.catch_up_rule = self._rules()
 
     def _layer(self, name: str, directory: Path) -> lambda_.LayerVersion:
-        # The build directory is named by its content hash: reuse it instead of re-hashing
-        # hundreds of MB on every synth.
-        content_hash = layers.built_hash(directory)
+        # The builder names each build `<layer>-<content hash>`: reuse that hash instead of
+        # re-hashing hundreds of MB on every synth.
+        content_hash = directory.name.rpartition("-")[2]
         code = lambda_.Code.from_asset(
             str(directory), asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
         )
@@ -212,6 +205,25 @@ class Pipeline(Construct):
             ],
         )
         return landing, catch_up
+
+
+def built_layer_dirs(context_value: str | None) -> dict[str, Path]:
+    """Layer name → built directory, from the context value ``layerDirs`` (JSON).
+
+    Raises
+    ------
+    ValueError
+        When a layer of `LAYER_NAMES` is not named, or its directory holds no ``python/``.
+    """
+    named = json.loads(context_value or "{}")
+    missing = [name for name in LAYER_NAMES if not (Path(named.get(name, "")) / "python").is_dir()]
+    if missing:
+        raise ValueError(
+            f"context value layerDirs must name a built directory (holding python/) for every "
+            f"layer of {LAYER_NAMES}: {missing} missing or not built; run `p300 layers build`, "
+            f"which builds them and prints the value (`p300 up` passes it), got {named!r}"
+        )
+    return {name: Path(named[name]) for name in LAYER_NAMES}
 
 
 def _construct_id(function_name: str) -> str:

@@ -25,7 +25,7 @@ class Serving(Construct):
     ----------
     function_layers
         Layer name → built layer (the pipeline's); the function gets
-        ``layers.FUNCTION_LAYERS["p300-predict"]``.
+        ``FUNCTION_LAYERS["p300-predict"]`` of `infra.constructs.functions`.
     """
 
     def __init__(

@@ -1,8 +1,9 @@
-"""Operations: the p300 CLI, the local cloud, layers and the demo."""
+"""Operations: the p300 CLI (`commands`), the library it calls (`services`) and the local cloud
+(`localcloud`)."""
 
 import os
 
-from p300_ops.offline import TELEMETRY_OFF
+from p300_aws.telemetry import TELEMETRY_OFF
 
 # Before anything of ours imports mlflow, which starts its telemetry client at import time.
 os.environ.update(TELEMETRY_OFF)

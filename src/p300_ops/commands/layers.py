@@ -1,8 +1,9 @@
-"""`p300 layers build|sizes`: the Lambda layers, built from the recipes in layers/."""
+"""`p300 layers build|sizes`: the Lambda layers, built from the recipes in layers/
+(`p300_ops.services.layer_builds`)."""
 
 import click
 
-from p300_ops import layers
+from p300_ops.services import layer_builds
 
 MIB = 1_048_576
 
@@ -28,13 +29,16 @@ def build(check: bool) -> None:
     Example: p300 layers build
     """
     try:
-        for name, directory in layers.build_all(progress=lambda m: click.echo(m, err=True)).items():
+        built = layer_builds.build_all(progress=lambda m: click.echo(m, err=True))
+        for name, directory in built.items():
             click.echo(f"{name:<8} {directory}")
+        context = layer_builds.layer_dirs_context(built)
+        click.echo(f"cdk synth/deploy with: --context layerDirs='{context}'")
         if check:
-            for function in layers.FUNCTION_LAYERS:
-                layers.check_function_imports(function)
+            for function in layer_builds.FUNCTION_LAYERS:
+                layer_builds.check_function_imports(function)
                 click.echo(f"{function}: imports with its layers")
-    except layers.LayerError as exc:
+    except layer_builds.LayerError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -45,10 +49,10 @@ def sizes() -> None:
     Example: p300 layers sizes
     """
     try:
-        rows = layers.function_sizes()
-    except layers.LayerError as exc:
+        rows = layer_builds.function_sizes()
+    except layer_builds.LayerError as exc:
         raise click.ClickException(str(exc)) from None
-    limit = layers.SIZE_LIMIT_BYTES / MIB
+    limit = layer_builds.SIZE_LIMIT_BYTES / MIB
     for row in rows:
         parts = ", ".join(f"{name} {size / MIB:.1f}" for name, size in row.layer_bytes.items())
         verdict = (

@@ -9,9 +9,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from p300_ops import layers
 from p300_ops.localcloud import cdk, localstack, mlflow_server, postgres
 from p300_ops.localcloud.processes import LocalCloudError, ServerProcess, stop_server, tail
+from p300_ops.services import layer_builds
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -121,10 +121,10 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
             localstack_port=config.localstack_port,
         )
         state.save()
-        built = _step(state, "layers", progress, layers.build_all)
+        built = _step(state, "layers", progress, layer_builds.build_all)
         context = {
             "mlflowTrackingUri": state.tracking_uri,
-            "layerDirs": json.dumps({name: str(path) for name, path in built.items()}),
+            "layerDirs": layer_builds.layer_dirs_context(built),
         }
         _step(
             state,

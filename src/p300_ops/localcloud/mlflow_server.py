@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from p300_aws.names import MLFLOW_ARTIFACTS_BUCKET
+from p300_aws.telemetry import TELEMETRY_OFF
 from p300_ops import paths
 from p300_ops.localcloud.localstack import CREDENTIALS, REGION, endpoint_url
 from p300_ops.localcloud.processes import (
@@ -20,7 +21,6 @@ from p300_ops.localcloud.processes import (
     tail,
     wait_until,
 )
-from p300_ops.offline import TELEMETRY_OFF
 
 DEFAULT_PORT = 5050
 ARTIFACT_BUCKET = MLFLOW_ARTIFACTS_BUCKET

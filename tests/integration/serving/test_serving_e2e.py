@@ -28,9 +28,9 @@ from p300_aws.names import (
     PREDICT_FUNCTION,
     REGISTERED_MODEL,
 )
-from p300_ops import layers, paths
+from p300_ops import paths
 from p300_ops.localcloud import cdk, localstack
-from p300_ops.services import release
+from p300_ops.services import layer_builds, release
 from p300_ops.services.cloud import api_url
 from tests.integration.cloud_helpers import register_model
 from tests.synthetic_features import two_session_features
@@ -82,7 +82,7 @@ def registered(cloud, features) -> Registered:
 def publish_code_only_version(lambda_client) -> str:
     """A version of the predict function's code as CDK deploys it, without a model bundle (an
     earlier release in the shared cloud may have left one in ``$LATEST``)."""
-    code_dir = layers.function_code_dir(PREDICT_FUNCTION)
+    code_dir = layer_builds.function_code_dir(PREDICT_FUNCTION)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         for path in sorted(code_dir.rglob("*")):
@@ -207,7 +207,7 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     lambda_client, _, base_url = aws
     release.promote(lambda_client, cloud.tracking_uri, base_url=base_url,
                     steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
-    layers.build_all()  # as `p300 up` does: the sources may have changed since
+    layer_builds.build_all()  # as `p300 up` does: the sources may have changed since
     cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port,
                                  context={"mlflowTrackingUri": cloud.tracking_uri})  # fmt: skip
     assert served_version(base_url, "predict-champion", features[0]) == registered.second

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.constructs.functions import FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.pipeline import FUNCTION_SPECS
 from infra.platform_stack import PlatformStack
 from p300_aws.names import (
@@ -20,40 +21,38 @@ from p300_aws.names import (
     TRAIN_FUNCTION,
     TRAIN_STATE_MACHINE,
 )
-from p300_ops import layers
-from p300_ops.offline import TELEMETRY_OFF
+from p300_aws.telemetry import TELEMETRY_OFF
 
 TRACKING_URI = "http://127.0.0.1:5999"
 
 
-def _fake_layer_builds(root: Path) -> None:
-    for name in layers.LAYER_NAMES:
-        python_dir = layers.layer_dir(name) / "python"
-        python_dir.mkdir(parents=True)
-        (python_dir / f"{name}_marker.py").write_text("")
+def fake_layer_dirs(root: Path) -> dict[str, str]:
+    """A tiny built directory per layer (named as the builder names them), as ``layerDirs``."""
+    built = {}
+    for name in LAYER_NAMES:
+        directory = root / f"{name}-abcdef0123456789"
+        (directory / "python").mkdir(parents=True)
+        (directory / "python" / f"{name}_marker.py").write_text("")
+        built[name] = str(directory)
+    return built
 
 
 @pytest.fixture
-def fake_layer_builds(tmp_path, monkeypatch):
-    """A layer build cache with a tiny directory per layer, named by each layer's real hash."""
-    monkeypatch.setattr(layers, "BUILD_ROOT", tmp_path)
-    _fake_layer_builds(tmp_path)
-    return tmp_path
+def layer_dirs(tmp_path) -> dict[str, str]:
+    return fake_layer_dirs(tmp_path)
 
 
-def synth(context: dict | None = None) -> Template:
-    app = cdk.App(context={"aws:cdk:disable-asset-staging": True, **(context or {})})
+def synth(layer_dirs: dict[str, str], context: dict | None = None) -> Template:
+    context = {"layerDirs": json.dumps(layer_dirs), **(context or {})}
+    app = cdk.App(context={"aws:cdk:disable-asset-staging": True, **context})
     return Template.from_stack(PlatformStack(app, "P300Platform"))
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:
     """The platform synthesized once (with fake layer builds) for the read-only tests."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        root = tmp_path_factory.mktemp("layers")
-        monkeypatch.setattr(layers, "BUILD_ROOT", root)
-        _fake_layer_builds(root)
-        return synth({"mlflowTrackingUri": TRACKING_URI})
+    built = fake_layer_dirs(tmp_path_factory.mktemp("layers"))
+    return synth(built, {"mlflowTrackingUri": TRACKING_URI})
 
 
 def function_resource(template: Template, name: str) -> dict:
@@ -69,7 +68,7 @@ def test_each_function_runs_python313_with_its_layers_and_tracking_uri(template,
     function = function_resource(template, name)
     assert function["Runtime"] == "python3.13"
     assert function["Handler"] == "handler.lambda_handler"
-    assert len(function["Layers"]) == len(layers.FUNCTION_LAYERS[name]) <= 5
+    assert len(function["Layers"]) == len(FUNCTION_LAYERS[name]) <= 5
     assert function["MemorySize"] == FUNCTION_SPECS[name].memory_mb
     assert function["Timeout"] == FUNCTION_SPECS[name].timeout_s
     assert function["Environment"]["Variables"] == {
@@ -94,23 +93,32 @@ def test_preprocess_and_train_have_the_sizes_the_contract_asks_for(template):
     assert function_resource(template, TRAIN_FUNCTION)["Timeout"] == 600
 
 
-def test_tracking_uri_is_omitted_without_the_context_value(fake_layer_builds):
-    function = function_resource(synth(), PREPROCESS_FUNCTION)
+def test_tracking_uri_is_omitted_without_the_context_value(layer_dirs):
+    function = function_resource(synth(layer_dirs), PREPROCESS_FUNCTION)
     assert function["Environment"]["Variables"] == {"OPENBLAS_NUM_THREADS": "1", **TELEMETRY_OFF}
 
 
 def test_one_layer_per_recipe_for_python313(template):
-    template.resource_count_is("AWS::Lambda::LayerVersion", len(layers.LAYER_NAMES))
+    template.resource_count_is("AWS::Lambda::LayerVersion", len(LAYER_NAMES))
     template.all_resources_properties(
         "AWS::Lambda::LayerVersion", {"CompatibleRuntimes": ["python3.13"]}
     )
 
 
-def test_synth_names_the_command_to_run_when_a_layer_is_not_built(fake_layer_builds):
-    (layers.layer_dir("ml") / "python" / "ml_marker.py").unlink()
-    (layers.layer_dir("ml") / "python").rmdir()
-    with pytest.raises(layers.LayerError, match=r"layer 'ml' is not built.*p300 layers build"):
-        synth()
+def test_synth_names_the_command_to_run_when_a_layer_is_not_built(layer_dirs):
+    ml = Path(layer_dirs["ml"]) / "python"
+    (ml / "ml_marker.py").unlink()
+    ml.rmdir()
+    with pytest.raises(
+        ValueError, match=r"layerDirs .*\['ml'\] missing or not built.*p300 layers build"
+    ):
+        synth(layer_dirs)
+
+
+def test_synth_without_layer_dirs_names_the_command_to_run():
+    app = cdk.App(context={"aws:cdk:disable-asset-staging": True})
+    with pytest.raises(ValueError, match=r"layerDirs must name .*run `p300 layers build`"):
+        PlatformStack(app, "P300Platform")
 
 
 def _policy_actions_for(template: Template, function_name: str) -> set[str]:
@@ -193,7 +201,7 @@ def test_a_processed_subject_is_checked_for_drift_and_a_failed_check_is_caught(t
 
 def test_the_drift_check_can_alert(template):
     function = function_resource(template, CHECK_DRIFT_FUNCTION)
-    assert len(function["Layers"]) == len(layers.FUNCTION_LAYERS[CHECK_DRIFT_FUNCTION])
+    assert len(function["Layers"]) == len(FUNCTION_LAYERS[CHECK_DRIFT_FUNCTION])
     assert "ALERTS_TOPIC_ARN" in function["Environment"]["Variables"]
     assert function["Environment"]["Variables"]["MLFLOW_TRACKING_URI"] == TRACKING_URI
 
@@ -216,8 +224,8 @@ def test_training_runs_on_the_alias_with_one_provisioned_environment(template):
     assert substitutions["TrainFunctionArn"] == {"Ref": alias_id}  # the alias, not $LATEST
 
 
-def test_train_warm_environments_zero_provisions_none(fake_layer_builds):
-    template = synth({"trainWarmEnvironments": "0"})
+def test_train_warm_environments_zero_provisions_none(layer_dirs):
+    template = synth(layer_dirs, {"trainWarmEnvironments": "0"})
     (alias,) = template.find_resources("AWS::Lambda::Alias").values()
     assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
 
@@ -269,19 +277,20 @@ def test_the_pipeline_has_no_local_endpoint(template, resource_type):
         assert local not in text.replace(TRACKING_URI, "")
 
 
-def test_layers_come_from_the_directories_named_in_the_context(tmp_path, monkeypatch):
+def test_layers_come_from_the_directories_named_in_the_context(layer_dirs):
     # `p300 up` names what it built: sources edited after its build must not redirect synthesis.
-    monkeypatch.setattr(layers, "BUILD_ROOT", tmp_path / "empty-cache")
-    built = {}
-    for name in layers.LAYER_NAMES:
-        directory = tmp_path / f"{name}-abcdef0123456789"
-        (directory / "python").mkdir(parents=True)
-        built[name] = str(directory)
-    template = synth({"layerDirs": json.dumps(built)})
+    template = synth(layer_dirs)
     descriptions = [
         layer["Properties"]["Description"]
         for layer in template.find_resources("AWS::Lambda::LayerVersion").values()
     ]
     assert sorted(descriptions) == sorted(
-        f"p300 {name} layer (abcdef0123456789)" for name in layers.LAYER_NAMES
+        f"p300 {name} layer (abcdef0123456789)" for name in LAYER_NAMES
     )
+
+
+def test_no_output_names_an_emulator(template):
+    # Emulator URLs are the CLI's business (`p300_ops.services.cloud.api_url`), not the stack's.
+    outputs = json.dumps(template.to_json().get("Outputs", {}))
+    for local in ("localhost", "127.0.0.1", "4566", "localstack", "_aws/execute-api"):
+        assert local not in outputs

@@ -1,12 +1,12 @@
 """The upload API in the synthesized template: key-protected methods, a generated key value."""
 
 import json
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.functions import FUNCTION_CODE, FUNCTION_LAYERS
 from infra.constructs.storage import Storage
 from infra.constructs.uploads import ROUTES, Uploads
 from p300_aws.names import (
@@ -16,7 +16,6 @@ from p300_aws.names import (
     UPLOAD_URL_FUNCTION,
     UPLOAD_USAGE_PLAN_NAME,
 )
-from p300_ops import layers
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_the_function_has_only_the_core_layer_and_may_write_the_landing_zone(tem
         "AWS::Lambda::Function", {"Properties": {"FunctionName": UPLOAD_URL_FUNCTION}}
     )
     (function,) = functions.values()
-    assert len(function["Properties"]["Layers"]) == len(layers.FUNCTION_LAYERS[UPLOAD_URL_FUNCTION])
+    assert len(function["Properties"]["Layers"]) == len(FUNCTION_LAYERS[UPLOAD_URL_FUNCTION])
     policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
     assert "s3:PutObject" in policies
     assert "s3:Abort*" in policies
@@ -87,4 +86,4 @@ def test_the_routes_match_those_the_function_serves():
 
     served = set(UploadApi(s3=None).routes)
     assert {f"/{route}" for route in ROUTES} == served
-    assert Path(layers.function_code_dir(UPLOAD_URL_FUNCTION), "handler.py").is_file()
+    assert (FUNCTION_CODE[UPLOAD_URL_FUNCTION] / "handler.py").is_file()

@@ -1,9 +1,13 @@
 """Lambda layers built reproducibly from the recipes in ``layers/``, cached by content hash.
 
+Which layers exist and which function gets which is ``layers/manifest.toml``, which the CDK app
+reads too; this is the one place layers are built, and the app gets their directories only
+through its context value ``layerDirs`` (`layer_dirs_context`).
+
 A third-party layer's recipe is ``layers/<name>.txt``: pinned requirements (matching
 requirements/lock.txt) installed as manylinux x86_64 wheels for Python 3.13 without dependency
 resolution, so the layer holds exactly what the recipe lists. The ``core`` layer is the project's
-own packages (``p300``, ``p300_aws``) copied from ``src/``. Each layer lands in
+own packages (the manifest's ``core``) copied from ``src/``. Each layer lands in
 ``.p300-build/layers/<name>-<hash>/python/``; the hash covers the recipe (or the core sources) and
 the trimming rules, so an unchanged layer is never rebuilt.
 
@@ -13,62 +17,34 @@ invalidation compares.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from p300_aws.names import (
-    CHECK_DRIFT_FUNCTION,
-    HEALTH_PROBE_FUNCTION,
-    INGEST_FUNCTION,
-    PLAN_FUNCTION,
-    PREDICT_FUNCTION,
-    PREPROCESS_FUNCTION,
-    TRAIN_FUNCTION,
-    UPLOAD_URL_FUNCTION,
-)
+from p300_aws.names import PREDICT_FUNCTION, PREPROCESS_FUNCTION, TRAIN_FUNCTION
 from p300_ops import paths
 
 RECIPES_DIR = paths.REPO / "layers"
+MANIFEST_FILE = RECIPES_DIR / "manifest.toml"
 BUILD_ROOT = paths.REPO / ".p300-build" / "layers"
 FUNCTIONS_DIR = paths.REPO / "functions"
 SOURCE_DIR = paths.REPO / "src"
 
+_MANIFEST = tomllib.loads(MANIFEST_FILE.read_text())
 CORE_LAYER = "core"
-CORE_PACKAGES = ("p300", "p300_aws", "p300_serving")
-THIRD_PARTY_LAYERS = ("data", "scipy", "ml", "mlflow", "serving")
+CORE_PACKAGES = tuple(_MANIFEST["layers"]["core"])
+THIRD_PARTY_LAYERS = tuple(_MANIFEST["layers"]["third_party"])
 LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
-
-#: Layers of each function, in PYTHONPATH order (at most 5: the AWS limit).
-FUNCTION_LAYERS = {
-    PLAN_FUNCTION: (CORE_LAYER, "data"),
-    INGEST_FUNCTION: (CORE_LAYER, "data"),
-    PREPROCESS_FUNCTION: (CORE_LAYER, "data"),
-    TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
-    PREDICT_FUNCTION: (CORE_LAYER, "data", "serving"),
-    # urllib and the runtime's boto3 only.
-    HEALTH_PROBE_FUNCTION: (CORE_LAYER,),
-    # Only signs URLs: boto3 ships with the runtime, nothing imports numpy.
-    UPLOAD_URL_FUNCTION: (CORE_LAYER,),
-    # Reads features (pyarrow) and runs scipy's two-sample KS test.
-    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "data"),
-}
-#: Code directory of each function under ``functions/``.
-FUNCTION_DIRS = {
-    PLAN_FUNCTION: "plan_ingest",
-    INGEST_FUNCTION: "ingest",
-    PREPROCESS_FUNCTION: "preprocess",
-    TRAIN_FUNCTION: "train",
-    PREDICT_FUNCTION: "predict",
-    HEALTH_PROBE_FUNCTION: "health_probe",
-    UPLOAD_URL_FUNCTION: "upload_url",
-    CHECK_DRIFT_FUNCTION: "check_drift",
-}
+#: Layers of each function, in PYTHONPATH order; its code directory under ``functions/``.
+FUNCTION_LAYERS = {name: tuple(f["layers"]) for name, f in _MANIFEST["functions"].items()}
+FUNCTION_DIRS = {name: f["dir"] for name, f in _MANIFEST["functions"].items()}
 
 #: AWS caps a function's code plus all its layers at 250 MB unzipped (250 MiB = 262,144,000 bytes).
 SIZE_LIMIT_BYTES = 262_144_000
@@ -163,9 +139,10 @@ def build_all(*, progress: Callable[[str], None] = lambda _: None) -> dict[str, 
     return {name: build_layer(name, progress=progress) for name in LAYER_NAMES}
 
 
-def built_hash(directory: Path) -> str:
-    """The content hash a built layer directory (``<name>-<hash>``) is named by."""
-    return directory.name.rsplit("-", 1)[1]
+def layer_dirs_context(built: dict[str, Path]) -> str:
+    """The CDK context value ``layerDirs`` naming the ``built`` directories (`build_all`): the
+    only way the app learns where the layers are (``cdk synth -c layerDirs=<this>``)."""
+    return json.dumps({name: str(directory) for name, directory in built.items()})
 
 
 def build_layer(name: str, *, progress: Callable[[str], None] = lambda _: None) -> Path:

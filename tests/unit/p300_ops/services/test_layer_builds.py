@@ -1,5 +1,6 @@
 """Layer recipes, content hashes, trimming, the build cache and `p300 layers sizes`."""
 
+import json
 import os
 import re
 import time
@@ -7,8 +8,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from p300_ops import layers, paths
+from p300_ops import paths
 from p300_ops.cli import main
+from p300_ops.services import layer_builds
 
 
 def lock_pins() -> set[str]:
@@ -16,74 +18,74 @@ def lock_pins() -> set[str]:
     return {line.strip() for line in lines if re.match(r"^[A-Za-z0-9]", line)}
 
 
-@pytest.mark.parametrize("name", layers.THIRD_PARTY_LAYERS)
+@pytest.mark.parametrize("name", layer_builds.THIRD_PARTY_LAYERS)
 def test_recipe_pins_match_the_lock(name):
-    pins = layers.recipe_pins(name)
+    pins = layer_builds.recipe_pins(name)
     assert pins, f"recipe {name} is empty"
     assert set(pins) <= lock_pins(), f"not in requirements/lock.txt: {set(pins) - lock_pins()}"
 
 
 def test_no_package_is_shipped_twice_to_one_function():
-    for function, names in layers.FUNCTION_LAYERS.items():
+    for function, names in layer_builds.FUNCTION_LAYERS.items():
         packages = [
             pin.split("==")[0]
             for name in names
             if name != "core"
-            for pin in layers.recipe_pins(name)
+            for pin in layer_builds.recipe_pins(name)
         ]
         assert len(packages) == len(set(packages)), function
 
 
-@pytest.mark.parametrize("function", sorted(layers.FUNCTION_LAYERS))
+@pytest.mark.parametrize("function", sorted(layer_builds.FUNCTION_LAYERS))
 def test_each_function_has_a_handler_and_at_most_five_known_layers(function):
-    names = layers.FUNCTION_LAYERS[function]
+    names = layer_builds.FUNCTION_LAYERS[function]
     assert len(names) <= 5
-    assert set(names) <= set(layers.LAYER_NAMES)
-    assert names[0] == layers.CORE_LAYER
-    assert (layers.function_code_dir(function) / "handler.py").is_file()
+    assert set(names) <= set(layer_builds.LAYER_NAMES)
+    assert names[0] == layer_builds.CORE_LAYER
+    assert (layer_builds.function_code_dir(function) / "handler.py").is_file()
 
 
 @pytest.fixture
 def recipes(tmp_path, monkeypatch):
-    monkeypatch.setattr(layers, "RECIPES_DIR", tmp_path)
+    monkeypatch.setattr(layer_builds, "RECIPES_DIR", tmp_path)
     (tmp_path / "data.txt").write_text("# arrays\nnumpy==2.5.5\n\npandas==3.1.1\n")
     return tmp_path
 
 
 def test_recipe_pins_skip_comments_and_blank_lines(recipes):
-    assert layers.recipe_pins("data") == ["numpy==2.5.5", "pandas==3.1.1"]
+    assert layer_builds.recipe_pins("data") == ["numpy==2.5.5", "pandas==3.1.1"]
 
 
 def test_an_unpinned_requirement_is_rejected(recipes):
     (recipes / "data.txt").write_text("numpy\n")
-    with pytest.raises(layers.LayerError, match=r"must be pinned with ==, \['numpy'\]"):
-        layers.recipe_pins("data")
+    with pytest.raises(layer_builds.LayerError, match=r"must be pinned with ==, \['numpy'\]"):
+        layer_builds.recipe_pins("data")
 
 
 @pytest.mark.parametrize("name", ["numeric", "", "Core"])
 def test_unknown_layer_names_are_rejected(name):
     with pytest.raises(ValueError, match=rf"layer must be one of .*got {name!r}"):
-        layers.layer_hash(name)
+        layer_builds.layer_hash(name)
 
 
 def test_the_hash_follows_the_recipe_not_its_comments(recipes):
-    before = layers.layer_hash("data")
+    before = layer_builds.layer_hash("data")
     (recipes / "data.txt").write_text("# other words\nnumpy==2.5.5\npandas==3.1.1\n")
-    assert layers.layer_hash("data") == before
+    assert layer_builds.layer_hash("data") == before
     (recipes / "data.txt").write_text("numpy==2.5.4\npandas==3.1.1\n")
-    assert layers.layer_hash("data") != before
+    assert layer_builds.layer_hash("data") != before
 
 
 def test_the_core_hash_follows_the_sources(tmp_path, monkeypatch):
-    monkeypatch.setattr(layers, "SOURCE_DIR", tmp_path)
-    for package in layers.CORE_PACKAGES:
+    monkeypatch.setattr(layer_builds, "SOURCE_DIR", tmp_path)
+    for package in layer_builds.CORE_PACKAGES:
         (tmp_path / package / "__pycache__").mkdir(parents=True)
         (tmp_path / package / "__init__.py").write_text("")
-    before = layers.layer_hash("core")
+    before = layer_builds.layer_hash("core")
     (tmp_path / "p300" / "__pycache__" / "x.cpython-313.pyc").write_bytes(b"\0")
-    assert layers.layer_hash("core") == before
+    assert layer_builds.layer_hash("core") == before
     (tmp_path / "p300_aws" / "__init__.py").write_text("VALUE = 1\n")
-    assert layers.layer_hash("core") != before
+    assert layer_builds.layer_hash("core") != before
 
 
 def test_trim_removes_test_suites_and_pyarrow_flight_only(tmp_path):
@@ -101,7 +103,7 @@ def test_trim_removes_test_suites_and_pyarrow_flight_only(tmp_path):
     for relative, size in files.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b"x" * size)
-    assert layers.trim(tmp_path) == 11 + 3 + 5 + 2 + 13
+    assert layer_builds.trim(tmp_path) == 11 + 3 + 5 + 2 + 13
     kept = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
     assert kept == {
         "pyarrow/libarrow.so.2500",
@@ -113,28 +115,30 @@ def test_trim_removes_test_suites_and_pyarrow_flight_only(tmp_path):
 
 @pytest.fixture
 def build_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(layers, "BUILD_ROOT", tmp_path / "build")
+    monkeypatch.setattr(layer_builds, "BUILD_ROOT", tmp_path / "build")
     return tmp_path / "build"
 
 
 def test_a_missing_build_names_the_command_to_run(build_root):
-    with pytest.raises(layers.LayerError, match=r"layer 'scipy' is not built.*p300 layers build"):
-        layers.built_layer_dir("scipy")
+    with pytest.raises(
+        layer_builds.LayerError, match=r"layer 'scipy' is not built.*p300 layers build"
+    ):
+        layer_builds.built_layer_dir("scipy")
 
 
 def test_an_unchanged_layer_is_not_rebuilt(build_root, monkeypatch):
-    (layers.layer_dir("scipy") / "python").mkdir(parents=True)
+    (layer_builds.layer_dir("scipy") / "python").mkdir(parents=True)
 
     def no_install(*args, **kwargs):
         raise AssertionError("the cached layer was rebuilt")
 
-    monkeypatch.setattr(layers, "_install_wheels", no_install)
-    assert layers.build_layer("scipy") == layers.layer_dir("scipy")
+    monkeypatch.setattr(layer_builds, "_install_wheels", no_install)
+    assert layer_builds.build_layer("scipy") == layer_builds.layer_dir("scipy")
 
 
 def test_the_core_layer_ships_the_packages_with_unchecked_hash_bytecode(build_root):
-    built = layers.build_layer("core")
-    assert built == layers.layer_dir("core")
+    built = layer_builds.build_layer("core")
+    assert built == layer_builds.layer_dir("core")
     python_dir = built / "python"
     assert (python_dir / "p300" / "raw_io.py").is_file()
     assert (python_dir / "p300_aws" / "names.py").is_file()
@@ -148,31 +152,33 @@ def test_a_new_build_removes_builds_unused_for_long_and_keeps_recent_ones(build_
     stale, recent = build_root / "core-0000000000000000", build_root / "core-1111111111111111"
     for old_build in (stale, recent):
         (old_build / "python").mkdir(parents=True)
-    long_ago = time.time() - layers.STALE_AFTER_S - 60
+    long_ago = time.time() - layer_builds.STALE_AFTER_S - 60
     os.utime(stale, (long_ago, long_ago))
-    layers.build_layer("core")
+    layer_builds.build_layer("core")
     assert not stale.exists()
     assert recent.exists(), "a build another deploy may be using was deleted"
 
 
-def test_the_built_hash_is_the_directory_suffix(build_root):
-    assert layers.built_hash(layers.build_layer("core")) == layers.layer_hash("core")
+def test_the_built_directory_is_named_by_the_content_hash(build_root):
+    # The CDK app reuses that suffix as the layer's asset hash (infra/constructs/pipeline.py).
+    built = layer_builds.build_layer("core")
+    assert built.name.rpartition("-")[2] == layer_builds.layer_hash("core")
 
 
 def fake_builds(sizes_mib: dict[str, float]) -> None:
     """A built directory per layer: the sizes given (in MiB), 0.1 MiB for the others."""
-    for name in layers.LAYER_NAMES:
+    for name in layer_builds.LAYER_NAMES:
         size = sizes_mib.get(name, 0.1)
-        python_dir = layers.layer_dir(name) / "python"
+        python_dir = layer_builds.layer_dir(name) / "python"
         python_dir.mkdir(parents=True)
         (python_dir / "blob.bin").write_bytes(b"\0" * int(size * 1_048_576))
 
 
 def test_sizes_add_code_and_layers_and_flag_what_exceeds_250_mib(build_root):
     fake_builds({"core": 0.5, "data": 1, "scipy": 1, "ml": 1, "mlflow": 1})
-    sizes = {row.function: row for row in layers.function_sizes()}
+    sizes = {row.function: row for row in layer_builds.function_sizes()}
     train = sizes["p300-train"]
-    assert set(train.layer_bytes) == set(layers.FUNCTION_LAYERS["p300-train"])
+    assert set(train.layer_bytes) == set(layer_builds.FUNCTION_LAYERS["p300-train"])
     assert train.total_bytes == train.code_bytes + int(4.5 * 1_048_576)
     assert train.within_limit
 
@@ -183,3 +189,21 @@ def test_the_sizes_command_reports_each_function_and_fails_over_the_limit(build_
     assert result.exit_code == 1
     assert re.search(r"ok\s+p300-ingest", result.output)
     assert re.search(r"OVER\s+p300-train .* mlflow 249\.0", result.output)
+
+
+def test_the_manifest_names_every_function_and_the_app_reads_it_alike():
+    from infra.constructs import functions as app_manifest
+    from p300_aws import names
+
+    deployed = {value for name, value in vars(names).items() if name.endswith("_FUNCTION")}
+    assert set(layer_builds.FUNCTION_LAYERS) == deployed
+    assert app_manifest.FUNCTION_LAYERS == layer_builds.FUNCTION_LAYERS
+    assert app_manifest.LAYER_NAMES == layer_builds.LAYER_NAMES
+    assert {f: d.name for f, d in app_manifest.FUNCTION_CODE.items()} == layer_builds.FUNCTION_DIRS
+
+
+def test_the_layer_dirs_context_names_each_built_directory(tmp_path):
+    built = {name: tmp_path / f"{name}-0123" for name in layer_builds.LAYER_NAMES}
+    assert json.loads(layer_builds.layer_dirs_context(built)) == {
+        name: str(directory) for name, directory in built.items()
+    }

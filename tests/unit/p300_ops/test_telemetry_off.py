@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from p300_ops.offline import TELEMETRY_OFF
+from p300_aws.telemetry import TELEMETRY_OFF
 
 
 def test_importing_p300_ops_first_keeps_mlflow_from_starting_its_telemetry_client():
