@@ -5,7 +5,6 @@ from click.testing import CliRunner
 
 from p300.raw_io import read_recording
 from p300_ops.cli import main
-from p300_ops.services.recording_import import parse_event_map
 
 SFREQ = 256.0
 ONSETS_S = np.arange(1.0, 28.0, 0.25)
@@ -69,21 +68,3 @@ def test_argument_errors(vhdr, args, message):
     result = invoke(vhdr, *args)
     assert result.exit_code == 2
     assert message in result.output
-
-
-@pytest.mark.parametrize(
-    ("pairs", "mapping"),
-    [
-        ((), None),
-        (("target=2", "nontarget=1"), {"target": 2, "nontarget": 1}),
-        (("Stimulus/S  2=target", "a=b=NonTarget"), {"Stimulus/S  2": 2, "a=b": 1}),
-    ],
-)
-def test_parse_event_map(pairs, mapping):
-    assert parse_event_map(pairs) == mapping
-
-
-@pytest.mark.parametrize("pair", ["target", "=2", "target=3", "target=yes"])
-def test_parse_event_map_refuses(pair):
-    with pytest.raises(ValueError, match=f"--event must be NAME=CODE .*got {pair!r}"):
-        parse_event_map((pair,))

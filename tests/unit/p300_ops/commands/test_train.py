@@ -6,46 +6,6 @@ from rich.console import Console
 
 from p300_ops.cli import main
 from p300_ops.commands.train import result_table
-from p300_ops.services.training_runs import parse_params, train_request
-
-
-def test_default_request_is_system_a_half_of_the_subjects():
-    assert train_request() == {
-        "training_subjects_percentage": 50.0,
-        "subjects": None,
-        "auto_set_challenger_alias": False,
-        "model_name": "lda",
-        "model_params": {},
-        "seed": 42,
-    }
-
-
-def test_named_subjects_replace_the_percentage():
-    request = train_request(subjects="1, 02,5,", auto_set_challenger_alias=True, seed=7)
-    assert request["subjects"] == ["01", "02", "05"]
-    assert request["training_subjects_percentage"] is None
-    assert (request["auto_set_challenger_alias"], request["seed"]) == (True, 7)
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"percentage": 75.0, "subjects": "01"}, "not both"),
-        ({"subjects": " , "}, "must name at least one subject"),
-        ({"subjects": "01,a/b"}, "--subjects must be 1–64 letters"),
-    ],
-)
-def test_bad_requests(options, message):
-    with pytest.raises(ValueError, match=message):
-        train_request(**options)
-
-
-def test_parse_params_reads_json_values():
-    assert parse_params(("shrinkage=0.1", "solver=lsqr", "n=3", "flag=true")) == {
-        "shrinkage": 0.1, "solver": "lsqr", "n": 3, "flag": True,
-    }  # fmt: skip
-    with pytest.raises(ValueError, match="--param must be NAME=VALUE, got 'shrinkage'"):
-        parse_params(("shrinkage",))
 
 
 def test_result_table_shows_version_alias_and_metrics():

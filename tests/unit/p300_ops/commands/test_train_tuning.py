@@ -1,42 +1,10 @@
 from io import StringIO
 
-import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
 from p300_ops.cli import main
 from p300_ops.commands.train import tuning_table
-from p300_ops.services.training_runs import parse_grid, tuning_fields
-
-
-def test_parse_grid_reads_names_values_and_windows():
-    grid = parse_grid("model=lda,xdawn-riemann; shrinkage=auto,0.1;window=0:0.6,all;decimation=1,2")
-    assert grid == {
-        "model": ["lda", "xdawn-riemann"], "shrinkage": ["auto", 0.1],
-        "window": [[0.0, 0.6], None], "decimation": [1, 2],
-    }  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ("", "--grid must name at least one parameter, got ''"),
-        ("shrinkage", "--grid entries must be NAME=VALUE,VALUE…, got 'shrinkage'"),
-        ("shrinkage=", "--grid entries must be NAME=VALUE"),
-        ("window=0-0.6", "window values must be START:STOP in s or 'all', got '0-0.6'"),
-        ("window=a:b", "window values must be START:STOP"),
-        ("decimation=1;decimation=2", "--grid names 'decimation' twice"),
-    ],
-)
-def test_parse_grid_rejects(text, match):
-    with pytest.raises(ValueError, match=match):
-        parse_grid(text)
-
-
-def test_tuning_fields_default_to_the_lambda_default_grid():
-    assert tuning_fields(trials=3) == {
-        "search": {"grid": None, "max_trials": 3}, "max_concurrency": 2,
-    }  # fmt: skip
 
 
 def test_tuning_table_lists_every_trial_and_the_winner():
