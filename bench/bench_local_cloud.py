@@ -15,6 +15,7 @@ from pathlib import Path
 
 from p300_ops.localcloud import cdk, lifecycle
 from p300_ops.localcloud.processes import free_port
+from p300_ops.services import layer_builds
 
 UP_TARGET_S = 90.0
 
@@ -33,10 +34,11 @@ def main() -> None:
     up_s, state = _up(config)
     try:
         started = time.monotonic()
+        layer_dirs = layer_builds.layer_dirs_context(layer_builds.build_all())
         cdk.deploy(
             home,
             localstack_port=state.localstack_port,
-            context={"mlflowTrackingUri": state.tracking_uri},
+            context={"mlflowTrackingUri": state.tracking_uri, "layerDirs": layer_dirs},
         )
         no_change_s = time.monotonic() - started
     finally:

@@ -192,7 +192,7 @@ def test_generated_subjects_are_ingested_and_processed(cloud):
     assert [item["subject"] for item in summary["processed"]] == ["71"]
     assert summary["quarantined"] == summary["failed"] == []
     table = run(cloud, "executions", "show", shown["execution"]["name"]).stdout
-    assert "[0] Preprocess" in table and "processed 1, skipped 0, duplicate 0" in table
+    assert "[0] Preprocess" in table and "processed 1, skipped 0, quarantined 0, failed 0" in table
 
 
 def test_an_invalid_upload_is_quarantined_with_its_reason(cloud, tmp_path):

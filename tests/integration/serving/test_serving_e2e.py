@@ -207,9 +207,10 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     lambda_client, _, base_url = aws
     release.promote(lambda_client, cloud.tracking_uri, base_url=base_url,
                     steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
-    layer_builds.build_all()  # as `p300 up` does: the sources may have changed since
-    cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port,
-                                 context={"mlflowTrackingUri": cloud.tracking_uri})  # fmt: skip
+    built = layer_builds.build_all()  # as `p300 up` does: the sources may have changed since
+    context = {"mlflowTrackingUri": cloud.tracking_uri,
+               "layerDirs": layer_builds.layer_dirs_context(built)}  # fmt: skip
+    cdk.deploy(Path(cloud.home), localstack_port=cloud.localstack_port, context=context)
     assert served_version(base_url, "predict-champion", features[0]) == registered.second
     assert served_version(base_url, "predict-challenger", features[0]) == registered.second
 
