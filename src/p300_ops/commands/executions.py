@@ -12,14 +12,14 @@ from rich.table import Table
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
 from p300_ops.services import cloud
 from p300_ops.services.execution_history import StateRun, grouped, readable_cause
-from p300_ops.services.executions import (
+from p300_ops.services.outcomes import ItemOutcome, summary_line
+from p300_ops.services.pipeline_executions import (
     STATE_MACHINES,
     STATUSES,
     ExecutionDetails,
     execution_details,
     list_executions,
 )
-from p300_ops.services.outcomes import ItemOutcome, summary_line
 
 _COLOURS = {"SUCCEEDED": "green", "succeeded": "green", "RUNNING": "cyan", "unfinished": "cyan",
             "caught": "yellow"}  # fmt: skip

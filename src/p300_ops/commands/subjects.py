@@ -10,8 +10,7 @@ from rich.table import Table
 from p300_aws.names import LANDING_BUCKET
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
 from p300_ops.services import cloud
-from p300_ops.services.subjects import SubjectStatus
-from p300_ops.services.subjects import subjects as subject_statuses
+from p300_ops.services.subject_status import SubjectStatus, list_subjects
 
 _COLOURS = {"processed": "green", "raw": "yellow", "landed": "cyan", "quarantined": "red"}
 
@@ -50,7 +49,7 @@ def subjects(home, as_json) -> None:
     """
     connected = cloud.connect(home)
     with aws_errors("listing the buckets"):
-        statuses = subject_statuses(connected.s3, connected.lambda_client)
+        statuses = list_subjects(connected.s3, connected.lambda_client)
     if as_json:
         echo_json([asdict(s) for s in statuses])
     elif not statuses:

@@ -32,9 +32,9 @@ from p300_aws.names import (
 from p300_ops.localcloud import lifecycle
 from p300_ops.localcloud.processes import free_port
 from p300_ops.services import cloud, release
-from p300_ops.services.executions import deployed_state_machines
+from p300_ops.services.pipeline_executions import deployed_state_machines
 from p300_ops.services.simulation import run_simulation
-from p300_ops.services.subjects import subjects as subject_statuses
+from p300_ops.services.subject_status import list_subjects
 from p300_ops.services.synthetic_subjects import synthetic_object
 from p300_ops.services.training_runs import train_request
 
@@ -268,7 +268,7 @@ class Demo:
             if failed:
                 raise RuntimeError(f"ingest executions did not succeed: {failed}")
             connected = self._cloud()
-            processed = {s.subject for s in subject_statuses(connected.s3, connected.lambda_client)
+            processed = {s.subject for s in list_subjects(connected.s3, connected.lambda_client)
                          if s.stage == "processed"}  # fmt: skip
             running = [e for e in executions if e["status"] not in TERMINAL]
             if set(batch) <= processed and executions and not running:

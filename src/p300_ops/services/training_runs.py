@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from p300_aws.names import TRAIN_STATE_MACHINE
-from p300_ops.services import executions
+from p300_ops.services import pipeline_executions
 from p300_ops.services.errors import ServiceError
 from p300_ops.services.execution_history import readable_cause
 from p300_ops.services.labels import label_list
@@ -134,10 +134,12 @@ def run_training(sfn, request: Mapping, *, wait: bool = True, timeout: float = 1
         When the training did not succeed (its error, and where to read the details).
     """
     name = f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-    arn = executions.start_execution(sfn, TRAIN_STATE_MACHINE, name=name, request=dict(request))
+    arn = pipeline_executions.start_execution(
+        sfn, TRAIN_STATE_MACHINE, name=name, request=dict(request)
+    )
     if not wait:
         return Training(name, arn)
-    described = executions.wait_for(sfn, arn, timeout=timeout)
+    described = pipeline_executions.wait_for(sfn, arn, timeout=timeout)
     if described["status"] != "SUCCEEDED":
         raise ServiceError(
             f"training {described['status']}: {described.get('error', '')}: "

@@ -3,7 +3,7 @@ from io import StringIO
 from rich.console import Console
 
 from p300_ops.commands.subjects import statuses_table
-from p300_ops.services.subjects import BucketListing, Quarantined, subject_statuses
+from p300_ops.services.subject_status import BucketListing, Quarantined, subject_statuses
 
 
 def test_table_shows_quarantine_code_and_message():

@@ -137,7 +137,7 @@ def list_buckets(s3, *, params_hash: str) -> BucketListing:
     return BucketListing(landing_keys=landing_keys, raw=raw, quarantined=quarantined)
 
 
-def subjects(s3, lambda_client) -> list[SubjectStatus]:
+def list_subjects(s3, lambda_client) -> list[SubjectStatus]:
     """Every subject/session of the running pipeline (`list_buckets`, `subject_statuses`)."""
     return subject_statuses(list_buckets(s3, params_hash=pipeline_params_hash(lambda_client)))
 

@@ -4,7 +4,7 @@ from botocore.stub import Stubber
 
 from p300_aws.feature_params import CURRENT, MISSING, PARAMS_ENV, STALE, preprocessing_params
 from p300_aws.names import PLAN_FUNCTION
-from p300_ops.services.subjects import (
+from p300_ops.services.subject_status import (
     BucketListing,
     Quarantined,
     RawObject,
