@@ -24,17 +24,23 @@ def lambda_environment(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:000000000000:closed")
 
 
 @pytest.mark.parametrize(
     ("function", "event", "match"),
     [
-        ("ingest", {"bucket": "elsewhere", "key": "x.parquet"}, "ingest event must be"),
-        ("plan_ingest", {"detail-type": "Object Created"}, "must be an EventBridge S3 event"),
-        ("preprocess", {"bucket": "p300-landing-zone", "key": "k"}, "must carry 'raw_key'"),
-        ("train", {"training_subjects_percentage": 150}, r"in \(0, 100\)"),
+        ("ingest", {"bucket": "elsewhere", "key": "x.parquet"},
+         "IngestEvent: bucket: Input should be 'p300-landing-zone', got 'elsewhere'"),
+        ("plan_ingest", {"detail-type": "Object Created"},
+         "PlanEvent: s3_event.source: Field required"),
+        ("preprocess", {"bucket": "p300-landing-zone", "key": "k"},
+         "PreprocessRequest: raw_key: Field required"),
+        ("train", {"training_subjects_percentage": 150},
+         "TrainEvent: train.training_subjects_percentage: Input should be less than 100, got 150"),
+        ("check_drift", {"outcome": "processed"}, "DriftCheckRequest: subject: Field required"),
     ],
-)
+)  # fmt: skip
 def test_handler_rejects_a_malformed_event(function, event, match):
     handler = load_handler(function)
     with pytest.raises(BadEventError, match=match):
