@@ -28,6 +28,15 @@ REASON_SUFFIX = ".reason.json"
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
 _ID_PATTERN = re.compile(_ID)
+#: A subject or session id: the one definition every other check uses.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def check_id(value: str, *, name: str) -> str:
+    """``value`` if it is a valid subject/session id; ValueError naming ``name`` otherwise."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValueError(f"{name} must be 1–64 letters, digits or '-', got {value!r}")
+    return value
 _SUBJECT_DIR = re.compile(rf"subject_({_ID})")
 _SESSION_DIR = re.compile(rf"session_({_ID})")
 _SYSTEM_A_FILE = re.compile(rf"subject_({_ID})_eeg_stim\.parquet")
