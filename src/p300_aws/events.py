@@ -51,14 +51,19 @@ def parse_event[M: BaseModel](model: type[M], event: object) -> M:
 
 
 def describe(error: ValidationError) -> str:
-    """One line per problem: where, what it must be, the value received."""
-    return f"{error.title}: " + "; ".join(_problem(e) for e in error.errors())
+    """The model's name, then each problem (see `problems`)."""
+    return f"{error.title}: " + "; ".join(problems(error))
+
+
+def problems(error: ValidationError) -> list[str]:
+    """Each problem of a failed validation: where, what it must be, the value received."""
+    return [_problem(e) for e in error.errors()]
 
 
 def _problem(error: Mapping[str, Any]) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "event"
     if error["type"] == "value_error":  # our own checks: the message names field and value
-        return f"{where}: {error['ctx']['error']}"
+        return str(error["ctx"]["error"])
+    where = ".".join(str(part) for part in error["loc"]) or "event"
     if error["type"] == "missing":
         return f"{where}: Field required"
     if error["type"] == "union_tag_invalid":  # the tag function is named for what it reads

@@ -37,6 +37,8 @@ def check_id(value: str, *, name: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise ValueError(f"{name} must be 1–64 letters, digits or '-', got {value!r}")
     return value
+
+
 _SUBJECT_DIR = re.compile(rf"subject_({_ID})")
 _SESSION_DIR = re.compile(rf"session_({_ID})")
 _SYSTEM_A_FILE = re.compile(rf"subject_({_ID})_eeg_stim\.parquet")

@@ -41,22 +41,23 @@ SOURCE_DIR = paths.REPO / "src"
 
 CORE_LAYER = "core"
 CORE_PACKAGES = ("p300", "p300_aws", "p300_serving")
-THIRD_PARTY_LAYERS = ("data", "scipy", "ml", "mlflow", "serving")
+THIRD_PARTY_LAYERS = ("pydantic", "data", "scipy", "ml", "mlflow", "serving", "powertools")
 LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
 
 #: Layers of each function, in PYTHONPATH order (at most 5: the AWS limit).
 FUNCTION_LAYERS = {
-    PLAN_FUNCTION: (CORE_LAYER, "data"),
-    INGEST_FUNCTION: (CORE_LAYER, "data"),
-    PREPROCESS_FUNCTION: (CORE_LAYER, "data"),
+    PLAN_FUNCTION: (CORE_LAYER, "pydantic", "data"),
+    INGEST_FUNCTION: (CORE_LAYER, "pydantic", "data"),
+    PREPROCESS_FUNCTION: (CORE_LAYER, "pydantic", "data"),
+    # pydantic comes with `mlflow`: a sixth layer would pass the limit.
     TRAIN_FUNCTION: (CORE_LAYER, "data", "scipy", "ml", "mlflow"),
-    PREDICT_FUNCTION: (CORE_LAYER, "data", "serving"),
+    PREDICT_FUNCTION: (CORE_LAYER, "pydantic", "data", "serving"),
     # urllib and the runtime's boto3 only.
-    HEALTH_PROBE_FUNCTION: (CORE_LAYER,),
+    HEALTH_PROBE_FUNCTION: (CORE_LAYER, "pydantic"),
     # Only signs URLs: boto3 ships with the runtime, nothing imports numpy.
-    UPLOAD_URL_FUNCTION: (CORE_LAYER,),
+    UPLOAD_URL_FUNCTION: (CORE_LAYER, "pydantic", "powertools"),
     # Reads features (pyarrow) and runs scipy's two-sample KS test.
-    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "data"),
+    CHECK_DRIFT_FUNCTION: (CORE_LAYER, "pydantic", "data"),
 }
 #: Code directory of each function under ``functions/``.
 FUNCTION_DIRS = {
