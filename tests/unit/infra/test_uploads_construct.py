@@ -29,7 +29,12 @@ def template(tmp_path_factory) -> Template:
     core = cdk.aws_lambda.LayerVersion(
         stack, "Core", code=cdk.aws_lambda.Code.from_asset(str(core_dir))
     )
-    Uploads(stack, "Uploads", storage=Storage(stack, "Storage"), function_layers={"core": core})
+    Uploads(
+        stack,
+        "Uploads",
+        storage=Storage(stack, "Storage"),
+        function_layers=dict.fromkeys(layers.LAYER_NAMES, core),
+    )
     return Template.from_stack(stack)
 
 
