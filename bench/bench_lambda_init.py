@@ -12,7 +12,14 @@ import os
 import statistics
 import subprocess
 
-from p300_aws.names import INGEST_FUNCTION, PLAN_FUNCTION, PREPROCESS_FUNCTION
+from p300_aws.names import (
+    CHECK_DRIFT_FUNCTION,
+    HEALTH_PROBE_FUNCTION,
+    INGEST_FUNCTION,
+    PLAN_FUNCTION,
+    PREPROCESS_FUNCTION,
+    UPLOAD_URL_FUNCTION,
+)
 from p300_ops import paths
 from p300_ops.services import layer_builds
 
@@ -21,6 +28,9 @@ FIRST_CALL_IMPORTS = {
     PLAN_FUNCTION: "pass",
     INGEST_FUNCTION: "pass",
     PREPROCESS_FUNCTION: "handler.tracker(); import p300.preprocessing.fast",
+    CHECK_DRIFT_FUNCTION: "handler.reference_store()",
+    HEALTH_PROBE_FUNCTION: "pass",
+    UPLOAD_URL_FUNCTION: "pass",
 }
 _SCRIPT = (
     "import time; wall, cpu = time.perf_counter(), time.process_time(); import handler; {first}; "

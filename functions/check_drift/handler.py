@@ -9,7 +9,14 @@ import os
 
 import boto3
 
-from p300_aws.drift_check import TOPIC_ARN_ENV, DriftCheckRequest, ReferenceStore, check_subject
+from p300_aws.drift_check import (
+    TOPIC_ARN_ENV,
+    CheckedSubject,
+    DriftCheckRequest,
+    ReferenceStore,
+    check_subject,
+)
+from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import TRACKING_URI_ENV
 
 CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
@@ -22,13 +29,9 @@ def reference_store() -> ReferenceStore:
 
 def lambda_handler(event, context):
     """The preprocess result with the check's outcome added as ``drift``."""
-    return dict(event) | {
-        "drift": check_subject(
-            CLIENTS["s3"],
-            CLIENTS["cloudwatch"],
-            CLIENTS["sns"],
-            reference_store(),
-            DriftCheckRequest.from_event(event),
-            topic_arn=os.environ[TOPIC_ARN_ENV],
-        )
-    }
+    request = parse_event(DriftCheckRequest, event)
+    drift = check_subject(
+        CLIENTS["s3"], CLIENTS["cloudwatch"], CLIENTS["sns"], reference_store(), request,
+        topic_arn=os.environ[TOPIC_ARN_ENV],
+    )  # fmt: skip
+    return CheckedSubject(**request.model_dump(), drift=drift).model_dump(mode="json")

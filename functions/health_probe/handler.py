@@ -8,15 +8,19 @@ import os
 
 import boto3
 
-from p300_aws.health_probe import api_base_url, run_probe
+from p300_aws.api_urls import api_base_url
+from p300_aws.events import parse_event
+from p300_aws.health_probe import ScheduledEvent, run_probe
 
 CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch", "lambda")}
 
 
 def lambda_handler(event, context):
+    parse_event(ScheduledEvent, event)
     base_url = api_base_url(
         os.environ["P300_API_ID"],
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
         region=os.environ["AWS_REGION"],
     )
-    return run_probe(CLIENTS, base_url=base_url, topic_arn=os.environ["ALERTS_TOPIC_ARN"])
+    report = run_probe(CLIENTS, base_url=base_url, topic_arn=os.environ["ALERTS_TOPIC_ARN"])
+    return report.model_dump(mode="json")

@@ -4,6 +4,7 @@ import functools
 
 import boto3
 
+from p300_aws.events import parse_event
 from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.processing import PreprocessRequest, preprocess_object, preprocessing_params
 
@@ -17,6 +18,6 @@ def tracker() -> MlflowRestTracker:
 
 
 def lambda_handler(event, context):
-    request = PreprocessRequest.from_event(event)
+    request = parse_event(PreprocessRequest, event)
     params = preprocessing_params(request.params)
-    return preprocess_object(S3, tracker(), request, params=params).to_dict()
+    return preprocess_object(S3, tracker(), request, params=params).model_dump(mode="json")

@@ -1,7 +1,5 @@
-"""Lambda ``p300-train``: a training request → the MLflow run and the registered model version.
-
-Events with an ``action`` are the steps of a hyperparameter tuning (`p300_aws.tuning`).
-"""
+"""Lambda ``p300-train``: a training request → the MLflow run and the registered model version;
+an event with an ``action`` → that step of a hyperparameter tuning (`p300_aws.tuning`)."""
 
 import functools
 
@@ -12,9 +10,9 @@ import boto3
 import mlflow.sklearn  # noqa: F401
 import skops.io  # noqa: F401
 
-from p300_aws import tuning
+from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import MlflowTracker
-from p300_aws.training import TrainRequest, train_and_register
+from p300_aws.tuning import TrainEvent, run_job
 
 S3 = boto3.client("s3")
 
@@ -25,7 +23,5 @@ def tracker() -> MlflowTracker:
 
 
 def lambda_handler(event, context):
-    if "action" in event:
-        return tuning.handle_event(S3, tracker(), event)
-    request = TrainRequest.from_event(event)
-    return train_and_register(S3, tracker(), request)
+    job = parse_event(TrainEvent, event).root
+    return run_job(S3, tracker(), job).model_dump(mode="json")

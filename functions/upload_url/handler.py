@@ -6,10 +6,11 @@ Signature version 4 everywhere: AWS refuses version 2 presigned URLs in newer re
 import boto3
 from botocore.config import Config
 
-from p300_aws.uploads import UploadApi
+from p300_aws.upload_routes import upload_app
+from p300_aws.uploads import Uploads
 
-API = UploadApi(boto3.client("s3", config=Config(signature_version="s3v4")))
+APP = upload_app(Uploads(boto3.client("s3", config=Config(signature_version="s3v4"))))
 
 
 def lambda_handler(event, context):
-    return API.handle(event)
+    return APP.resolve(event, context)

@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.asl import STATE_MACHINES_DIR, load_definition
 from infra.constructs.functions import LAYER_NAMES, RUNTIME, python_function
 from infra.constructs.storage import Storage
 from p300_aws.names import (
@@ -32,7 +33,6 @@ from p300_aws.names import (
     TRAIN_TIMEOUT_S,
 )
 
-STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "state_machines"
 #: Input of the hourly catch-up run: ingest whatever no S3 event started.
 CATCH_UP_INPUT = {"catch_up": True}
 
@@ -164,7 +164,7 @@ class Pipeline(Construct):
     def _state_machine(
         self, construct_id: str, name: str, asl_file: str, functions: dict[str, lambda_.IFunction]
     ) -> sfn.StateMachine:
-        definition = (STATE_MACHINES_DIR / asl_file).read_text()
+        definition = json.dumps(load_definition(STATE_MACHINES_DIR / asl_file))
         state_machine = sfn.StateMachine(
             self,
             construct_id,

@@ -24,14 +24,9 @@ from p300_aws.names import (
 
 MEMORY_MB = 256
 TIMEOUT_S = 30
-#: Resource paths of the API (all ``POST``), as `p300_aws.uploads.UploadApi` routes them.
-ROUTES = (
-    "uploads",
-    "uploads/multipart",
-    "uploads/multipart/{upload_id}/parts",
-    "uploads/multipart/{upload_id}/complete",
-    "uploads/multipart/{upload_id}/abort",
-)
+#: The API's one resource: ``POST /uploads`` and every ``POST /uploads/...`` reach the function,
+#: whose router (`p300_aws.uploads.UPLOAD_ROUTES`) is the one list of routes.
+ROOT_RESOURCE = "uploads"
 
 
 class Uploads(Construct):
@@ -73,10 +68,9 @@ class Uploads(Construct):
             description="P300 upload API: presigned URLs into the landing zone (API key)",
         )
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
-        for route in ROUTES:
-            self.api.root.resource_for_path(route).add_method(
-                "POST", integration, api_key_required=True
-            )
+        root = self.api.root.add_resource(ROOT_RESOURCE)
+        for resource in (root, root.add_resource("{proxy+}")):
+            resource.add_method("POST", integration, api_key_required=True)
         # No value given: CloudFormation generates it, so no secret is ever in the repository.
         self.api_key = apigw.ApiKey(self, "ApiKey", api_key_name=UPLOAD_API_KEY_NAME)
         plan = self.api.add_usage_plan(

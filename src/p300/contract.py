@@ -18,6 +18,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from p300.limits import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # re-exported
 from p300.types import STIM_NONE, STIM_NONTARGET, STIM_TARGET, RawRecording
 
 #: Sampling frequencies (Hz) a P300 recording can plausibly have.
@@ -32,9 +33,6 @@ FLAT_MAX_STD_UV = 0.1
 SATURATION_MIN_RUN_S = 0.02
 #: ...and a channel with more than this fraction of its samples clipped is saturated.
 SATURATION_MAX_FRACTION = 0.01
-#: Upper limit of a raw file's size in bytes, checked before parsing (a 10-minute 16-channel
-#: 512 Hz recording is about 20 MB).
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 #: Values of the ``units`` schema metadata meaning microvolts.
 MICROVOLT_UNITS = ("uv", "µv", "μv", "microvolt", "microvolts")
 

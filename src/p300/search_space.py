@@ -11,7 +11,9 @@ import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from p300.models import DEFAULT_MODEL, MODEL_NAMES, model_params
 
@@ -27,47 +29,37 @@ DEFAULT_GRID: dict[str, list] = {
 }
 
 
-@dataclass(frozen=True)
-class TrialParams:
-    """One trial: a model, its hyperparameters, the epoch window (s) and the decimation."""
+type _Number = Annotated[float, Strict()]
 
-    model_name: str = DEFAULT_MODEL
-    model_params: dict = field(default_factory=dict)
-    window_s: tuple[float, float] | None = None
-    decimation: int = 1
 
-    def to_dict(self) -> dict:
-        window = None if self.window_s is None else list(self.window_s)
-        return {"model_name": self.model_name, "model_params": dict(self.model_params),
-                "window_s": window, "decimation": self.decimation}  # fmt: skip
+class TrialParams(BaseModel):
+    """One trial: a model, its hyperparameters, the epoch window (s) and the decimation.
 
-    @classmethod
-    def from_dict(cls, values: Mapping) -> "TrialParams":
-        """Check and build a trial; raises ValueError naming the bad entry."""
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - allowed)
-        if unknown:
-            raise ValueError(f"trial keys must be among {sorted(allowed)}, got {unknown}")
-        name = values.get("model_name", DEFAULT_MODEL)
-        if name not in MODEL_NAMES:
-            raise ValueError(f"trial model_name must be one of {list(MODEL_NAMES)}, got {name!r}")
-        params = dict(values.get("model_params") or {})
-        extra = sorted(set(params) - set(model_params(name)))
+    Built from JSON (the tuning events) with ``model_validate``: strict JSON types, no unknown
+    keys; a ``ValidationError`` names the bad entry.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    model_name: Literal[MODEL_NAMES] = DEFAULT_MODEL  # type: ignore[valid-type]
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    #: [start, stop] in s (start < stop), or None for the whole epoch.
+    window_s: Annotated[tuple[_Number, _Number], Field(strict=False)] | None = None
+    decimation: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrialParams":
+        extra = sorted(set(self.model_params) - set(model_params(self.model_name)))
         if extra:
             raise ValueError(
-                f"trial model_params {extra} are not parameters of {name!r}; "
-                f"allowed: {sorted(model_params(name))}"
+                f"trial model_params {extra} are not parameters of {self.model_name!r}; "
+                f"allowed: {sorted(model_params(self.model_name))}"
             )
-        window = values.get("window_s")
-        if window is not None and not (
-            isinstance(window, Sequence) and len(window) == 2
-            and all(isinstance(edge, int | float) for edge in window) and window[0] < window[1]
-        ):  # fmt: skip
-            raise ValueError(f"trial window_s must be [start, stop] in s or None, got {window!r}")
-        decimation = values.get("decimation", 1)
-        if not (isinstance(decimation, int) and decimation >= 1):
-            raise ValueError(f"trial decimation must be an integer >= 1, got {decimation!r}")
-        return cls(name, params, None if window is None else tuple(window), decimation)
+        if self.window_s is not None and not self.window_s[0] < self.window_s[1]:
+            raise ValueError(
+                f"trial window_s must be [start, stop] in s, got {list(self.window_s)!r}"
+            )
+        return self
 
     def label(self) -> str:
         """A short description for tables, e.g. ``lda shrinkage=0.1 window=0–0.6 s k=2``."""
@@ -106,7 +98,7 @@ def expand_grid(
         names = [n for n in grid if n in model_params(model) or n in (WINDOW_KEY, DECIMATION_KEY)]
         for values in itertools.product(*(grid[n] for n in names)):
             chosen = dict(zip(names, values, strict=True))
-            trial = TrialParams.from_dict({
+            trial = _trial({
                 "model_name": model,
                 "model_params": {n: v for n, v in chosen.items() if n in model_params(model)},
                 "window_s": chosen.get(WINDOW_KEY),
@@ -121,6 +113,18 @@ def expand_grid(
         return trials
     kept = sorted(random.Random(seed).sample(range(len(trials)), max_trials))
     return [trials[i] for i in kept]
+
+
+def _trial(values: Mapping) -> TrialParams:
+    """A grid point as a trial; a ValueError naming the first bad value."""
+    try:
+        return TrialParams.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] == "value_error":  # its message names the entry and the value
+            raise ValueError(str(error["ctx"]["error"])) from None
+        where = ".".join(map(str, error["loc"]))
+        raise ValueError(f"trial {where}: {error['msg']}, got {error['input']!r}") from None
 
 
 def _all_params(grid: Mapping) -> set[str]:

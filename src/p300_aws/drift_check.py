@@ -15,10 +15,12 @@ outcome is ``no reference`` with the reason, and neither a metric nor an alert i
 """
 
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from p300.drift import (
     DriftReference,
@@ -29,7 +31,7 @@ from p300.drift import (
 )
 from p300.features_io import TrainingSet, params_hash, read_features
 from p300_aws.alerts import Alert, raise_alert
-from p300_aws.errors import BadEventError
+from p300_aws.events import Event, Result
 from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.mlflow_tracking import RetryPolicy
 from p300_aws.names import (
@@ -158,55 +160,82 @@ class ReferenceStore:
         return model, self._by_version[model.version]
 
 
-@dataclass(frozen=True)
-class DriftCheckRequest:
-    """One ``p300-preprocess`` output: which features object to check."""
+class DriftCheckRequest(Event):
+    """A ``p300-preprocess`` output (`p300_aws.processing.PreprocessResult`): the features
+    object to check. Its other keys pass through to the output (`CheckedSubject`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     outcome: str
     subject: str
     session: str
     features_key: str
-    features_version_id: str | None
+    features_version_id: str | None = None
 
-    @classmethod
-    def from_event(cls, event: Mapping) -> "DriftCheckRequest":
-        """From the preprocess result; raises `BadEventError` naming missing keys."""
-        needed = ("outcome", "subject", "session", "features_key")
-        missing = [name for name in needed if not isinstance(event.get(name), str)]
-        if missing:
-            raise BadEventError(
-                f"drift check event must carry {list(needed)} (p300-preprocess output), lacks "
-                f"{missing}; got keys {sorted(event)}"
-            )
-        return cls(*(event[name] for name in needed), event.get("features_version_id"))
+
+class DriftSkipped(Result):
+    status: Literal["skipped"] = "skipped"
+    reason: str
+
+
+class NoReference(Result):
+    """No model to compare with, or (``reference`` set) its run logged no drift reference."""
+
+    status: Literal["no reference"] = "no reference"
+    reason: str
+    reference: dict[str, str] | None = None
+
+
+class Incompatible(Result):
+    """Another montage or preprocessing than the model's: not comparable, not drift."""
+
+    status: Literal["incompatible"] = "incompatible"
+    reason: str
+    reference: dict[str, str]
+
+
+class DriftChecked(Result):
+    status: Literal["checked"] = "checked"
+    drifted: bool
+    drifted_channels: list[str]
+    max_psi: float
+    reference: dict[str, str]
+    alert_key: str | None
+
+
+type DriftOutcome = Annotated[
+    DriftSkipped | NoReference | Incompatible | DriftChecked, Field(discriminator="status")
+]
+
+
+class CheckedSubject(DriftCheckRequest):
+    """What ``p300-check-drift`` returns: its input with the check's outcome as ``drift``."""
+
+    drift: DriftOutcome
 
 
 def check_subject(
     s3, cloudwatch, sns, store: ReferenceStore, request: DriftCheckRequest, *, topic_arn: str
-) -> dict:
+) -> DriftOutcome:
     """Check one processed subject; publish the metric and, on drift, an alert.
 
-    Returns the step's output: ``status`` (``checked``, ``no reference``, ``incompatible`` or
-    ``skipped``) with
-    ``reason`` or the verdict (``drifted``, ``drifted_channels``, ``max_psi``, ``reference``,
-    ``alert_key``).
+    Returns the check's outcome by ``status``: ``checked`` (the verdict), ``no reference``,
+    ``incompatible`` or ``skipped`` (each with its ``reason``).
     """
     if request.outcome != "processed":
-        return {"status": "skipped", "reason": f"features {request.outcome}, not new"}
+        return DriftSkipped(reason=f"features {request.outcome}, not new")
     model, reference = store.current()
     if model is None:
         aliases = " or ".join(REFERENCE_ALIASES)
-        return {
-            "status": "no reference",
-            "reason": f"no version of {REGISTERED_MODEL} has alias {aliases}: nothing to compare",
-        }
+        return NoReference(
+            reason=f"no version of {REGISTERED_MODEL} has alias {aliases}: nothing to compare"
+        )
     if reference is None:
-        return {
-            "status": "no reference",
-            "reason": f"{REGISTERED_MODEL} v{model.version} ({model.alias}) was logged without "
+        return NoReference(
+            reason=f"{REGISTERED_MODEL} v{model.version} ({model.alias}) was logged without "
             f"{REFERENCE_ARTIFACT}: retrain to get drift checks",
-            "reference": model.to_dict(),
-        }
+            reference=model.to_dict(),
+        )
     stored = read_object(s3, FEATURES_BUCKET, request.features_key,
                          version_id=request.features_version_id)  # fmt: skip
     features = read_features(stored.body)
@@ -216,11 +245,10 @@ def check_subject(
     if problem:
         # Another montage or preprocessing is not drift: the model cannot score it at all, and
         # the API answers such data with a 4xx naming the difference.
-        return {
-            "status": "incompatible",
-            "reason": f"not comparable with {REGISTERED_MODEL} v{model.version}: {problem}",
-            "reference": model.to_dict(),
-        }
+        return Incompatible(
+            reason=f"not comparable with {REGISTERED_MODEL} v{model.version}: {problem}",
+            reference=model.to_dict(),
+        )
     report = check_drift(
         reference,
         features.epochs,
@@ -234,14 +262,13 @@ def check_subject(
     if report.drifted:
         alert = drift_alert(report, request, model)
         alert_key = raise_alert(s3, sns, alert, topic_arn=topic_arn)
-    return {
-        "status": "checked",
-        "drifted": report.drifted,
-        "drifted_channels": list(report.drifted_channels),
-        "max_psi": report.max_psi,
-        "reference": model.to_dict(),
-        "alert_key": alert_key,
-    }
+    return DriftChecked(
+        drifted=bool(report.drifted),
+        drifted_channels=list(report.drifted_channels),
+        max_psi=float(report.max_psi),
+        reference=model.to_dict(),
+        alert_key=alert_key,
+    )
 
 
 def metric_data(drifted: bool, subject: str) -> list[dict]:

@@ -23,9 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from p300_aws.alerts import Alert, raise_alert, utc_now
-
-# The handler builds the probed URL with it; it lives in `p300_aws.api_urls` (one place).
-from p300_aws.api_urls import api_base_url  # noqa: F401
+from p300_aws.events import Result, StepOutput
 from p300_aws.names import (
     HEALTH_METRIC,
     METRIC_NAMESPACE,
@@ -187,6 +185,21 @@ def deployed_aliases(lambda_client, *, function: str = PREDICT_FUNCTION) -> set[
     return {alias["Name"] for page in pages for alias in page["Aliases"]}
 
 
+class ScheduledEvent(StepOutput):
+    """The schedule rule's event, or a manual invocation's ``{}``: nothing in it is read."""
+
+
+class ProbeReport(Result):
+    """What ``p300-health-probe`` returns."""
+
+    checked_at: str
+    #: How many aliases failed their probe.
+    failing: int
+    aliases: list[AliasHealth]
+    #: Keys of the alerts raised (an alias started failing or recovered).
+    alerts: list[str]
+
+
 def run_probe(
     clients: Mapping[str, object],
     *,
@@ -194,7 +207,7 @@ def run_probe(
     topic_arn: str,
     bucket: str = MONITORING_BUCKET,
     get: Callable[[str], HttpAnswer] = http_get,
-) -> dict:
+) -> ProbeReport:
     """Probe every alias, publish the metrics, alert on changes, remember the states.
 
     Parameters
@@ -212,8 +225,7 @@ def run_probe(
 
     Returns
     -------
-    dict
-        ``{"checked_at", "failing", "aliases": [AliasHealth as dict], "alerts": [keys]}``.
+    ProbeReport
     """
     s3 = clients["s3"]
     checked_at = utc_now()
@@ -237,12 +249,12 @@ def run_probe(
     states = {health.alias: health.state for health in results}
     document = {"checked_at": checked_at, "states": states}
     s3.put_object(Bucket=bucket, Key=STATE_KEY, Body=json.dumps(document).encode())
-    return {
-        "checked_at": checked_at,
-        "failing": sum(health.state == FAILING for health in results),
-        "aliases": [asdict(health) for health in results],
-        "alerts": alert_keys,
-    }
+    return ProbeReport(
+        checked_at=checked_at,
+        failing=sum(health.state == FAILING for health in results),
+        aliases=results,
+        alerts=alert_keys,
+    )
 
 
 def _load_states(s3, bucket: str) -> dict[str, str]:

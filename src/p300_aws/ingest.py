@@ -9,13 +9,16 @@ read back with its version and SHA-256, and only if no newer upload replaced it:
 import json
 import logging
 import urllib.parse
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from p300.contract import DEFAULT_MAX_BYTES, Problem, ProblemCode, Severity
 from p300.raw_io import validate_recording_bytes
 from p300_aws import keys
-from p300_aws.errors import BadEventError, BadKeyError, MissingObjectError
+from p300_aws.errors import BadKeyError, MissingObjectError
+from p300_aws.events import Event, Result
 from p300_aws.feature_params import features_are_current
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import (
@@ -39,11 +42,18 @@ BAD_KEY = "BAD_KEY"
 LANDING_KEY_METADATA = "landing-key"
 
 
-@dataclass(frozen=True)
-class IngestResult:
+class IngestEvent(Event):
+    """One landing object to ingest: an item of the plan (`p300_aws.planning.LandingItem`)."""
+
+    bucket: Literal[LANDING_BUCKET]  # type: ignore[valid-type]
+    #: The landing key, already URL-decoded.
+    key: Annotated[str, Field(min_length=1)]
+
+
+class IngestResult(Result):
     """What `p300-ingest` returns (see the pipeline contract)."""
 
-    outcome: str  # "ingested", "duplicate", "quarantined" or "missing"
+    outcome: Literal["ingested", "duplicate", "quarantined", "missing"]
     landing_key: str
     sha256: str | None = None
     subject: str | None = None
@@ -51,23 +61,8 @@ class IngestResult:
     raw_key: str | None = None
     raw_version_id: str | None = None
     needs_processing: bool = False
-    problems: list[dict] = field(default_factory=list)
+    problems: list[dict[str, Any]] = Field(default_factory=list)
     quarantine_key: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def parse_ingest_event(event: dict) -> str:
-    """The landing key of an ingest event ``{"bucket", "key"}``; the bucket must be the landing
-    zone's."""
-    bucket, key = event.get("bucket"), event.get("key")
-    if bucket != LANDING_BUCKET or not isinstance(key, str) or not key:
-        raise BadEventError(
-            f"ingest event must be {{'bucket': {LANDING_BUCKET!r}, 'key': <landing key>}}, got "
-            f"bucket={bucket!r}, key={key!r}"
-        )
-    return key
 
 
 def ingest_object(
@@ -93,7 +88,7 @@ def ingest_object(
         landing = read_object(s3, LANDING_BUCKET, key)
     except MissingObjectError:
         # Another execution (an upload event racing the hourly catch-up) got there first.
-        return IngestResult("missing", key)
+        return IngestResult(outcome="missing", landing_key=key)
     digest = sha256_hex(landing.body)
     report = validate_recording_bytes(landing.body, max_bytes=max_bytes)
     problems = [problem.to_dict() for problem in report.problems]
@@ -118,8 +113,9 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash
     if current is not None and current.sha256 == digest:
         _delete_landing(s3, landing.head)
         return IngestResult(
-            "duplicate", landing.head.key, digest, ids.subject, ids.session, raw_key,
-            current.version_id,
+            outcome="duplicate", landing_key=landing.head.key, sha256=digest,
+            subject=ids.subject, session=ids.session, raw_key=raw_key,
+            raw_version_id=current.version_id,
             needs_processing=not features_are_current(
                 s3, ids, raw_sha256=digest, params_hash=params_hash
             ),
@@ -138,8 +134,9 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash
     )
     _delete_landing(s3, landing.head)
     return IngestResult(
-        "ingested", landing.head.key, digest, ids.subject, ids.session, raw_key,
-        written.version_id, needs_processing=True, problems=problems,
+        outcome="ingested", landing_key=landing.head.key, sha256=digest, subject=ids.subject,
+        session=ids.session, raw_key=raw_key, raw_version_id=written.version_id,
+        needs_processing=True, problems=problems,
     )  # fmt: skip
 
 
@@ -199,9 +196,9 @@ def _move_to_quarantine(
     )
     _delete_landing(s3, head)
     return IngestResult(
-        "quarantined",
-        key,
-        digest,
+        outcome="quarantined",
+        landing_key=key,
+        sha256=digest,
         subject=landing_ids.subject if landing_ids else None,
         session=landing_ids.session if landing_ids else None,
         problems=problems,

@@ -3,58 +3,138 @@
 Event mode: the execution input is the raw EventBridge "Object Created" event of an upload to the
 landing zone; the plan is that one object (keys arrive URL-encoded). Catch-up mode (the hourly
 rule's ``{"catch_up": true}``): every object waiting in the landing zone, plus every raw object
-whose features are missing or stale and that no landing object is about to replace.
+whose features are missing or stale and that no landing object is about to replace. At the end
+of an execution, ``{"summarize": true, "mode", "results"}`` groups the items' outcomes.
 """
 
 from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, RootModel, Tag
 
 from p300_aws import keys
-from p300_aws.errors import BadEventError, BadKeyError
+from p300_aws.errors import BadKeyError
+from p300_aws.events import Event, Result, StepOutput
 from p300_aws.feature_params import features_are_current
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import head_object, list_keys
 
 EVENT_MODE, CATCH_UP_MODE = "event", "catch_up"
+type Mode = Literal["event", "catch_up"]
 SUMMARY_GROUPS = ("processed", "skipped", "quarantined", "failed")
 
 
-def plan_from_event(event: Mapping) -> dict:
-    """The plan of an S3 "Object Created" EventBridge event: ``{"items": [...], "mode"}``.
-
-    Raises
-    ------
-    BadEventError
-        When the event is neither such an event nor a catch-up request.
-    """
-    detail = event.get("detail")
-    if event.get("source") != "aws.s3" or not isinstance(detail, Mapping):
-        raise BadEventError(
-            "plan event must be an EventBridge S3 event (source 'aws.s3' with a 'detail') or "
-            f"{{'catch_up': true}}; got source={event.get('source')!r}, keys {sorted(event)}"
-        )
-    bucket = detail.get("bucket", {}).get("name")
-    key = detail.get("object", {}).get("key")
-    if bucket != LANDING_BUCKET or not isinstance(key, str):
-        raise BadEventError(
-            f"plan event must be about an object in {LANDING_BUCKET!r}; got bucket={bucket!r}, "
-            f"key={key!r}"
-        )
-    return {"items": [{"bucket": bucket, "key": keys.decode_event_key(key)}], "mode": EVENT_MODE}
+class S3Bucket(StepOutput):
+    name: Literal[LANDING_BUCKET]  # type: ignore[valid-type]
 
 
-def is_catch_up(event: Mapping) -> bool:
-    return event.get("catch_up") is True
+class S3Object(StepOutput):
+    #: URL-encoded (spaces as ``+``), as S3 events carry keys.
+    key: str
 
 
-def plan_catch_up(s3, *, params_hash: str) -> dict:
-    """Every landing object, then every raw object with missing or stale features.
+class S3EventDetail(StepOutput):
+    bucket: S3Bucket
+    object: S3Object
 
-    Raw items are ``{"raw_key", "raw_version_id", "subject", "session", "sha256",
-    "needs_processing": true}`` and go straight to preprocessing.
-    """
+
+class S3ObjectCreated(StepOutput):
+    """An EventBridge "Object Created" event of the landing zone (the keys read; others pass)."""
+
+    source: Literal["aws.s3"]
+    detail: S3EventDetail
+
+
+class CatchUpRequest(Event):
+    """The hourly rule's input: plan everything waiting."""
+
+    catch_up: Literal[True]
+
+
+class SummarizeRequest(Event):
+    """The execution's last step: group the per-item ``results`` (see `summarize`)."""
+
+    summarize: Literal[True]
+    mode: Mode
+    results: list[dict[str, Any]]
+
+
+def request_kind(event: object) -> str:
+    """Which `PlanEvent` an input is: ``summarize`` or ``catch_up`` when it has that key, else
+    an S3 event (EventBridge's own events cannot carry a tag of ours)."""
+    if isinstance(event, Mapping):
+        return next((kind for kind in ("summarize", "catch_up") if kind in event), "s3_event")
+    kinds = {SummarizeRequest: "summarize", CatchUpRequest: "catch_up"}
+    return kinds.get(type(event), "s3_event")
+
+
+class PlanEvent(RootModel):
+    """Every ``p300-plan-ingest`` event."""
+
+    root: Annotated[
+        Annotated[S3ObjectCreated, Tag("s3_event")]
+        | Annotated[CatchUpRequest, Tag("catch_up")]
+        | Annotated[SummarizeRequest, Tag("summarize")],
+        Discriminator(request_kind),
+    ]
+
+
+class LandingItem(Result):
+    """A landing object to ingest (`p300_aws.ingest.IngestEvent`)."""
+
+    bucket: str
+    key: str
+
+
+class RawItem(Result):
+    """A raw object whose features are missing or stale: goes straight to preprocessing."""
+
+    raw_key: str
+    raw_version_id: str | None
+    subject: str
+    session: str
+    sha256: str | None
+    needs_processing: Literal[True] = True
+
+
+class Plan(Result):
+    """What one execution works on."""
+
+    items: list[LandingItem | RawItem]
+    mode: Mode
+
+
+class SummaryEntry(Result):
+    subject: str | None
+    session: str | None
+    key: str | None
+    reason: str
+
+
+class ExecutionSummary(Result):
+    """The output of an execution: the items by outcome, and every item's result."""
+
+    mode: Mode
+    processed: list[SummaryEntry]
+    skipped: list[SummaryEntry]
+    quarantined: list[SummaryEntry]
+    failed: list[SummaryEntry]
+    results: list[dict[str, Any]]
+
+
+def plan_from_event(event: S3ObjectCreated) -> Plan:
+    """The plan of an S3 "Object Created" event: that one object, its key URL-decoded."""
+    key = keys.decode_event_key(event.detail.object.key)
+    return Plan(items=[LandingItem(bucket=event.detail.bucket.name, key=key)], mode=EVENT_MODE)
+
+
+def plan_catch_up(s3, *, params_hash: str) -> Plan:
+    """Every landing object, then every raw object with missing or stale features."""
     landing_keys = [key for key in list_keys(s3, LANDING_BUCKET) if not key.endswith("/")]
     pending = {_target_raw_key(key) for key in landing_keys} - {None}
-    items: list[dict] = [{"bucket": LANDING_BUCKET, "key": key} for key in landing_keys]
+    items: list[LandingItem | RawItem] = [
+        LandingItem(bucket=LANDING_BUCKET, key=key) for key in landing_keys
+    ]
     for raw_key in list_keys(s3, RAW_BUCKET, prefix="subject="):
         try:
             ids = keys.parse_raw_key(raw_key)
@@ -68,10 +148,10 @@ def plan_catch_up(s3, *, params_hash: str) -> dict:
         ):
             continue
         items.append(
-            {"raw_key": raw_key, "raw_version_id": head.version_id, "subject": ids.subject,
-             "session": ids.session, "sha256": head.sha256, "needs_processing": True}
+            RawItem(raw_key=raw_key, raw_version_id=head.version_id, subject=ids.subject,
+                    session=ids.session, sha256=head.sha256)
         )  # fmt: skip
-    return {"items": items, "mode": CATCH_UP_MODE}
+    return Plan(items=items, mode=CATCH_UP_MODE)
 
 
 def _target_raw_key(landing_key: str) -> str | None:
@@ -131,34 +211,25 @@ def _entry(result: Mapping) -> dict:
     }
 
 
-def is_summary_request(event: Mapping) -> bool:
-    """Whether ``event`` is the state machine's last step asking for the grouped output."""
-    return event.get("summarize") is True
+def summarize_execution(request: SummarizeRequest) -> ExecutionSummary:
+    """The output of an execution: the groups of `summarize`, and the per-item results kept
+    for the details (``p300 executions show``).
 
-
-def summarize_execution(event: Mapping) -> dict:
-    """The output of an execution from ``{"summarize": true, "mode", "results": [...]}``.
-
-    Returns ``{"mode", "processed", "skipped", "quarantined", "failed", "results"}``: the groups
-    of `summarize`, and the per-item results kept for the details (``p300 executions show``).
     It runs in a Lambda because Step Functions' JSONPath filters fail on LocalStack when they
     match nothing, and intrinsic functions cannot filter.
-
-    Raises
-    ------
-    BadEventError
-        When ``results`` is not a list of objects.
     """
-    results = event.get("results")
-    if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
-        raise BadEventError(
-            f"summarize event 'results' must be a list of objects, got {type(results).__name__}"
-        )
-    return {"mode": event.get("mode"), **summarize(results), "results": results}
+    return ExecutionSummary(
+        mode=request.mode, **summarize(request.results), results=request.results
+    )
 
 
-def plan(s3, event: Mapping, *, params_hash: str) -> dict:
-    """The plan of an execution input: catch-up request or S3 event (see the module docstring)."""
-    if is_catch_up(event):
-        return plan_catch_up(s3, params_hash=params_hash)
-    return plan_from_event(event)
+def run_request(
+    s3, request: S3ObjectCreated | CatchUpRequest | SummarizeRequest, *, params_hash: str
+) -> Plan | ExecutionSummary:
+    """The plan of an execution input (see the module docstring), or the execution's summary."""
+    match request:
+        case SummarizeRequest():
+            return summarize_execution(request)
+        case CatchUpRequest():
+            return plan_catch_up(s3, params_hash=params_hash)
+    return plan_from_event(request)

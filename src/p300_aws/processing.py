@@ -8,14 +8,17 @@ that object was already made from the same raw bytes with the same parameters.
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import Field
 
 from p300.features_io import features_to_parquet_bytes
 from p300.preprocessing import PreprocessingParams, preprocess
 from p300.raw_io import read_recording
 from p300_aws import keys
-from p300_aws.errors import BadEventError, VerificationError
+from p300_aws.errors import VerificationError
+from p300_aws.events import Result, StepOutput
 from p300_aws.feature_params import (
     PARAMS_HASH,
     RAW_SHA256,
@@ -51,41 +54,26 @@ class RunTracker(Protocol):
     def mark_failed(self, run_id: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class PreprocessRequest:
-    """One raw object version to preprocess, with optional parameter overrides."""
+class PreprocessRequest(StepOutput):
+    """One raw object version to preprocess, with optional parameter overrides: `p300-ingest`'s
+    output or a catch-up raw item (``raw_key``, ``raw_version_id``)."""
 
-    raw_key: str
-    raw_version_id: str | None
-    params: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_event(cls, event: Mapping) -> "PreprocessRequest":
-        """From `p300-ingest`'s output or a catch-up raw item (``raw_key``, ``raw_version_id``)."""
-        raw_key = event.get("raw_key")
-        if not isinstance(raw_key, str) or not raw_key:
-            raise BadEventError(
-                f"preprocess event must carry 'raw_key' (and 'raw_version_id'), got keys "
-                f"{sorted(event)}"
-            )
-        params = event.get("params") or {}
-        if not isinstance(params, Mapping):
-            raise BadEventError(f"preprocess event 'params' must be an object, got {params!r}")
-        return cls(raw_key, event.get("raw_version_id"), dict(params))
+    raw_key: Annotated[str, Field(min_length=1)]
+    raw_version_id: str | None = None
+    #: Overrides of the preprocessing parameters (`p300_aws.feature_params`); null is none.
+    params: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class PreprocessResult:
-    outcome: str  # "processed" or "skipped"
+class PreprocessResult(Result):
+    """What ``p300-preprocess`` returns: the features object of the subject/session."""
+
+    outcome: Literal["processed", "skipped"]
     subject: str
     session: str
     features_key: str
     features_version_id: str | None
-    summary: dict
+    summary: dict[str, Any]
     mlflow_run_id: str | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def preprocess_object(
@@ -109,8 +97,9 @@ def preprocess_object(
     ):
         current = head_object(s3, FEATURES_BUCKET, target)
         return PreprocessResult(
-            "skipped", ids.subject, ids.session, target, current.version_id, {},
-            current.metadata.get(RUN_ID),
+            outcome="skipped", subject=ids.subject, session=ids.session, features_key=target,
+            features_version_id=current.version_id, summary={},
+            mlflow_run_id=current.metadata.get(RUN_ID),
         )  # fmt: skip
     computed = _compute(s3, raw_head, ids, params)
     run_id = tracker.start_run(
@@ -149,8 +138,9 @@ def preprocess_object(
         raise
     summary = computed.summary | {"timings_s": computed.timings_s}
     return PreprocessResult(
-        "processed", ids.subject, ids.session, target, written.version_id, summary, run_id
-    )
+        outcome="processed", subject=ids.subject, session=ids.session, features_key=target,
+        features_version_id=written.version_id, summary=summary, mlflow_run_id=run_id,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

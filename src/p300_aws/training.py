@@ -9,11 +9,12 @@ after all of that was logged and the run finished.
 """
 
 import importlib.metadata
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from p300 import plots
 from p300.evaluation import TrainingResult, fit_and_evaluate
@@ -28,7 +29,8 @@ from p300.models import DEFAULT_MODEL, MODEL_NAMES
 from p300_aws import datasets, keys
 from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.drift_check import REFERENCE_ARTIFACT, training_reference
-from p300_aws.errors import BadEventError, BadKeyError
+from p300_aws.errors import BadKeyError
+from p300_aws.events import Event, JsonTuple, Number, Result
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import (
     CHALLENGER_ALIAS,
@@ -44,55 +46,52 @@ METRIC_NAMES = ("roc_auc", "balanced_accuracy", "accuracy", "kappa", "n_epochs",
 ERP_MAX_EPOCHS = 3000
 
 
-@dataclass(frozen=True)
-class TrainRequest:
-    """The ``p300-train`` event: train on a percentage of subjects or on the named ones."""
+class TrainRequest(Event):
+    """The ``p300-train`` event: train on a percentage of subjects or on the named ones.
 
-    training_subjects_percentage: float | None = None
-    subjects: tuple[str, ...] | None = None
+    A null value means the default (`p300 train` sends every key).
+    """
+
+    training_subjects_percentage: Annotated[Number, Field(gt=0, lt=100)] | None = None
+    subjects: JsonTuple[str] | None = None
     auto_set_challenger_alias: bool = False
-    model_name: str = DEFAULT_MODEL
-    model_params: dict = field(default_factory=dict)
+    model_name: Literal[MODEL_NAMES] = DEFAULT_MODEL  # type: ignore[valid-type]
+    model_params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
     #: SHA-256 of a recorded dataset manifest: train on exactly its object versions.
-    dataset: str | None = None
+    dataset: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
+    @model_validator(mode="before")
     @classmethod
-    def from_event(cls, event: Mapping) -> "TrainRequest":
-        """Check and parse the event; raises `BadEventError` naming what is wrong."""
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(event) - allowed)
-        if unknown:
-            raise BadEventError(f"train event keys must be among {sorted(allowed)}, got {unknown}")
-        values = {k: v for k, v in event.items() if v is not None}
-        percentage, subjects = values.get("training_subjects_percentage"), values.get("subjects")
+    def _null_means_default(cls, values: object) -> object:
+        if isinstance(values, Mapping):
+            return {key: value for key, value in values.items() if value is not None}
+        return values
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "TrainRequest":
+        percentage, subjects = self.training_subjects_percentage, self.subjects
         if (percentage is None) == (subjects is None):
-            raise BadEventError(
+            raise ValueError(
                 "train event must give exactly one of training_subjects_percentage or subjects, "
                 f"got training_subjects_percentage={percentage!r}, subjects={subjects!r}"
             )
-        if percentage is not None and not (
-            isinstance(percentage, int | float) and 0 < percentage < 100
-        ):
-            raise BadEventError(
-                f"training_subjects_percentage must be a number in (0, 100), got {percentage!r}"
-            )
-        if subjects is not None:
-            if isinstance(subjects, str) or not all(isinstance(s, str) for s in subjects):
-                raise BadEventError(f"subjects must be a list of subject ids, got {subjects!r}")
-            values["subjects"] = tuple(subjects)
-        dataset = values.get("dataset")
-        if dataset is not None and not (
-            isinstance(dataset, str) and re.fullmatch(r"[0-9a-f]{64}", dataset)
-        ):
-            raise BadEventError(
-                f"dataset must be a manifest SHA-256 (64 hex digits), got {dataset!r}"
-            )
-        if values.get("model_name", DEFAULT_MODEL) not in MODEL_NAMES:
-            raise BadEventError(
-                f"model_name must be one of {list(MODEL_NAMES)}, got {values['model_name']!r}"
-            )
-        return cls(**values)
+        return self
+
+
+class TrainResult(Result):
+    """What ``p300-train`` returns for one training."""
+
+    run_id: str
+    model_name: str
+    classifier: str
+    model_version: str
+    alias: str | None
+    metrics: dict[str, Any]
+    training_subjects: list[str]
+    test_subjects: list[str]
+    dataset_manifest_sha256: str
+    excluded_subjects: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,7 @@ def features_by_subject(training_set: TrainingSet) -> dict[str, tuple[np.ndarray
     }
 
 
-def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dict:
+def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> TrainResult:
     """Train on the latest features (with ``request.dataset``: on exactly that manifest's
     object versions), log one MLflow run, register the model; returns the ``p300-train`` output.
 
@@ -223,18 +222,18 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> dic
     except BaseException:
         tracker.mark_failed(run_id)
         raise
-    return {
-        "run_id": run_id,
-        "model_name": REGISTERED_MODEL,
-        "classifier": request.model_name,
-        "model_version": version,
-        "alias": alias,
-        "metrics": result.report.pooled.to_dict(),
-        "training_subjects": list(result.split.train),
-        "test_subjects": list(result.split.test),
-        "dataset_manifest_sha256": manifest_sha256,
-        "excluded_subjects": excluded,
-    }
+    return TrainResult(
+        run_id=run_id,
+        model_name=REGISTERED_MODEL,
+        classifier=request.model_name,
+        model_version=version,
+        alias=alias,
+        metrics=result.report.pooled.to_dict(),
+        training_subjects=list(result.split.train),
+        test_subjects=list(result.split.test),
+        dataset_manifest_sha256=manifest_sha256,
+        excluded_subjects=excluded,
+    )
 
 
 def _training_objects(s3, tracker, request: TrainRequest) -> tuple[list[FeaturesObject], list]:

@@ -12,9 +12,11 @@ the parent run and ends it. Events carry ids and parameters only, never feature 
 import json
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, PrivateAttr, RootModel, Tag, model_validator
 
 from p300.evaluation import fit_and_evaluate
 from p300.feature_selection import make_time_selector
@@ -22,115 +24,214 @@ from p300.features_io import FeaturesSchemaInfo, read_training_set
 from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
 from p300_aws import datasets
 from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG
-from p300_aws.errors import BadEventError
+from p300_aws.events import Event, JsonTuple, Number, Result
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import CHALLENGER_ALIAS, REGISTERED_MODEL, TRAINING_EXPERIMENT
 from p300_aws.s3_objects import sha256_hex
 from p300_aws.training import (
     TrainRequest,
+    TrainResult,
     _pip_requirements,
     _training_objects,
     dataset_manifest,
     features_by_subject,
     run_metrics,
+    train_and_register,
 )
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 TRIALS_ARTIFACT = "trials.json"
 DEFAULT_MAX_CONCURRENCY = 2
-_TUNING_KEYS = ("trials", "search", "max_concurrency")
+#: The tag of a ``p300-train`` event without ``action``: one training.
+TRAIN = "train"
 
 
-@dataclass(frozen=True)
-class TuningRequest:
-    """The train state machine input with ``trials`` (parameter sets) or ``search``.
+class GridSearch(Event):
+    """``{"grid": {name: [values]}, "max_trials": N}``: see `p300.search_space.expand_grid`;
+    no (or an empty) grid is `DEFAULT_GRID`."""
 
-    ``search`` is ``{"grid": {name: [values]}, "max_trials": N or None}`` (see
-    `p300.search_space.expand_grid`; no grid: `DEFAULT_GRID`); the other keys are those of
-    `TrainRequest`.
-    """
+    grid: dict[str, Any] | None = None
+    max_trials: Annotated[int, Field(ge=1)] | None = None
 
-    train: TrainRequest
-    trials: tuple[TrialParams, ...]
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
-    @classmethod
-    def from_event(cls, event: Mapping) -> "TuningRequest":
-        """Check and parse the event; raises `BadEventError` naming what is wrong."""
-        train = TrainRequest.from_event({k: v for k, v in event.items() if k not in _TUNING_KEYS})
-        trials, search = event.get("trials"), event.get("search")
-        if (trials is None) == (search is None):
-            raise BadEventError(
+class TuningRequest(TrainRequest):
+    """The train state machine input with ``trials`` (parameter sets) or a ``search``; the other
+    keys are those of `TrainRequest`. The search is expanded (and checked) when parsed."""
+
+    trials: JsonTuple[TrialParams] | None = None
+    search: GridSearch | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] = DEFAULT_MAX_CONCURRENCY
+    _planned: tuple[TrialParams, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _plan_trials(self) -> "TuningRequest":
+        if (self.trials is None) == (self.search is None):
+            raise ValueError(
                 f"a tuning event must give exactly one of trials or search, got "
-                f"trials={trials!r}, search={search!r}"
+                f"trials={self.trials!r}, search={self.search!r}"
             )
-        concurrency = event.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        if not (isinstance(concurrency, int) and concurrency >= 1):
-            raise BadEventError(f"max_concurrency must be an integer >= 1, got {concurrency!r}")
-        try:
-            parsed = (
-                [TrialParams.from_dict(t) for t in trials]
-                if trials is not None
-                else _expand_search(search, seed=train.seed)
+        if self.search is not None:
+            grid = self.search.grid or DEFAULT_GRID
+            self._planned = tuple(
+                expand_grid(grid, max_trials=self.search.max_trials, seed=self.seed)
             )
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise BadEventError(f"bad tuning trials or search: {exc}") from exc
-        if not parsed:
-            raise BadEventError(f"a tuning needs at least one trial, got trials={trials!r}")
-        return cls(train, tuple(parsed), concurrency)
+        else:
+            self._planned = self.trials
+        if not self._planned:
+            raise ValueError(f"a tuning needs at least one trial, got trials={self.trials!r}")
+        return self
+
+    @property
+    def planned_trials(self) -> tuple[TrialParams, ...]:
+        """The trials given, or the search's expansion."""
+        return self._planned
 
 
-def _expand_search(search: Mapping, *, seed: int) -> list[TrialParams]:
-    grid = search.get("grid") or DEFAULT_GRID
-    return expand_grid(grid, max_trials=search.get("max_trials"), seed=seed)
+class TuningContext(Event):
+    """What every tuning step after ``start_tuning`` gets: the parent run, the frozen dataset,
+    the split and the trials."""
+
+    parent_run_id: str
+    dataset_manifest_sha256: str
+    training_subjects_percentage: Number | None
+    subjects: JsonTuple[str] | None
+    seed: int
+    auto_set_challenger_alias: bool
+    max_concurrency: int
+    trials: JsonTuple[TrialParams]
 
 
-def start_tuning(s3, tracker: MlflowTracker, request: TuningRequest) -> dict:
+class TrialOutcome(Event):
+    """One trial's result: ``run_trial``'s output, or the state machine's record of a trial it
+    caught failing (``status`` ``failed`` with the Lambda's ``error`` and ``cause``)."""
+
+    index: int
+    status: Literal["succeeded", "failed"]
+    params: TrialParams
+    run_id: str | None = None
+    model_uri: str | None = None
+    roc_auc: Number | None = None
+    duration_s: Number | None = None
+    training_subjects: JsonTuple[str] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class StartTuning(Event):
+    action: Literal["start_tuning"]
+    request: TuningRequest
+
+
+class RunTrial(Event):
+    action: Literal["run_trial"]
+    context: TuningContext
+    index: Annotated[int, Field(ge=0)]
+    trial: TrialParams
+
+
+class PickBest(Event):
+    action: Literal["pick_best"]
+    context: TuningContext
+    trials: JsonTuple[TrialOutcome]
+
+
+class TuningResult(Result):
+    """What ``pick_best`` returns: the registered version of the best trial, and every trial."""
+
+    run_id: str
+    best_run_id: str
+    best_trial: int
+    best_params: dict[str, Any]
+    model_name: str
+    model_version: str
+    alias: str | None
+    metrics: dict[str, Any]
+    trials: list[dict[str, Any]]
+
+
+def action(event: object) -> str:
+    """The job a ``p300-train`` event asks for: its ``action``, else one training."""
+    if isinstance(event, Mapping):
+        return event.get("action", TRAIN)
+    return getattr(event, "action", TRAIN)
+
+
+class TrainEvent(RootModel):
+    """Every ``p300-train`` event: a training request (no ``action``) or a tuning step."""
+
+    root: Annotated[
+        Annotated[TrainRequest, Tag(TRAIN)]
+        | Annotated[StartTuning, Tag("start_tuning")]
+        | Annotated[RunTrial, Tag("run_trial")]
+        | Annotated[PickBest, Tag("pick_best")],
+        Discriminator(action),
+    ]
+
+
+def run_job(
+    s3, tracker: MlflowTracker, job: TrainRequest | StartTuning | RunTrial | PickBest
+) -> TrainResult | TuningContext | TrialOutcome | TuningResult:
+    """Run the training or the tuning step ``job`` asks for."""
+    match job:
+        case StartTuning():
+            return start_tuning(s3, tracker, job.request)
+        case RunTrial():
+            return run_trial(s3, tracker, job.context, job.index, job.trial)
+        case PickBest():
+            return pick_best(tracker, job.context, job.trials)
+    return train_and_register(s3, tracker, job)
+
+
+def start_tuning(s3, tracker: MlflowTracker, request: TuningRequest) -> TuningContext:
     """Open the parent run, freeze the dataset manifest; returns the context of every trial."""
+    trials = request.planned_trials
     parent = tracker.start_run(
         TRAINING_EXPERIMENT,
-        run_name=f"tuning-{len(request.trials)}-trials",
+        run_name=f"tuning-{len(trials)}-trials",
         tags={"tuning": "parent"},
     )
+    subjects = None if request.subjects is None else list(request.subjects)
     try:
         # The latest compatible features, or exactly the versions of ``dataset`` when given.
-        objects, excluded = _training_objects(s3, tracker, request.train)
+        objects, excluded = _training_objects(s3, tracker, request)
         manifest = json_bytes(dataset_manifest(objects))
         tracker.log_bytes(parent, MANIFEST_ARTIFACT, manifest)
         tracker.log_json(parent, "excluded_subjects.json", excluded)
         tracker.log_values(
             parent,
-            params={"n_trials": len(request.trials), "seed": request.train.seed,
-                    "training_subjects_percentage": request.train.training_subjects_percentage,
-                    "subjects": request.train.subjects, "max_concurrency": request.max_concurrency},
+            params={"n_trials": len(trials), "seed": request.seed,
+                    "training_subjects_percentage": request.training_subjects_percentage,
+                    "subjects": subjects, "max_concurrency": request.max_concurrency},
             tags={MANIFEST_TAG: sha256_hex(manifest)},
         )  # fmt: skip
     except BaseException:
         tracker.mark_failed(parent)
         raise
-    return {
-        "parent_run_id": parent,
-        "dataset_manifest_sha256": sha256_hex(manifest),
-        "training_subjects_percentage": request.train.training_subjects_percentage,
-        "subjects": None if request.train.subjects is None else list(request.train.subjects),
-        "seed": request.train.seed,
-        "auto_set_challenger_alias": request.train.auto_set_challenger_alias,
-        "max_concurrency": request.max_concurrency,
-        "trials": [t.to_dict() for t in request.trials],
-    }
+    return TuningContext(
+        parent_run_id=parent,
+        dataset_manifest_sha256=sha256_hex(manifest),
+        training_subjects_percentage=request.training_subjects_percentage,
+        subjects=subjects,
+        seed=request.seed,
+        auto_set_challenger_alias=request.auto_set_challenger_alias,
+        max_concurrency=request.max_concurrency,
+        trials=trials,
+    )
 
 
-def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: TrialParams) -> dict:
+def run_trial(
+    s3, tracker: MlflowTracker, context: TuningContext, index: int, trial: TrialParams
+) -> TrialOutcome:
     """Train one parameter set in a nested run on the frozen dataset; returns its result row."""
     started = time.perf_counter()
-    parent = context["parent_run_id"]
+    parent = context.parent_run_id
     run_id = tracker.start_run(
         TRAINING_EXPERIMENT,
         run_name=f"trial-{index}",
         tags={PARENT_RUN_TAG: parent, "trial_index": str(index), "model_name": trial.model_name},
     )
     try:
-        manifest = _frozen_manifest(tracker, parent, context["dataset_manifest_sha256"])
+        manifest = _frozen_manifest(tracker, parent, context.dataset_manifest_sha256)
         versions = datasets.read_manifest_versions(s3, manifest)
         training_set = read_training_set([body for _, body in versions])
         result = _fit(context, trial, training_set.info, features_by_subject(training_set))
@@ -139,8 +240,8 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
         )
         tracker.log_values(
             run_id,
-            params={**trial.to_dict(), "trial_index": index, "seed": context["seed"],
-                    "training_subjects_percentage": context["training_subjects_percentage"],
+            params={**trial.model_dump(mode="json"), "trial_index": index, "seed": context.seed,
+                    "training_subjects_percentage": context.training_subjects_percentage,
                     "training_subjects": list(result.split.train),
                     "test_subjects": list(result.split.test),
                     "params_hash": training_set.info.params_hash},
@@ -161,19 +262,21 @@ def run_trial(s3, tracker: MlflowTracker, context: Mapping, index: int, trial: T
     except BaseException:
         tracker.mark_failed(run_id)
         raise
-    return {
-        "index": index,
-        "status": "succeeded",
-        "run_id": run_id,
-        "model_uri": model.uri,
-        "roc_auc": result.report.pooled.roc_auc,
-        "duration_s": round(time.perf_counter() - started, 3),
-        "params": trial.to_dict(),
-        "training_subjects": list(result.split.train),
-    }
+    return TrialOutcome(
+        index=index,
+        status="succeeded",
+        run_id=run_id,
+        model_uri=model.uri,
+        roc_auc=result.report.pooled.roc_auc,
+        duration_s=round(time.perf_counter() - started, 3),
+        params=trial,
+        training_subjects=list(result.split.train),
+    )
 
 
-def pick_best(tracker: MlflowTracker, context: Mapping, results: list[Mapping]) -> dict:
+def pick_best(
+    tracker: MlflowTracker, context: TuningContext, results: Sequence[TrialOutcome]
+) -> TuningResult:
     """Register the best trial's model, log the trial table on the parent run and end it.
 
     Raises
@@ -181,7 +284,7 @@ def pick_best(tracker: MlflowTracker, context: Mapping, results: list[Mapping]) 
     ValueError
         When no trial succeeded (the parent run is marked FAILED).
     """
-    parent = context["parent_run_id"]
+    parent = context.parent_run_id
     table = trial_table(results)
     try:
         tracker.log_json(parent, TRIALS_ARTIFACT, table)
@@ -200,26 +303,26 @@ def pick_best(tracker: MlflowTracker, context: Mapping, results: list[Mapping]) 
             tags={"best_run_id": best["run_id"]},
         )
         tracker.end_run(parent)
-        alias = CHALLENGER_ALIAS if context.get("auto_set_challenger_alias") else None
+        alias = CHALLENGER_ALIAS if context.auto_set_challenger_alias else None
         version = tracker.register(best["model_uri"], best["run_id"], name=REGISTERED_MODEL,
                                    alias=alias)  # fmt: skip
     except BaseException:
         tracker.mark_failed(parent)
         raise
-    return {
-        "run_id": parent,
-        "best_run_id": best["run_id"],
-        "best_trial": best["index"],
-        "best_params": best["params"],
-        "model_name": REGISTERED_MODEL,
-        "model_version": version,
-        "alias": alias,
-        "metrics": {"roc_auc": best["roc_auc"]},
-        "trials": table,
-    }
+    return TuningResult(
+        run_id=parent,
+        best_run_id=best["run_id"],
+        best_trial=best["index"],
+        best_params=best["params"],
+        model_name=REGISTERED_MODEL,
+        model_version=version,
+        alias=alias,
+        metrics={"roc_auc": best["roc_auc"]},
+        trials=table,
+    )
 
 
-def trial_table(results: list[Mapping]) -> list[dict]:
+def trial_table(results: Sequence[TrialOutcome]) -> list[dict]:
     """One row per trial, by index: index, label, status, params, roc_auc, duration_s, run_id,
     model_uri, training_subjects, error, cause.
 
@@ -228,11 +331,13 @@ def trial_table(results: list[Mapping]) -> list[dict]:
     """
     columns = ("index", "status", "params", "roc_auc", "duration_s", "run_id", "model_uri",
                "training_subjects", "error", "cause")  # fmt: skip
-    rows = [
-        {c: r.get(c) for c in columns}
-        | {"label": TrialParams.from_dict(r["params"]).label(), "cause": _message(r.get("cause"))}
-        for r in results
-    ]
+    rows = []
+    for result in results:
+        values = result.model_dump(mode="json")
+        rows.append(
+            {c: values[c] for c in columns}
+            | {"label": result.params.label(), "cause": _message(result.cause)}
+        )
     return sorted(rows, key=lambda row: row["index"])
 
 
@@ -244,30 +349,7 @@ def _message(cause: str | None) -> str | None:
         return cause
 
 
-def handle_event(s3, tracker: MlflowTracker, event: Mapping) -> dict:
-    """Run the tuning step named by ``event["action"]``.
-
-    ``start_tuning`` gets the state machine input as ``request``; ``run_trial`` gets the
-    ``context`` start_tuning returned, the trial ``index`` and its ``trial`` parameters;
-    ``pick_best`` gets the ``context`` and the ``trials`` results.
-    """
-    action = event.get("action")
-    if action == "start_tuning":
-        return start_tuning(s3, tracker, TuningRequest.from_event(event["request"]))
-    if action == "run_trial":
-        try:
-            trial = TrialParams.from_dict(event["trial"])
-        except (KeyError, ValueError) as exc:
-            raise BadEventError(f"run_trial event needs a valid trial: {exc}") from exc
-        return run_trial(s3, tracker, event["context"], event["index"], trial)
-    if action == "pick_best":
-        return pick_best(tracker, event["context"], event["trials"])
-    raise BadEventError(
-        f"action must be one of ['start_tuning', 'run_trial', 'pick_best'], got {action!r}"
-    )
-
-
-def _fit(context: Mapping, trial: TrialParams, info: FeaturesSchemaInfo, by_subject: dict):
+def _fit(context: TuningContext, trial: TrialParams, info: FeaturesSchemaInfo, by_subject: dict):
     params = dict(trial.model_params)
     if trial.model_name == "xdawn-riemann":
         params.setdefault("n_channels", len(info.ch_names))
@@ -277,13 +359,13 @@ def _fit(context: Mapping, trial: TrialParams, info: FeaturesSchemaInfo, by_subj
             n_channels=len(info.ch_names), n_times=info.n_times, tmin=info.tmin,
             sfreq=info.sfreq, window=trial.window_s, decimation=trial.decimation,
         )  # fmt: skip
-    percentage, subjects = context.get("training_subjects_percentage"), context.get("subjects")
+    percentage, subjects = context.training_subjects_percentage, context.subjects
     return fit_and_evaluate(
         by_subject,
         model_name=trial.model_name,
         train_fraction=None if percentage is None else percentage / 100,
-        train_subjects=subjects,
-        seed=context["seed"],
+        train_subjects=None if subjects is None else list(subjects),
+        seed=context.seed,
         time_selection=selection,
         **params,
     )

@@ -22,6 +22,7 @@ from p300.raw_io import recording_to_parquet_bytes
 from p300.synthetic import make_session
 from p300_aws import ingest, planning, processing, training
 from p300_aws.errors import MissingObjectError, MlflowUnavailableError
+from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
 from p300_aws.names import (
     CHALLENGER_ALIAS,
@@ -94,7 +95,7 @@ def ingest_and_process(s3, tracker, number: int):
     key = f"subject_{subject_id(number)}/subject_{subject_id(number)}_eeg_stim.parquet"
     upload(s3, key, recording_bytes(number))
     result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
-    request = processing.PreprocessRequest.from_event(result.to_dict())
+    request = parse_event(processing.PreprocessRequest, result.model_dump(mode="json"))
     return result, processing.preprocess_object(s3, tracker, request, params=PARAMS)
 
 
@@ -124,7 +125,7 @@ def test_duplicate_upload_is_dropped_and_processed_only_while_features_are_missi
     assert (second.outcome, second.raw_version_id) == ("duplicate", first.raw_version_id)
     assert second.needs_processing  # no features yet
     assert not landing_exists(s3, key)
-    request = processing.PreprocessRequest.from_event(second.to_dict())
+    request = parse_event(processing.PreprocessRequest, second.model_dump(mode="json"))
     processing.preprocess_object(s3, tracker, request, params=PARAMS)
     upload(s3, key, body)
     third = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
@@ -208,7 +209,7 @@ def test_preprocess_writes_features_and_an_mlflow_run_then_skips(s3, tracker, ml
     assert run.data.metrics["n_kept"] == summary["n_kept"] > 0
     assert summary["n_kept"] + summary["n_rejected"] == summary["n_flashes"]
     assert {"read_s", "preprocess_s", "write_s"} <= set(run.data.metrics)
-    request = processing.PreprocessRequest.from_event(ingested.to_dict())
+    request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
     again = processing.preprocess_object(s3, tracker, request, params=PARAMS)
     assert (again.outcome, again.features_version_id) == ("skipped", processed.features_version_id)
     assert again.mlflow_run_id == processed.mlflow_run_id
@@ -221,14 +222,14 @@ def test_catch_up_lists_what_is_left_and_nothing_done(s3, tracker):
     unprocessed_key = f"subject_{subject_id(7)}/x.parquet"
     upload(s3, unprocessed_key, recording_bytes(7))
     unprocessed = ingest.ingest_object(s3, unprocessed_key, params_hash=PARAMS.hash())
-    plan = planning.plan(s3, {"catch_up": True}, params_hash=PARAMS.hash())
+    plan = planning.plan_catch_up(s3, params_hash=PARAMS.hash()).model_dump()
     assert plan["mode"] == "catch_up"
     assert {"bucket": LANDING_BUCKET, "key": left_key} in plan["items"]
     raw_items = {item["raw_key"]: item for item in plan["items"] if "raw_key" in item}
     assert raw_items[unprocessed.raw_key]["raw_version_id"] == unprocessed.raw_version_id
     assert f"subject={subject_id(5)}/session=01/eeg.parquet" not in raw_items
     new_params = processing.preprocessing_params({"h_freq": 25.0}, environ={})
-    stale = planning.plan(s3, {"catch_up": True}, params_hash=new_params.hash())
+    stale = planning.plan_catch_up(s3, params_hash=new_params.hash()).model_dump()
     assert f"subject={subject_id(5)}/session=01/eeg.parquet" in {
         item.get("raw_key") for item in stale["items"]
     }
@@ -245,10 +246,11 @@ def trained_subjects(s3, tracker):
 def test_training_logs_a_run_and_registers_the_challenger(
     s3, tracker, mlflow_client, trained_subjects
 ):
-    request = training.TrainRequest.from_event(
-        {"training_subjects_percentage": 50, "auto_set_challenger_alias": True, "seed": 3}
+    request = parse_event(
+        training.TrainRequest,
+        {"training_subjects_percentage": 50, "auto_set_challenger_alias": True, "seed": 3},
     )
-    out = training.train_and_register(s3, tracker, request)
+    out = training.train_and_register(s3, tracker, request).model_dump(mode="json")
     assert set(trained_subjects) <= set(out["training_subjects"]) | set(out["test_subjects"])
     assert not set(out["training_subjects"]) & set(out["test_subjects"])
     assert 0.0 <= out["metrics"]["roc_auc"] <= 1.0
@@ -283,7 +285,7 @@ def test_training_with_mlflow_down_retries_then_fails_and_registers_nothing(
 ):
     before = _version_count(mlflow_client)
     dead = MlflowTracker(f"http://127.0.0.1:{free_port()}", policy=RetryPolicy(3, 0.05))
-    request = training.TrainRequest.from_event({"subjects": trained_subjects[:2]})
+    request = parse_event(training.TrainRequest, {"subjects": trained_subjects[:2]})
     with (
         caplog.at_level(logging.WARNING, logger="p300_aws.mlflow_tracking"),
         pytest.raises(MlflowUnavailableError, match="failed 3 times"),
@@ -298,7 +300,7 @@ def test_preprocess_with_mlflow_down_writes_no_features(s3):
     upload(s3, key, recording_bytes(8))
     ingested = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
     dead = MlflowTracker(f"http://127.0.0.1:{free_port()}", policy=RetryPolicy(2, 0.05))
-    request = processing.PreprocessRequest.from_event(ingested.to_dict())
+    request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
     with pytest.raises(MlflowUnavailableError, match="start a run"):
         processing.preprocess_object(s3, dead, request, params=PARAMS)
     with pytest.raises(MissingObjectError):
@@ -310,7 +312,7 @@ def test_a_failed_training_marks_its_run_failed(s3, tracker, mlflow_client, trai
     alike, _ = training.select_compatible(
         training.read_latest_features(s3), subjects=tuple(trained_subjects)
     )
-    request = training.TrainRequest.from_event({"subjects": sorted({o.subject for o in alike})})
+    request = parse_event(training.TrainRequest, {"subjects": sorted({o.subject for o in alike})})
     before = _version_count(mlflow_client)
     with pytest.raises(ValueError, match="at least one subject on each side"):
         training.train_and_register(s3, tracker, request)
@@ -352,8 +354,9 @@ def test_mlflow_lost_mid_training_fails_cleanly_and_registers_nothing(
     outcome = {}
 
     def train():
-        request = training.TrainRequest.from_event(
-            {"subjects": trained_subjects[:2], "auto_set_challenger_alias": True}
+        request = parse_event(
+            training.TrainRequest,
+            {"subjects": trained_subjects[:2], "auto_set_challenger_alias": True},
         )
         try:
             outcome["result"] = training.train_and_register(s3, flaky, request)

@@ -6,6 +6,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.functions import FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.monitoring import Monitoring
 from p300_aws.names import (
     ALERTS_TOPIC,
@@ -29,7 +30,9 @@ def template(tmp_path_factory) -> Template:
     core = lambda_.LayerVersion(stack, "Core", code=lambda_.Code.from_asset(str(layer_dir.parent)))
     api = apigw.RestApi(stack, "Api")
     api.root.add_method("ANY")
-    monitoring = Monitoring(stack, "Monitoring", function_layers={"core": core}, api=api)
+    monitoring = Monitoring(
+        stack, "Monitoring", function_layers=dict.fromkeys(LAYER_NAMES, core), api=api
+    )
     checker = lambda_.Function(
         stack,
         "Checker",
@@ -133,11 +136,12 @@ def test_the_probe_runs_every_minute(template):
     )
 
 
-def test_the_probe_gets_the_api_id_the_core_layer_only_and_its_permissions(template):
+def test_the_probe_gets_the_api_id_its_layers_only_and_its_permissions(template):
     _, properties = probe_properties(template)
     variables = properties["Environment"]["Variables"]
     assert variables["P300_API_ID"] == {"Ref": resource_id(template, "AWS::ApiGateway::RestApi")}
     assert "ALERTS_TOPIC_ARN" in variables
-    assert properties["Layers"] == [{"Ref": resource_id(template, "AWS::Lambda::LayerVersion")}]
+    fake_layer = {"Ref": resource_id(template, "AWS::Lambda::LayerVersion")}
+    assert properties["Layers"] == [fake_layer] * len(FUNCTION_LAYERS[HEALTH_PROBE_FUNCTION])
     assert properties["Timeout"] == 60
     assert {"lambda:ListAliases", "s3:GetObject*", "s3:PutObject"} <= policy_actions(template)

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.asl import retry_policies
 from infra.constructs.functions import FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.pipeline import FUNCTION_SPECS
 from infra.platform_stack import PlatformStack
@@ -169,6 +170,27 @@ def test_ingest_state_machine_plans_then_maps_five_at_a_time(template):
     }  # fmt: skip
     for arn in substitutions.values():
         assert "Fn::GetAtt" in arn
+
+
+def _tasks(states: dict):
+    """Every Task state of a definition, those inside Maps included."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        if state["Type"] == "Map":
+            yield from _tasks(state["ItemProcessor"]["States"])
+
+
+@pytest.mark.parametrize("name", [INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE])
+def test_every_task_has_the_full_retry_policies_in_the_synthesized_definition(template, name):
+    definition, _ = _definition(template, name)
+    policies = retry_policies()
+    tasks = dict(_tasks(definition["States"]))
+    assert tasks
+    for task in tasks.values():
+        assert task["Retry"][0] == policies["LambdaServiceRetry"]
+        assert task["Retry"][1:] in ([], [policies["TransientRetry"]])
+    assert "${" not in json.dumps([t["Retry"] for t in tasks.values()])
 
 
 @pytest.mark.parametrize("state", ["Ingest", "Preprocess"])

@@ -1,12 +1,10 @@
 """The train state machine's ASL: one model by default, a Map of trials when tuning."""
 
-import json
-
 import pytest
 
-from infra.constructs.pipeline import STATE_MACHINES_DIR
+from infra.asl import STATE_MACHINES_DIR, load_definition
 
-DEFINITION = json.loads((STATE_MACHINES_DIR / "train.asl.json").read_text())
+DEFINITION = load_definition(STATE_MACHINES_DIR / "train.asl.json")
 STATES = DEFINITION["States"]
 
 

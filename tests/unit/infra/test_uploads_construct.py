@@ -6,9 +6,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.constructs.functions import FUNCTION_CODE, FUNCTION_LAYERS
+from infra.constructs.functions import FUNCTION_CODE, FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.storage import Storage
-from infra.constructs.uploads import ROUTES, Uploads
+from infra.constructs.uploads import ROOT_RESOURCE, Uploads
 from p300_aws.names import (
     API_STAGE,
     UPLOAD_API_KEY_NAME,
@@ -28,13 +28,23 @@ def template(tmp_path_factory) -> Template:
     core = cdk.aws_lambda.LayerVersion(
         stack, "Core", code=cdk.aws_lambda.Code.from_asset(str(core_dir))
     )
-    Uploads(stack, "Uploads", storage=Storage(stack, "Storage"), function_layers={"core": core})
+    Uploads(
+        stack,
+        "Uploads",
+        storage=Storage(stack, "Storage"),
+        function_layers=dict.fromkeys(LAYER_NAMES, core),
+    )
     return Template.from_stack(stack)
 
 
 def test_every_route_is_a_post_that_requires_an_api_key(template):
     methods = template.find_resources("AWS::ApiGateway::Method")
-    assert len(methods) == len(ROUTES)
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    assert sorted(r["Properties"]["PathPart"] for r in resources.values()) == [
+        "uploads",
+        "{proxy+}",
+    ]
+    assert len(methods) == len(resources)
     for method in methods.values():
         assert method["Properties"]["HttpMethod"] == "POST"
         assert method["Properties"]["ApiKeyRequired"] is True
@@ -81,9 +91,10 @@ def test_no_password_or_secret_appears_in_the_template(template):
         assert word not in text
 
 
-def test_the_routes_match_those_the_function_serves():
-    from p300_aws.uploads import UploadApi
+def test_every_route_the_function_serves_is_under_the_proxied_resource():
+    from p300_aws.uploads import UPLOAD_ROUTES
 
-    served = set(UploadApi(s3=None).routes)
-    assert {f"/{route}" for route in ROUTES} == served
+    assert UPLOAD_ROUTES
+    for path in UPLOAD_ROUTES:
+        assert path == f"/{ROOT_RESOURCE}" or path.startswith(f"/{ROOT_RESOURCE}/")
     assert (FUNCTION_CODE[UPLOAD_URL_FUNCTION] / "handler.py").is_file()

@@ -6,9 +6,9 @@ from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
 def test_each_model_takes_only_its_own_hyperparameters():
     trials = expand_grid({"model": ["lda", "xdawn-riemann"], "shrinkage": ["auto", 0.1]})
     assert trials == [
-        TrialParams("lda", {"shrinkage": "auto"}),
-        TrialParams("lda", {"shrinkage": 0.1}),
-        TrialParams("xdawn-riemann", {}),
+        TrialParams(model_name="lda", model_params={"shrinkage": "auto"}),
+        TrialParams(model_name="lda", model_params={"shrinkage": 0.1}),
+        TrialParams(model_name="xdawn-riemann"),
     ]
 
 
@@ -42,7 +42,7 @@ def test_max_trials_draws_a_seeded_subset_in_grid_order(seed):
         ({"shrinkage": []}, {}, "must be a non-empty list, got \\[\\]"),
         ({"nfilter": [2]}, {}, r"grid names \['nfilter'\] are no parameter of the models"),
         ({"window": [[0.6, 0.0]]}, {}, "window_s must be \\[start, stop\\]"),
-        ({"decimation": [0]}, {}, "decimation must be an integer >= 1, got 0"),
+        ({"decimation": [0]}, {}, "decimation: Input should be greater than or equal to 1, got 0"),
         ({}, {"max_trials": 0}, "max_trials must be an integer >= 1, got 0"),
     ],
 )
@@ -52,21 +52,25 @@ def test_bad_grids_are_refused(grid, options, match):
 
 
 def test_trial_round_trips_and_labels_itself():
-    trial = TrialParams("lda", {"shrinkage": 0.1}, (0.0, 0.6), 2)
-    assert TrialParams.from_dict(trial.to_dict()) == trial
+    trial = TrialParams(
+        model_name="lda", model_params={"shrinkage": 0.1}, window_s=(0.0, 0.6), decimation=2
+    )
+    assert TrialParams.model_validate(trial.model_dump(mode="json")) == trial
     assert trial.label() == "lda shrinkage=0.1 window=0–0.6 s k=2"
 
 
 @pytest.mark.parametrize(
     ("values", "match"),
     [
-        ({"model": "lda"}, r"trial keys must be among .*got \['model'\]"),
+        ({"model": "lda"}, r"model\n  Extra inputs are not permitted"),
+        ({"window_s": ["0", 1]}, r"window_s.0\n  Input should be a valid number"),
+        ({"decimation": True}, r"decimation\n  Input should be a valid integer"),
         ({"model_name": "lda", "model_params": {"C": 1}}, r"\['C'\] are not parameters of 'lda'"),
     ],
 )
 def test_bad_trials_are_refused(values, match):
     with pytest.raises(ValueError, match=match):
-        TrialParams.from_dict(values)
+        TrialParams.model_validate(values)
 
 
 def _ok(index, roc_auc):

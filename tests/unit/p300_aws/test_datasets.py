@@ -19,6 +19,7 @@ from p300_aws.datasets import (
     resolve_manifest,
 )
 from p300_aws.errors import BadEventError
+from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy, json_bytes
 from p300_aws.names import FEATURES_BUCKET, REGISTERED_MODEL, TRAINING_EXPERIMENT
 from p300_aws.s3_objects import sha256_hex
@@ -156,14 +157,14 @@ def test_replay_recipe_names_missing_params():
 
 
 def test_train_request_carries_a_dataset_hash():
-    request = TrainRequest.from_event({"subjects": ["01"], "dataset": SHA_A})
+    request = parse_event(TrainRequest, {"subjects": ["01"], "dataset": SHA_A})
     assert request.dataset == SHA_A
 
 
 @pytest.mark.parametrize("dataset", ["ab12", SHA_A.upper(), 42])
 def test_train_request_refuses_a_dataset_that_is_not_a_full_hash(dataset):
-    with pytest.raises(BadEventError, match="dataset must be a manifest SHA-256"):
-        TrainRequest.from_event({"subjects": ["01"], "dataset": dataset})
+    with pytest.raises(BadEventError, match=rf"dataset: .*, got {dataset!r}"):
+        parse_event(TrainRequest, {"subjects": ["01"], "dataset": dataset})
 
 
 # --- against a real (SQLite-backed) MLflow store ------------------------------------------------

@@ -20,6 +20,7 @@ from p300_aws.drift_check import (
     training_reference,
 )
 from p300_aws.errors import BadEventError
+from p300_aws.events import parse_event
 from tests.drift_subjects import normal_subject, with_flat_channel
 
 PREPROCESS_OUTPUT = {
@@ -56,22 +57,26 @@ def test_the_reference_needs_training_subjects(training_set):
 
 
 def test_request_from_a_preprocess_output():
-    request = DriftCheckRequest.from_event(PREPROCESS_OUTPUT)
-    assert request == DriftCheckRequest(
-        "processed", "07", "01", "subject=07/session=01/features.parquet", "v1"
-    )
+    request = parse_event(DriftCheckRequest, PREPROCESS_OUTPUT)
+    assert (request.outcome, request.subject, request.session) == ("processed", "07", "01")
+    assert request.features_key == "subject=07/session=01/features.parquet"
+    assert request.features_version_id == "v1"
+    # The rest of the preprocess output passes through to the check's output.
+    assert request.model_dump() == PREPROCESS_OUTPUT
 
 
 def test_request_names_what_the_event_lacks():
-    with pytest.raises(BadEventError, match=r"lacks \['subject', 'features_key'\]"):
-        DriftCheckRequest.from_event({"outcome": "processed", "session": "01"})
+    with pytest.raises(
+        BadEventError, match=r"subject: Field required; features_key: Field required"
+    ):
+        parse_event(DriftCheckRequest, {"outcome": "processed", "session": "01"})
 
 
 def test_unchanged_features_are_not_checked():
-    request = DriftCheckRequest.from_event(PREPROCESS_OUTPUT | {"outcome": "skipped"})
+    request = parse_event(DriftCheckRequest, PREPROCESS_OUTPUT | {"outcome": "skipped"})
     # No client is touched: None stands for S3, CloudWatch, SNS and the reference store.
     result = check_subject(None, None, None, None, request, topic_arn="arn")
-    assert result == {"status": "skipped", "reason": "features skipped, not new"}
+    assert result.model_dump() == {"status": "skipped", "reason": "features skipped, not new"}
 
 
 @pytest.mark.parametrize(
@@ -107,7 +112,7 @@ def test_the_alert_carries_the_verdict_and_its_evidence(training_set):
     report = check_drift(
         reference, broken.epochs, ch_names=broken.ch_names, params_hash=reference.params_hash
     )
-    alert = drift_alert(report, DriftCheckRequest.from_event(PREPROCESS_OUTPUT), MODEL)
+    alert = drift_alert(report, parse_event(DriftCheckRequest, PREPROCESS_OUTPUT), MODEL)
     assert (alert.kind, alert.subject) == ("drift", "07")
     assert "AFz" in alert.message and "v3 (champion)" in alert.message
     evidence = alert.evidence

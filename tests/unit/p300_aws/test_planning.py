@@ -1,30 +1,26 @@
 import copy
-import json
-from pathlib import Path
 
 import pytest
 
 from p300_aws.errors import BadEventError
+from p300_aws.events import parse_event
 from p300_aws.names import LANDING_BUCKET
 from p300_aws.planning import (
     SUMMARY_GROUPS,
-    is_catch_up,
-    is_summary_request,
+    CatchUpRequest,
+    PlanEvent,
+    S3ObjectCreated,
+    SummarizeRequest,
     plan_from_event,
     summarize,
     summarize_execution,
 )
-
-EVENTS = Path(__file__).parent / "events"
-
-
-def load_event(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text())
+from tests.fixtures import load_event
 
 
 def test_plan_from_a_recorded_s3_event_decodes_the_key():
-    plan = plan_from_event(load_event("s3_object_created.json"))
-    assert plan == {
+    event = parse_event(PlanEvent, load_event("s3_object_created")).root
+    assert plan_from_event(event).model_dump() == {
         "items": [
             {"bucket": LANDING_BUCKET, "key": "subject_07/session_02/morning run (v2).parquet"}
         ],
@@ -32,14 +28,20 @@ def test_plan_from_a_recorded_s3_event_decodes_the_key():
     }
 
 
-def test_catch_up_event_is_recognised():
-    assert is_catch_up(load_event("catch_up.json"))
-    assert not is_catch_up(load_event("s3_object_created.json"))
-    assert not is_catch_up({"catch_up": "yes"})
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        (load_event("s3_object_created"), S3ObjectCreated),
+        (load_event("catch_up"), CatchUpRequest),
+        ({"summarize": True, "mode": "event", "results": []}, SummarizeRequest),
+    ],
+)
+def test_each_plan_event_is_recognised(event, kind):
+    assert type(parse_event(PlanEvent, event).root) is kind
 
 
 def _event_with(path: tuple[str, ...], value) -> dict:
-    event = copy.deepcopy(load_event("s3_object_created.json"))
+    event = copy.deepcopy(load_event("s3_object_created"))
     target = event
     for part in path[:-1]:
         target = target[part]
@@ -50,16 +52,22 @@ def _event_with(path: tuple[str, ...], value) -> dict:
 @pytest.mark.parametrize(
     ("event", "match"),
     [
-        ({}, "must be an EventBridge S3 event"),
-        ({"catch_up": True}, "must be an EventBridge S3 event"),
-        (_event_with(("source",), "aws.ec2"), "source='aws.ec2'"),
-        (_event_with(("detail", "bucket", "name"), "p300-raw-data"), "bucket='p300-raw-data'"),
-        (_event_with(("detail", "object"), {}), "key=None"),
+        ({}, "s3_event.source: Field required; s3_event.detail: Field required"),
+        ([], "s3_event: Input should be a valid dictionary"),
+        ({"catch_up": "yes"}, "catch_up.catch_up: Input should be True, got 'yes'"),
+        ({"catch_up": True, "x": 1}, "catch_up.x: Extra inputs are not permitted, got 1"),
+        ({"summarize": "yes", "mode": "event", "results": []},
+         "summarize.summarize: Input should be True, got 'yes'"),
+        (_event_with(("source",), "aws.ec2"),
+         "s3_event.source: Input should be 'aws.s3', got 'aws.ec2'"),
+        (_event_with(("detail", "bucket", "name"), "p300-raw-data"),
+         "s3_event.detail.bucket.name: Input should be 'p300-landing-zone', got 'p300-raw-data'"),
+        (_event_with(("detail", "object"), {}), "s3_event.detail.object.key: Field required"),
     ],
-)
-def test_plan_from_event_rejects_other_events(event, match):
+)  # fmt: skip
+def test_other_events_are_refused_naming_the_field(event, match):
     with pytest.raises(BadEventError, match=match):
-        plan_from_event(event)
+        parse_event(PlanEvent, event)
 
 
 def test_summarize_groups_every_outcome():
@@ -101,8 +109,7 @@ def test_the_execution_output_has_the_groups_and_keeps_the_results():
         {"outcome": "duplicate", "subject": "02", "session": "01", "landing_key": "l"},
     ]
     event = {"summarize": True, "mode": "catch_up", "results": results}
-    assert is_summary_request(event)
-    output = summarize_execution(event)
+    output = summarize_execution(parse_event(SummarizeRequest, event)).model_dump()
     assert list(output) == ["mode", *SUMMARY_GROUPS, "results"]
     assert output["mode"] == "catch_up"
     assert [e["subject"] for e in output["processed"]] == ["01"]
@@ -111,12 +118,14 @@ def test_the_execution_output_has_the_groups_and_keeps_the_results():
     assert output["results"] == results
 
 
-@pytest.mark.parametrize("results", [None, {"outcome": "processed"}, ["processed"]])
-def test_summarize_execution_rejects_results_that_are_not_a_list_of_objects(results):
-    with pytest.raises(BadEventError, match="'results' must be a list of objects"):
-        summarize_execution({"summarize": True, "mode": "event", "results": results})
-
-
-@pytest.mark.parametrize("event", [{"catch_up": True}, {"summarize": "yes"}, {}])
-def test_only_summarize_true_asks_for_the_summary(event):
-    assert not is_summary_request(event)
+@pytest.mark.parametrize(
+    ("results", "match"),
+    [
+        (None, "results: Input should be a valid list, got None"),
+        ({"outcome": "processed"}, "results: Input should be a valid list, got an object"),
+        (["processed"], "results.0: Input should be a valid dictionary, got 'processed'"),
+    ],
+)
+def test_summarize_rejects_results_that_are_not_a_list_of_objects(results, match):
+    with pytest.raises(BadEventError, match=match):
+        parse_event(PlanEvent, {"summarize": True, "mode": "event", "results": results})

@@ -4,6 +4,7 @@ import pytest
 
 from p300.preprocessing import PreprocessingParams
 from p300_aws.errors import BadEventError
+from p300_aws.events import parse_event
 from p300_aws.feature_params import PARAMS_ENV, preprocessing_params
 from p300_aws.processing import PreprocessRequest
 
@@ -38,24 +39,29 @@ def test_request_from_an_ingest_output():
         "raw_key": "subject=01/session=01/eeg.parquet", "raw_version_id": "v1",
         "sha256": "ab", "needs_processing": True, "problems": [],
     }  # fmt: skip
-    assert PreprocessRequest.from_event(event) == PreprocessRequest(
-        "subject=01/session=01/eeg.parquet", "v1", {}
+    assert parse_event(PreprocessRequest, event) == PreprocessRequest(
+        raw_key="subject=01/session=01/eeg.parquet", raw_version_id="v1"
     )
 
 
 def test_request_from_a_catch_up_item_with_params():
     event = {"raw_key": "subject=02/session=01/eeg.parquet", "raw_version_id": "v9",
              "params": {"h_freq": 25.0}}  # fmt: skip
-    assert PreprocessRequest.from_event(event).params == {"h_freq": 25.0}
+    assert parse_event(PreprocessRequest, event).params == {"h_freq": 25.0}
 
 
 @pytest.mark.parametrize(
     ("event", "match"),
     [
-        ({"bucket": "p300-landing-zone", "key": "x.parquet"}, "must carry 'raw_key'"),
-        ({"raw_key": "subject=1/session=1/eeg.parquet", "params": [1]}, "'params' must be"),
+        ({"bucket": "p300-landing-zone", "key": "x.parquet"}, "raw_key: Field required"),
+        ({"raw_key": ""}, "raw_key: String should have at least 1 character, got ''"),
+        (
+            {"raw_key": "subject=1/session=1/eeg.parquet", "params": [1]},
+            r"params: Input should be a valid dictionary, got \[1\]",
+        ),
+        ({"raw_key": "k", "raw_version_id": 3}, "raw_version_id: Input should be a valid string"),
     ],
 )
 def test_request_rejects(event, match):
     with pytest.raises(BadEventError, match=match):
-        PreprocessRequest.from_event(event)
+        parse_event(PreprocessRequest, event)

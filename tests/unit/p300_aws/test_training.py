@@ -9,6 +9,7 @@ from p300.features_io import FeaturesSchemaInfo, TrainingSet, features_to_parque
 from p300.preprocessing import preprocess
 from p300.synthetic import make_session
 from p300_aws.errors import BadEventError
+from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import json_bytes
 from p300_aws.names import FEATURES_BUCKET
 from p300_aws.training import (
@@ -25,13 +26,13 @@ def test_train_request_from_the_contract_event():
     event = {"training_subjects_percentage": 50, "subjects": None,
              "auto_set_challenger_alias": True, "model_name": "lda", "model_params": {},
              "seed": 42}  # fmt: skip
-    assert TrainRequest.from_event(event) == TrainRequest(
+    assert parse_event(TrainRequest, event) == TrainRequest(
         training_subjects_percentage=50, auto_set_challenger_alias=True
     )
 
 
 def test_train_request_with_named_subjects():
-    request = TrainRequest.from_event({"subjects": ["01", "02"], "model_name": "xdawn-riemann"})
+    request = parse_event(TrainRequest, {"subjects": ["01", "02"], "model_name": "xdawn-riemann"})
     assert (request.subjects, request.model_name) == (("01", "02"), "xdawn-riemann")
 
 
@@ -40,16 +41,28 @@ def test_train_request_with_named_subjects():
     [
         ({}, "exactly one of training_subjects_percentage or subjects"),
         ({"training_subjects_percentage": 50, "subjects": ["01"]}, "exactly one of"),
-        ({"training_subjects_percentage": 100}, r"in \(0, 100\), got 100"),
-        ({"training_subjects_percentage": "50"}, r"in \(0, 100\), got '50'"),
-        ({"subjects": "01"}, "subjects must be a list of subject ids, got '01'"),
-        ({"subjects": ["01"], "model_name": "svm"}, "model_name must be one of"),
-        ({"subjects": ["01"], "percent": 5}, r"got \['percent'\]"),
+        (
+            {"training_subjects_percentage": 100},
+            "training_subjects_percentage: Input should be less than 100, got 100",
+        ),
+        (
+            {"training_subjects_percentage": "50"},
+            "training_subjects_percentage.int: Input should be a valid integer, got '50'",
+        ),
+        ({"training_subjects_percentage": True}, "Input should be a valid integer, got True"),
+        ({"subjects": "01"}, "subjects: Input should be a list, got '01'"),
+        ({"subjects": [1]}, r"subjects.0: Input should be a valid string, got 1"),
+        (
+            {"subjects": ["01"], "model_name": "svm"},
+            "model_name: Input should be 'lda' or 'xdawn-riemann', got 'svm'",
+        ),
+        ({"subjects": ["01"], "seed": "7"}, "seed: Input should be a valid integer, got '7'"),
+        ({"subjects": ["01"], "percent": 5}, "percent: Extra inputs are not permitted, got 5"),
     ],
 )
 def test_train_request_rejects(event, match):
     with pytest.raises(BadEventError, match=match):
-        TrainRequest.from_event(event)
+        parse_event(TrainRequest, event)
 
 
 def _object(subject: str, session: str, body: bytes) -> FeaturesObject:
