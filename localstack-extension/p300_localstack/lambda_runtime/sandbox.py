@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ ID_COUNT = 100_000
 ID_LOCKS = Path("/run/p300-lambda/ids")
 CGROUP_GROUP = "p300-lambda"
 ENTRY = Path(__file__).with_name("sandbox_entry.py")
+_template_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -255,17 +257,18 @@ def tmp_image(templates: Path, size_mb: int, destination: Path) -> None:
     """A fresh, empty ext4 image of `size_mb` MB at `destination` (sparse; the template of that
     size is made once with mkfs.ext4)."""
     template = templates / f"ext4-{size_mb}mb.img"
-    if not template.exists():
-        templates.mkdir(parents=True, exist_ok=True)
-        partial = template.with_suffix(f".{os.getpid()}.partial")
-        with open(partial, "wb") as out:
-            out.truncate(size_mb * 1024 * 1024)
-        subprocess.run(
-            ["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-             "-E", "lazy_itable_init=1,lazy_journal_init=1", str(partial)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        partial.replace(template)
+    with _template_lock:  # concurrent cold starts of one size make it once
+        if not template.exists():
+            templates.mkdir(parents=True, exist_ok=True)
+            partial = template.with_suffix(f".{os.getpid()}.partial")
+            with open(partial, "wb") as out:
+                out.truncate(size_mb * 1024 * 1024)
+            subprocess.run(
+                ["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+                 "-E", "lazy_itable_init=1,lazy_journal_init=1", str(partial)],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            partial.replace(template)
     copy_sparse(template, destination)
 
 
