@@ -108,6 +108,7 @@ def stop_all() -> None:
         executors = list(_live)
     for executor in executors:
         executor.stop()
+    sandbox.remove_instance_group()
 
 
 # After LocalStack stopped its services (its Lambda service does not stop environments itself);

@@ -95,6 +95,13 @@ def support() -> Support:
     return found
 
 
+def remove_instance_group() -> None:
+    """Remove this LocalStack's cgroup folder (at a clean stop, after its environments)."""
+    if support.cache_info().currsize and support().cgroups is not None:
+        with contextlib.suppress(OSError):
+            support().cgroups.rmdir()
+
+
 def _namespaces_work(off: list[str]) -> bool:
     probe = f"import runpy; runpy.run_path({str(ENTRY)!r})['probe']('/etc')"
     result = subprocess.run(
