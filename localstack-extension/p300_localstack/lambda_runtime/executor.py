@@ -415,7 +415,9 @@ class LocalRuntimeExecutorPlugin(RuntimeExecutorPlugin):
 @functools.cache
 def _start_once() -> None:
     """On the first load in this process: remove an earlier run's code and environment folders
-    (LocalStack keeps no functions across restarts) and say what isolation this host allows."""
-    for leftover in ("code", "envs"):
-        remove_tree(workdir() / leftover)
+    from a private work folder (LocalStack keeps no functions across restarts) and say what
+    isolation this host allows."""
+    if os.environ.get("P300_LAMBDA_WORKDIR"):  # the shared default may serve other LocalStacks
+        for leftover in ("code", "envs"):
+            remove_tree(workdir() / leftover)
     LOG.info(sandbox.support().describe())
