@@ -86,6 +86,8 @@ def code_folder(code, *, what: str) -> Path:
     if code.is_hot_reloading():
         return code.get_unzipped_code_location()
     folder = workdir() / "code" / base64.b64decode(code.code_sha256).hex()
+    if folder.exists():  # it appears whole, by rename
+        return folder
     with _extract_lock:
         if not folder.exists():
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +95,14 @@ def code_folder(code, *, what: str) -> Path:
                 code._download_archive_to_file(archive)
                 extract_zip(Path(archive.name), folder, what=what)
     return folder
+
+
+def code_folders(function_version: FunctionVersion) -> tuple[Path, list[Path]]:
+    """The folders of a version's code and of its layers, in order."""
+    config_ = function_version.config
+    code_dir = code_folder(config_.code, what=f"the code of {function_version.qualified_arn}")
+    layers = [code_folder(layer.code, what=layer.layer_version_arn) for layer in config_.layers]
+    return code_dir, layers
 
 
 # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so every environment is
@@ -160,10 +170,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
 
     def _spawn(self) -> None:
         config_ = self.function_version.config
-        code_dir = code_folder(config_.code, what=f"the code of {config_.runtime} function")
-        layer_dirs = [
-            code_folder(layer.code, what=layer.layer_version_arn) for layer in config_.layers
-        ]
+        code_dir, layer_dirs = code_folders(self.function_version)
         port = get_free_tcp_port()
         tmp = self.scratch_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -386,9 +393,7 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         """Refuse what cannot run here, then unzip code and layers (refusing unsafe archives)."""
         config_ = function_version.config
         python_interpreter(config_.runtime, config_.package_type, environ=os.environ)
-        code_folder(config_.code, what=f"the code of {function_version.qualified_arn}")
-        for layer in config_.layers:
-            code_folder(layer.code, what=layer.layer_version_arn)
+        code_folders(function_version)
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
