@@ -105,7 +105,8 @@ def test_no_acknowledged_put_is_lost_when_killed_mid_writes(tmp_path):
     acked: dict[str, tuple[str, str]] = {}
     stop = threading.Event()
     writers = [
-        threading.Thread(target=_writer, args=(server, "landing", w, acked, stop)) for w in range(4)
+        threading.Thread(target=_writer, args=(server, "landing", w, acked, stop), daemon=True)
+        for w in range(4)
     ]
     for thread in writers:
         thread.start()
