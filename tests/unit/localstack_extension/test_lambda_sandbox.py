@@ -12,6 +12,7 @@ from p300_localstack.lambda_runtime.sandbox import (
     CGROUP_V2,
     IdPool,
     MemoryGroup,
+    Support,
     copy_sparse,
 )
 from p300_localstack.lambda_runtime.sandbox_entry import visible_plan
@@ -129,3 +130,19 @@ def test_a_real_memory_group_kills_what_passes_its_limit():
     finally:
         group.remove()
     assert not group.path.exists()
+
+
+def test_the_startup_line_says_what_isolation_there_is_and_why_not_more(tmp_path):
+    full = Support(users=True, cgroups=tmp_path, flavour=CGROUP_V1, tmp_images=True)
+    degraded = Support(off=["LocalStack does not run as root, so it cannot switch users or mount"])
+    assert full.describe() == (
+        "p300 Lambda sandbox: each environment runs as its own user in a private mount "
+        f"namespace; memory is limited to MemorySize by cgroup v1 ({tmp_path}); /tmp is a private "
+        "ext4 image of EphemeralStorage MB"
+    )
+    assert degraded.describe() == (
+        "p300 Lambda sandbox: environments run as LocalStack's user; memory is limited to "
+        "MemorySize by RLIMIT_DATA (MemoryError, not a kill); /tmp is a private folder without a "
+        "size limit (not isolated further: LocalStack does not run as root, so it cannot switch "
+        "users or mount)"
+    )
