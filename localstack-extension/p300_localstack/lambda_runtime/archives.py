@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -77,6 +78,8 @@ def _extract_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, destination: 
     executable = (info.external_attr >> 16) & 0o111
     with zipped.open(info) as source, os.fdopen(os.open(destination, flags, 0o600), "wb") as out:
         shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+    modified = time.mktime((*info.date_time, 0, 0, -1))  # as unzip does: bytecode checks it
+    os.utime(destination, (modified, modified))
     destination.chmod(0o555 if executable else 0o444)
 
 

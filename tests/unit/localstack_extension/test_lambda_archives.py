@@ -3,6 +3,7 @@
 import io
 import os
 import stat
+import time
 import zipfile
 
 import pytest
@@ -14,7 +15,7 @@ def archive(tmp_path, entries: list[tuple[str, bytes, int]]):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zipped:
         for name, content, mode in entries:
-            info = zipfile.ZipInfo(name)
+            info = zipfile.ZipInfo(name, date_time=(2024, 5, 17, 9, 30, 12))
             info.create_system = 3
             info.external_attr = mode << 16
             zipped.writestr(info, content)
@@ -42,6 +43,7 @@ def test_code_is_extracted_read_only_keeping_executable_bits(tmp_path):
     assert stat.S_IMODE((target / "bin/tool").stat().st_mode) == 0o555
     assert stat.S_IMODE((target / "pkg").stat().st_mode) == 0o555
     assert stat.S_IMODE(target.stat().st_mode) == 0o555
+    assert time.localtime((target / "index.py").stat().st_mtime)[:6] == (2024, 5, 17, 9, 30, 12)
     remove_tree(target)
     assert not target.exists()
 
