@@ -2,8 +2,9 @@
 
 It extends LocalStack's ephemeral store: while running, reads and writes use its spooled temporary
 files as before. When a write handle closes, the content is copied into an immutable blob file and
-the blob id is recorded on the S3Object (or S3Part) as ``p300_blob_id``. After a restart the
-objects come back from the journal without contents; the first read loads the blob lazily.
+the blob's reference (id, size, MD5) is recorded on the S3Object (or S3Part) as ``p300_blob``; a
+failed copy is recorded as ``p300_blob_error`` instead. After a restart the objects come back from
+the journal without contents; the first read loads the blob lazily and checks its size and MD5.
 """
 
 import os
@@ -21,13 +22,36 @@ from localstack.services.s3.storage.ephemeral import (
 )
 
 from .blobs import BlobStore
+from .journal import BlobRef
 
-#: Attribute of S3Object / S3Part naming the blob that holds its content.
-BLOB_ATTR = "p300_blob_id"
+#: Attribute of S3Object / S3Part holding its blob's reference, a plain (id, size, md5) tuple.
+BLOB_ATTR = "p300_blob"
+#: Attribute holding why writing the blob failed.
+BLOB_ERROR_ATTR = "p300_blob_error"
+#: The attribute of records written before sizes and digests were kept: the blob id alone.
+LEGACY_BLOB_ATTR = "p300_blob_id"
 
 
-def blob_id_of(item: S3Object | S3Part) -> str | None:
-    return getattr(item, BLOB_ATTR, None)
+class BlobWriteFailed(OSError):
+    """The content of an object or part could not be saved as a blob."""
+
+
+def blob_of(item: S3Object | S3Part) -> BlobRef | None:
+    """The blob holding `item`'s content; None while its writer is still open.
+
+    Raises BlobWriteFailed when writing the blob failed.
+    """
+    if (ref := getattr(item, BLOB_ATTR, None)) is not None:
+        return BlobRef(*ref)
+    if (error := getattr(item, BLOB_ERROR_ATTR, None)) is not None:
+        raise BlobWriteFailed(error)
+    if (legacy := getattr(item, LEGACY_BLOB_ATTR, None)) is not None:
+        return BlobRef(legacy, None, None)
+    return None
+
+
+def set_blob(item: S3Object | S3Part, ref: BlobRef | None) -> None:
+    setattr(item, BLOB_ATTR, None if ref is None else tuple(ref))
 
 
 class DurableStoredObject(EphemeralS3StoredObject):
@@ -38,13 +62,18 @@ class DurableStoredObject(EphemeralS3StoredObject):
         self._blobs = blobs
 
     def close(self):
-        if self._mode != "w" or self.closed:
+        # A file the provider already removed (a rejected write, e.g. a bad Content-MD5) has
+        # nothing to save: the provider raises its own error.
+        if self._mode != "w" or self.closed or self.file.closed:
             super().close()
             return
         try:
             with self.file.position_lock:
-                blob_id = self._blobs.write(self.file)
-            setattr(self.s3_object, BLOB_ATTR, blob_id)
+                ref = self._blobs.write(self.file)
+            set_blob(self.s3_object, ref)
+        except OSError as error:
+            setattr(self.s3_object, BLOB_ERROR_ATTR, f"saving the content failed: {error}")
+            raise BlobWriteFailed(error.errno, f"saving the content failed: {error}") from error
         finally:
             super().close()
 
@@ -62,7 +91,15 @@ class DurableStoredMultipart(EphemeralS3StoredMultipart):
                     dir=self.upload_dir, max_size=S3_MAX_FILE_SIZE_BYTES
                 )
                 if mode == "r":
-                    store.load_blob(s3_part, file)
+                    what = (
+                        f"part {s3_part.part_number} of multipart upload {self.s3_multipart.id} "
+                        f"in bucket {self.bucket}"
+                    )
+                    try:
+                        store.load_blob(s3_part, file, what=what)
+                    except BaseException:
+                        file.close()
+                        raise
                 self.parts[s3_part.part_number] = file
         return DurableStoredObject(s3_part, file, mode, blobs=store.blobs)
 
@@ -95,7 +132,11 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
                 os.makedirs(bucket_dir, exist_ok=True)
                 file = LockedSpooledTemporaryFile(dir=bucket_dir, max_size=S3_MAX_FILE_SIZE_BYTES)
                 if mode == "r":
-                    self.load_blob(s3_object, file)
+                    try:
+                        self.load_blob(s3_object, file, what=f"s3://{bucket}/{s3_object.key}")
+                    except BaseException:
+                        file.close()  # never keep a half-loaded file: the next read retries
+                        raise
                 self._filesystem[bucket]["keys"][key] = file
         return DurableStoredObject(s3_object, file, mode, blobs=self.blobs)
 
@@ -108,7 +149,7 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
     ) -> DurableStoredObject:
         # An in-place copy (same unversioned key, e.g. to change metadata) shares the content, so
         # the new S3Object must name the same blob; otherwise the write handle gives it a new one.
-        setattr(dest_object, BLOB_ATTR, blob_id_of(src_object))
+        set_blob(dest_object, blob_of(src_object))
         return super().copy(src_bucket, src_object, dest_bucket, dest_object)
 
     def get_multipart(
@@ -121,10 +162,23 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
                 self._filesystem[bucket]["multiparts"][s3_multipart.id] = multipart
         return multipart
 
-    def load_blob(self, item: S3Object | S3Part, file: LockedSpooledTemporaryFile) -> None:
-        """Fill a fresh `file` with the blob `item` names (nothing when it names none)."""
-        if (blob_id := blob_id_of(item)) is None:
+    def forget_contents(self, bucket: BucketName, s3_objects: list[S3Object]) -> None:
+        """Drop the in-memory contents of `s3_objects` (a rolled-back write left the new content
+        there): the next read loads the blob their restored records name."""
+        self.remove(bucket, s3_objects)
+
+    def forget_part(self, bucket: BucketName, upload_id: str, part_number: int) -> None:
+        multipart = self._get_multipart(bucket, upload_id)
+        if multipart is not None and (file := multipart.parts.pop(part_number, None)):
+            file.close()
+
+    def load_blob(
+        self, item: S3Object | S3Part, file: LockedSpooledTemporaryFile, *, what: str
+    ) -> None:
+        """Fill a fresh `file` with the blob `item` names (nothing when it names none), checking
+        its size and MD5; raises BlobMismatch naming `what` when they differ."""
+        if (ref := blob_of(item)) is None:
             return
-        self.blobs.read_into(blob_id, file)
+        self.blobs.read_into(ref, file, what=what)
         file.seek(0)
         file.internal_last_modified = getattr(item, "internal_last_modified", 0)

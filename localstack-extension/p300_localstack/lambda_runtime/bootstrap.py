@@ -18,6 +18,7 @@ import ctypes
 import http.client
 import http.server
 import importlib
+import importlib.util
 import io
 import json
 import logging
@@ -38,19 +39,61 @@ ANSWER_WAIT_S = 5.0
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """SIGKILL us when LocalStack dies (prctl), with a PID watchdog as a fallback."""
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: the watchdog still applies
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+def die_with_parent(parent_pid: int, cgroup_procs: str | None) -> None:
+    """End this environment's processes when LocalStack dies: the kernel's parent-death signal
+    (SIGTERM, handled by killing them all), with a PID watchdog as a fallback. They are this
+    process group (bootstrap.py leads its own session) and, when the environment has a memory
+    cgroup, every process in it (children that started sessions of their own)."""
+
+    def end_group(*_) -> None:
+        pids = []
+        with contextlib.suppress(OSError, TypeError), open(cgroup_procs) as procs:
+            pids = [int(pid) for pid in procs.read().split()]
+        for pid in pids:
+            if pid != os.getpid():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        if os.getpgid(0) == os.getpid():  # never the group of whoever started us otherwise
+            os.killpg(0, signal.SIGKILL)
         os._exit(1)
+
+    signal.signal(signal.SIGTERM, end_group)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the watchdog still applies
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        end_group()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(0.5)
-        os._exit(1)
+        end_group()
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def enter_sandbox() -> dict:
+    """Apply the executor's sandbox spec (``P300_SANDBOX``, see sandbox_entry.py) while no code
+    of the function has run, then put the function's code and layers on the import path and
+    load the interpreter's site-packages (the executor starts Python with -I -S, so that nothing
+    the function ships, such as a sitecustomize.py, runs before this)."""
+    spec = os.environ.pop("P300_SANDBOX", None)
+    spec = json.loads(spec) if spec is not None else {}
+    if spec:
+        location = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_entry.py")
+        module_spec = importlib.util.spec_from_file_location("p300_sandbox_entry", location)
+        sandbox_entry = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(sandbox_entry)
+        sandbox_entry.enter(spec)
+    python_path = os.environ.pop("P300_PYTHONPATH", None)
+    if python_path is not None:
+        sys.path[0:0] = python_path.split(os.pathsep)
+        os.environ["PYTHONPATH"] = python_path  # for the function's own Python subprocesses
+        if sys.flags.no_site:
+            import site
+
+            site.main()
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "."))
+    return spec
 
 
 class LogCapture(io.TextIOBase):
@@ -397,7 +440,9 @@ def main() -> None:
     # Running this file put its own folder first on sys.path: the function must not see it.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
-    die_with_parent(int(os.environ["P300_PARENT_PID"]))
+    sandbox = enter_sandbox()
+    # After the sandbox: changing user clears the parent-death signal.
+    die_with_parent(int(os.environ["P300_PARENT_PID"]), sandbox.get("cgroup_procs"))
     invocations = serve(int(os.environ["P300_INVOKE_PORT"]))
     capture = LogCapture(sys.__stdout__)
     setup_logging(capture)

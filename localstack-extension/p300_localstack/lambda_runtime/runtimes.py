@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -124,6 +125,7 @@ def function_environment(
     invoke_port: int,
     parent_pid: int,
     host_env: Mapping[str, str],
+    user: str,
 ) -> dict[str, str]:
     """The environment of a function's process.
 
@@ -142,6 +144,9 @@ def function_environment(
     host_env : mapping
         LocalStack's environment; only PATH and LANG are taken from it, so nothing else of
         LocalStack's own process leaks into functions.
+    user : str
+        The name the function's user goes by (``USER``, ``LOGNAME``: environment users have no
+        entry in /etc/passwd, so ``getpass.getuser()`` reads these).
     """
     env = {key: str(value) for key, value in lambda_env.items()}
     env.update(
@@ -149,11 +154,27 @@ def function_environment(
             "PATH": host_env.get("PATH", "/usr/bin:/bin"),
             "LANG": host_env.get("LANG", "C.UTF-8"),
             "HOME": str(scratch_dir),
+            "USER": user,
+            "LOGNAME": user,
             "TMPDIR": str(scratch_dir),
             "LAMBDA_TASK_ROOT": str(code_dir),
-            "PYTHONPATH": python_path(code_dir, layer_dirs, runtime),
+            # Read by bootstrap.py once the sandbox is set up (the interpreter starts with -I).
+            "P300_PYTHONPATH": python_path(code_dir, layer_dirs, runtime),
             "P300_INVOKE_PORT": str(invoke_port),
             "P300_PARENT_PID": str(parent_pid),
         }
     )
     return env
+
+
+def exit_description(code: int) -> str:
+    """How AWS's runtime names the end of a process: 'exit status 3', 'signal: killed'.
+
+    Parameters
+    ----------
+    code : int
+        ``Popen.returncode``: the exit status, or minus the number of the signal that ended it.
+    """
+    if code < 0:
+        return f"signal: {signal.strsignal(-code).lower()}"
+    return f"exit status {code}"

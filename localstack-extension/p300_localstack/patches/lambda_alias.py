@@ -6,7 +6,10 @@ from localstack.services.cloudformation.resource_provider import OperationStatus
 from localstack.services.lambda_ import api_utils
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion
 from localstack.services.lambda_.provider import LambdaProvider, get_function_version
-from localstack.services.lambda_.resource_providers.lambda_alias import LambdaAliasProvider
+from localstack.services.lambda_.resource_providers.lambda_alias import (
+    REPEATED_INVOCATION,
+    LambdaAliasProvider,
+)
 from localstack.utils.patch import Patch
 
 #: Target version of the UpdateAlias call in progress (bug 3 needs it deeper in the call).
@@ -47,24 +50,75 @@ def cloudformation_alias_routing_map() -> list[Patch]:
 
 
 def cloudformation_alias_update() -> list[Patch]:
-    """Bug 2: updating an AWS::Lambda::Alias (version, description, weights) raises
-    NotImplementedError, which LocalStack logs and then reports as success, changing nothing.
-    Name and FunctionName are create-only, so an update is one UpdateAlias call.
-    ProvisionedConcurrencyConfig changes are not applied (we use none)."""
+    """Bug 2: updating an AWS::Lambda::Alias (version, description, weights, provisioned
+    concurrency) raises NotImplementedError, which LocalStack logs and then reports as success,
+    changing nothing. Name and FunctionName are create-only, so an update is one UpdateAlias call
+    plus the provisioned-concurrency change; like create, it then waits until the provisioned
+    environments are READY, so a redeploy ends with warm environments on the alias."""
 
     def update(self, request):
         model = request.desired_state
-        request.aws_client_factory.lambda_.update_alias(
-            FunctionName=model["FunctionName"],
-            Name=model["Name"],
-            FunctionVersion=model["FunctionVersion"],
-            Description=model.get("Description") or "",
-            RoutingConfig=routing_as_map(model.get("RoutingConfig")),
-        )
+        lambda_ = request.aws_client_factory.lambda_
+        context = request.custom_context
+        if context.get(REPEATED_INVOCATION):
+            return _provisioned_progress(lambda_, model)
+        _apply_alias_update(lambda_, request.previous_state or {}, model)
         model["Id"] = (request.previous_state or {}).get("Id") or model.get("Id")
-        return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
+        context[REPEATED_INVOCATION] = True
+        status = OperationStatus.IN_PROGRESS if _warm(model) else OperationStatus.SUCCESS
+        return ProgressEvent(status=status, resource_model=model, custom_context=context)
 
     return [Patch.function(LambdaAliasProvider.update, update, pass_target=False)]
+
+
+def _warm(model: dict) -> int:
+    """The alias's ProvisionedConcurrentExecutions (0 without a config)."""
+    return int(
+        (model.get("ProvisionedConcurrencyConfig") or {}).get("ProvisionedConcurrentExecutions")
+        or 0
+    )
+
+
+def _apply_alias_update(lambda_, previous: dict, model: dict) -> None:
+    """UpdateAlias, with the provisioned concurrency moved to the alias's new version, changed or
+    removed. LocalStack cannot change a config while it scales, so a config that follows a new
+    version is deleted before the alias moves and put again after."""
+    had, wanted = _warm(previous), _warm(model)
+    names = {"FunctionName": model["FunctionName"], "Qualifier": model["Name"]}
+    moved = previous.get("FunctionVersion") != model["FunctionVersion"]
+    if had and (moved or not wanted):
+        lambda_.delete_provisioned_concurrency_config(**names)
+    lambda_.update_alias(
+        FunctionName=model["FunctionName"],
+        Name=model["Name"],
+        FunctionVersion=model["FunctionVersion"],
+        Description=model.get("Description") or "",
+        RoutingConfig=routing_as_map(model.get("RoutingConfig")),
+    )
+    if wanted and (moved or wanted != had):
+        lambda_.put_provisioned_concurrency_config(**names, ProvisionedConcurrentExecutions=wanted)
+
+
+def _provisioned_progress(lambda_, model: dict) -> ProgressEvent:
+    """SUCCESS once the alias has its provisioned environments. LocalStack reports a config
+    whose count changed READY while it still scales, and then counts the environments it
+    stopped as allocated too, so the check is: READY with at least the count wanted."""
+    if not _warm(model):
+        return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
+    config = lambda_.get_provisioned_concurrency_config(
+        FunctionName=model["FunctionName"], Qualifier=model["Name"]
+    )
+    scaled = config.get("AllocatedProvisionedConcurrentExecutions", 0) >= _warm(model)
+    if config["Status"] == "IN_PROGRESS" or (config["Status"] == "READY" and not scaled):
+        return ProgressEvent(status=OperationStatus.IN_PROGRESS, resource_model=model)
+    if config["Status"] == "READY":
+        return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
+    return ProgressEvent(
+        status=OperationStatus.FAILED,
+        resource_model=model,
+        message=config.get("StatusReason", "provisioned concurrency failed"),
+        error_code="VersionStateFailure",
+    )
 
 
 def update_alias_routing_target() -> list[Patch]:

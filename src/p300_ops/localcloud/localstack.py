@@ -25,6 +25,8 @@ from p300_ops.localcloud.processes import (
 
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
+#: How durable S3 starts its report when it refuses damaged state (the extension's recovery.py).
+DURABLE_S3_REFUSAL = "durable S3 refused to start"
 #: The credentials LocalStack accepts; not secrets.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -110,6 +112,8 @@ def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = 
         "P300_LAMBDA_PYTHON": str(paths.LAMBDA_PYTHON),
         "P300_LAMBDA_WORKDIR": str(state / "lambda"),
         "P300_S3_DATA_DIR": str(home / "s3"),
+        # 'salvage' after durable S3 refused damaged state (its report says when).
+        "P300_S3_RECOVERY": os.environ.get("P300_S3_RECOVERY", ""),
     }
     env.update(overrides or {})
     return env
@@ -152,11 +156,20 @@ def start_localstack(
         from p300_ops.localcloud.processes import stop_server
 
         stop_server(server, timeout=5)
-        raise LocalCloudError(
-            f"LocalStack did not become healthy on port {port} within {timeout:.0f} s. "
-            f"Last lines of {server.log_path}:\n{tail(server.log_path)}"
-        )
+        raise LocalCloudError(_start_failure(server.log_path, port, timeout))
     return server
+
+
+def _start_failure(log_path: Path, port: int, timeout: float) -> str:
+    """Why LocalStack did not come up: durable S3's report when it refused the stored state,
+    else the last lines of the log."""
+    text = tail(log_path, lines=200)
+    if (at := text.rfind(DURABLE_S3_REFUSAL)) >= 0:
+        return f"LocalStack did not start: {text[at:]}\n(whole log: {log_path})"
+    return (
+        f"LocalStack did not become healthy on port {port} within {timeout:.0f} s. "
+        f"Last lines of {log_path}:\n{tail(log_path)}"
+    )
 
 
 def _is_ready(port: int) -> bool:

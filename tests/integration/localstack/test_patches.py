@@ -5,6 +5,7 @@ The "without" side is one extra LocalStack started with ``P300_DISABLED_PATCHES=
 
 import json
 import math
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -190,3 +191,44 @@ def test_a_disabled_rule_delivers_nothing(request, instance, fixed):
 
     received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
     assert len(received) == (0 if fixed else 1)
+
+
+def warm_function_template(message: str, warm: int) -> dict:
+    """inline_function_template's stack, whose handler says when its environment started, with
+    `warm` provisioned environments on alias 'live' (none when 0)."""
+    template = inline_function_template(message)
+    template["Resources"]["Fn"]["Properties"]["FunctionName"] = "warm"
+    template["Resources"]["Fn"]["Properties"]["Code"]["ZipFile"] = (
+        "import time\nSTARTED = time.time()\n"
+        f"def handler(event, context):\n    return {{'message': {message!r}, 'started': STARTED}}\n"
+    )
+    if warm:
+        template["Resources"]["Alias"]["Properties"]["ProvisionedConcurrencyConfig"] = {
+            "ProvisionedConcurrentExecutions": warm
+        }
+    return template
+
+
+def test_a_redeploy_keeps_warm_environments_on_the_alias(localstack):
+    """The alias fix applies ProvisionedConcurrencyConfig on update: a code change moves the
+    warm environments to the new version before the deploy ends; a changed count is applied."""
+    lambda_client, cfn = client(localstack, "lambda"), client(localstack, "cloudformation")
+    assert deploy_stack(cfn, "warm", warm_function_template("first", 1)) == "CREATE_COMPLETE"
+
+    status = deploy_stack(cfn, "warm", warm_function_template("second", 1))
+    deployed_at = time.time()
+    answer = invoke_payload(lambda_client, "warm:live")
+    config = lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+
+    assert status == "UPDATE_COMPLETE", stack_failure_reasons(cfn, "warm")
+    assert answer["message"] == "second"
+    assert answer["started"] < deployed_at  # a provisioned environment, started by the deploy
+    assert (config["Status"], config["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1)
+    assert deploy_stack(cfn, "warm", warm_function_template("second", 2)) == "UPDATE_COMPLETE"
+    config = lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+    assert (config["Status"], config["RequestedProvisionedConcurrentExecutions"]) == ("READY", 2)
+    # LocalStack also counts the environments a rescale stopped as allocated.
+    assert config["AllocatedProvisionedConcurrentExecutions"] >= 2
+    assert deploy_stack(cfn, "warm", warm_function_template("third", 0)) == "UPDATE_COMPLETE"
+    with pytest.raises(lambda_client.exceptions.ProvisionedConcurrencyConfigNotFoundException):
+        lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")

@@ -1,67 +1,170 @@
-"""Pure parts of durable S3: journal framing, snapshot + replay, compaction, blobs, touched()."""
+"""Durable S3's file format: headers, frames, trailers, torn tails and corruption."""
 
-import io
-import sys
-from pathlib import Path
+import struct
+import zlib
 
 import pytest
-
-# The extension is installed into LocalStack's venv, not this one; its pure modules import alone.
-sys.path.insert(0, str(Path(__file__).parents[3] / "localstack-extension"))
-
-from p300_localstack.durable_s3.blobs import BlobStore
 from p300_localstack.durable_s3.journal import (
     FRAME_HEADER,
+    HEADER_SIZE,
+    JOURNAL_KIND,
+    SNAPSHOT_KIND,
+    BlobRef,
+    CorruptFile,
     JournalFile,
     Record,
-    decode_frames,
-    encode_frame,
+    encode_header,
     encode_record,
-    read_records,
+    encode_trailer,
+    read_journal,
+    read_snapshot,
+    salvage,
 )
-from p300_localstack.durable_s3.state import (
-    DurableLog,
-    DurableState,
-    journal_path,
-    recover,
-    snapshot_path,
-)
-from p300_localstack.durable_s3.touched import touched
 
 
-def key_record(key: str, payload: bytes | None = b"state", blobs=("b1",)) -> Record:
-    return Record("key", ("bkt", key), payload, blobs if payload is not None else ())
+def key_record(key: str, payload: bytes | None = b"state") -> Record:
+    blobs = (BlobRef(f"blob-{key}", 5, "0" * 32),) if payload is not None else ()
+    return Record("key", ("bkt", key), payload, blobs)
 
 
-@pytest.mark.parametrize("sizes", [[0], [1, 2, 3], [100_000, 5, 0]])
-def test_frames_round_trip(sizes):
-    bodies = [bytes([n % 251]) * n for n in sizes]
-    data = b"".join(encode_frame(b) for b in bodies)
-    assert list(decode_frames(data)) == bodies
+RECORDS = [key_record(f"k{n}", f"v{n}".encode() * 20) for n in range(5)]
+
+
+def journal_bytes(records=RECORDS, generation: int = 3) -> bytes:
+    return encode_header(JOURNAL_KIND, generation) + b"".join(encode_record(r) for r in records)
+
+
+def snapshot_bytes(records=RECORDS, generation: int = 3) -> bytes:
+    frames = b"".join(encode_record(r) for r in records)
+    return encode_header(SNAPSHOT_KIND, generation) + frames + encode_trailer(len(records))
+
+
+def frame_starts(data: bytes) -> list[int]:
+    """Offsets of the frames after the header."""
+    starts, pos = [], HEADER_SIZE
+    while pos < len(data):
+        starts.append(pos)
+        pos += FRAME_HEADER.size + struct.unpack_from("<I", data, pos + 4)[0]
+    return starts
+
+
+def flipped(data: bytes, offset: int) -> bytes:
+    damaged = bytearray(data)
+    damaged[offset] ^= 0x01
+    return bytes(damaged)
+
+
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_records_round_trip_with_their_blob_sizes_and_digests(tmp_path):
+    records = [*RECORDS, Record("bucket", ("bkt",), None), Record("part", ("b", "u", "3"), b"p")]
+    snapshot = write(tmp_path, "snapshot-3.snap", snapshot_bytes(records))
+    journal = write(tmp_path, "journal-3.log", journal_bytes(records))
+    assert read_snapshot(snapshot, 3).records == records
+    assert read_journal(journal, 3).records == records
+    assert read_snapshot(snapshot, 3).records[0].blobs[0].md5 == "0" * 32
 
 
 @pytest.mark.parametrize("cut", [1, FRAME_HEADER.size - 1, FRAME_HEADER.size, 20])
-def test_a_torn_tail_record_is_ignored(cut):
-    whole = [encode_frame(b"first"), encode_frame(b"second"), encode_frame(b"x" * 40)]
-    data = b"".join(whole)
-    assert list(decode_frames(data[: len(data) - cut])) == [b"first", b"second"]
+def test_a_torn_journal_tail_is_ignored_and_counted(tmp_path, cut):
+    data = journal_bytes()
+    decoded = read_journal(write(tmp_path, "journal-3.log", data[:-cut]), 3)
+    assert decoded.records == RECORDS[:-1]
+    assert decoded.torn_bytes > 0
 
 
-def test_a_bad_crc_stops_replay_there(tmp_path):
-    records = [key_record(f"k{n}") for n in range(4)]
-    frames = [encode_record(r) for r in records]
-    corrupt = bytearray(frames[1])
-    corrupt[-1] ^= 0xFF
-    path = tmp_path / "journal-0.log"
-    path.write_bytes(frames[0] + bytes(corrupt) + frames[2] + frames[3])
-    assert list(read_records(path)) == records[:1]
+def test_a_bad_crc_in_the_last_journal_frame_is_a_torn_tail(tmp_path):
+    data = flipped(journal_bytes(), len(journal_bytes()) - 3)
+    decoded = read_journal(write(tmp_path, "journal-3.log", data), 3)
+    assert decoded.records == RECORDS[:-1]
 
 
-def test_records_round_trip_through_a_file(tmp_path):
-    records = [key_record("a"), Record("bucket", ("bkt",), None), Record("mpu", ("bkt", "u"), b"m")]
-    path = tmp_path / "journal-0.log"
-    path.write_bytes(b"".join(encode_record(r) for r in records))
-    assert list(read_records(path)) == records
+@pytest.mark.parametrize("where", ["body", "length", "marker"])
+def test_a_flipped_bit_in_the_middle_of_a_journal_is_corruption(tmp_path, where):
+    """Before format 1, replay stopped at the bad frame and dropped every later record."""
+    data = journal_bytes()
+    start = frame_starts(data)[2]
+    offset = {"body": start + FRAME_HEADER.size + 10, "length": start + 5, "marker": start}[where]
+    path = write(tmp_path, "journal-3.log", flipped(data, offset))
+    with pytest.raises(CorruptFile, match=rf"journal-3.log is corrupt at byte {start}: "):
+        read_journal(path, 3)
+
+
+@pytest.mark.parametrize("frame", [0, 2, 4, 5])  # 5 is the trailer
+def test_a_flipped_bit_anywhere_in_a_snapshot_is_corruption(tmp_path, frame):
+    """Before format 1, a bad frame in a snapshot was taken for a torn tail: 4 of 5 keys lost."""
+    data = snapshot_bytes()
+    start = frame_starts(data)[frame]
+    path = write(tmp_path, "snapshot-3.snap", flipped(data, start + FRAME_HEADER.size + 2))
+    with pytest.raises(
+        CorruptFile, match=rf"snapshot-3.snap is corrupt at byte {start}: the frame"
+    ):
+        read_snapshot(path, 3)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (snapshot_bytes()[:-30], "the frame's CRC|runs past the end"),
+        (snapshot_bytes(RECORDS)[: frame_starts(snapshot_bytes())[-1]], "no trailer"),
+        (snapshot_bytes() + encode_record(RECORDS[0]), "data after the trailer"),
+        (snapshot_bytes()[: frame_starts(snapshot_bytes())[-1]] + encode_trailer(2), "counts 2"),
+        (flipped(snapshot_bytes(), 3), "the file header is damaged"),
+        (flipped(snapshot_bytes(), 12), "the file header's CRC does not match"),
+    ],
+)
+def test_a_snapshot_must_decode_to_its_end(tmp_path, data, reason):
+    with pytest.raises(CorruptFile, match=reason):
+        read_snapshot(write(tmp_path, "snapshot-3.snap", data), 3)
+
+
+def test_a_snapshot_under_another_generation_s_name_is_refused(tmp_path):
+    path = write(tmp_path, "snapshot-4.snap", snapshot_bytes(generation=3))
+    with pytest.raises(CorruptFile, match=r"header says b'S' generation 3, the name says"):
+        read_snapshot(path, 4)
+
+
+def test_an_unknown_format_version_is_refused(tmp_path):
+    data = bytearray(snapshot_bytes())
+    data[8:10] = struct.pack("<H", 9)
+    data[20:24] = struct.pack("<I", zlib.crc32(bytes(data[:20])))
+    with pytest.raises(CorruptFile, match="format version 9; this durable S3 reads 1"):
+        read_snapshot(write(tmp_path, "snapshot-3.snap", bytes(data)), 3)
+
+
+def legacy_frames(records) -> bytes:
+    """Format 0: <u32 length><u32 crc32> frames from byte 0; blobs named by id alone."""
+    import pickle
+
+    out = b""
+    for r in records:
+        body = pickle.dumps((r.kind, r.ident, r.payload, tuple(b.id for b in r.blobs)))
+        out += struct.pack("<II", len(body), zlib.crc32(body)) + body
+    return out
+
+
+def test_files_of_format_0_are_still_read(tmp_path):
+    snapshot = write(tmp_path, "snapshot-2.snap", legacy_frames(RECORDS))
+    journal = write(tmp_path, "journal-2.log", legacy_frames(RECORDS[:2]) + b"\x10\x00")
+    decoded = read_snapshot(snapshot, 2)
+    assert decoded.format_version == 0
+    assert [r.ident for r in decoded.records] == [r.ident for r in RECORDS]
+    assert decoded.records[0].blobs == (BlobRef("blob-k0", None, None),)
+    assert len(read_journal(journal, 2).records) == 2
+    third_frame = len(legacy_frames(RECORDS[:2]))
+    damaged = write(tmp_path, "snapshot-5.snap", flipped(legacy_frames(RECORDS), third_frame + 12))
+    with pytest.raises(CorruptFile, match=rf"at byte {third_frame}: a bad frame \(format 0"):
+        read_snapshot(damaged, 5)
+
+
+def test_salvage_finds_the_records_after_damage(tmp_path):
+    data = journal_bytes()
+    path = write(tmp_path, "journal-3.log", flipped(data, frame_starts(data)[1] + 20))
+    assert salvage(path) == [RECORDS[0], *RECORDS[2:]]
 
 
 def test_unknown_record_kind_is_refused():
@@ -69,131 +172,29 @@ def test_unknown_record_kind_is_refused():
         encode_record(Record("object", ("bkt", "k"), b""))
 
 
-def test_state_keeps_the_last_record_and_deletes_on_none():
-    state = DurableState()
-    state.apply(Record("bucket", ("bkt",), b"bucket"))
-    state.apply(key_record("a", b"v1", ("b1",)))
-    state.apply(key_record("a", b"v2", ("b2",)))
-    state.apply(key_record("gone"))
-    state.apply(key_record("gone", None))
-    state.apply(Record("mpu", ("bkt", "u1"), b"upload", ("p1",)))
-    assert [r.payload for r in state.records()] == [b"bucket", b"v2", b"upload"]
-    assert state.referenced_blobs() == {"b2", "p1"}
-    state.apply(Record("bucket", ("bkt",), None))
-    assert list(state.records()) == []
-
-
-def test_recover_replays_snapshot_then_journal(tmp_path):
-    snapshot_path(tmp_path, 3).write_bytes(encode_record(key_record("a", b"old")))
-    journal_path(tmp_path, 3).write_bytes(
-        encode_record(key_record("a", b"new")) + encode_record(key_record("b")) + b"torn"
-    )
-    # A journal of an older generation is already inside snapshot 3 and must not be replayed.
-    journal_path(tmp_path, 2).write_bytes(encode_record(key_record("stale")))
-    state, generation = recover(tmp_path)
-    assert generation == 3
-    assert {r.ident[1]: r.payload for r in state.records()} == {"a": b"new", "b": b"state"}
-
-
-def test_log_commits_compacts_and_recovers(tmp_path):
-    log = DurableLog(tmp_path, compact_bytes=2_000)
-    log.compact()
-    for n in range(100):
-        log.commit(lambda n=n: [key_record(f"k{n % 10}", f"v{n}".encode())])
-    assert log.generation > 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"journal-{log.generation}.log",
-        "lock",
-        f"snapshot-{log.generation}.snap",
-    ]
-    log.close()
-    state, _ = recover(tmp_path)
-    assert {r.ident[1]: r.payload for r in state.records()} == {
-        f"k{k}": f"v{90 + k}".encode() for k in range(10)
-    }
-
-
-def test_a_failed_commit_leaves_nothing_behind(tmp_path):
-    fault = tmp_path / "fault"
-    log = DurableLog(tmp_path / "data", fault_file=fault)
-    log.compact()
-    log.commit(lambda: [key_record("kept")])
-    fault.touch()
-    with pytest.raises(OSError, match="fault injected"):
-        log.commit(lambda: [key_record("lost")])
-    fault.unlink()
-    log.commit(lambda: [key_record("after")])
-    log.close()
-    state, _ = recover(tmp_path / "data")
-    assert sorted(r.ident[1] for r in state.records()) == ["after", "kept"]
-    with pytest.raises(OSError, match="closed"):
-        log.commit(lambda: [key_record("late")])
-
-
-def test_journal_file_appends_across_reopen(tmp_path):
+def test_journal_file_writes_its_header_and_appends_across_reopen(tmp_path):
     path = tmp_path / "journal-1.log"
-    for name in ("a", "b"):
-        journal = JournalFile(path)
-        journal.append(encode_record(key_record(name)))
+    for record in RECORDS[:2]:
+        journal = JournalFile(path, 1)
+        journal.append(encode_record(record))
         journal.close()
-    assert [r.ident[1] for r in read_records(path)] == ["a", "b"]
+    assert read_journal(path, 1).records == RECORDS[:2]
 
 
-def test_a_data_dir_serves_one_process_at_a_time(tmp_path):
-    first = DurableLog(tmp_path)
-    with pytest.raises(RuntimeError, match="is in use by another process"):
-        DurableLog(tmp_path)
-    first.close()
-    DurableLog(tmp_path).close()
+def test_a_failed_append_is_cut_off_again(tmp_path, monkeypatch):
+    path = tmp_path / "journal-1.log"
+    journal = JournalFile(path, 1)
+    journal.append(encode_record(RECORDS[0]))
+    real_write = __import__("os").write
 
+    def half_write(fd, data):
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
 
-def test_compact_bytes_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="compact_bytes must be > 0, got 0"):
-        DurableLog(tmp_path, compact_bytes=0)
-
-
-def test_blobs_write_read_and_collect(tmp_path):
-    blobs = BlobStore(tmp_path / "blobs")
-    kept = blobs.write(io.BytesIO(b"kept content"))
-    dropped = blobs.write(io.BytesIO(b"dropped"))
-    (blobs.root / ".tmp-leftover").write_bytes(b"half")
-    target = io.BytesIO()
-    assert blobs.read_into(kept, target) == len(b"kept content")
-    assert target.getvalue() == b"kept content"
-    assert blobs.collect({kept}) == 2
-    assert sorted(p.name for p in blobs.root.iterdir()) == [kept]
-    assert dropped != kept
-
-
-@pytest.mark.parametrize(
-    ("operation", "request_", "response", "expected"),
-    [
-        ("PutObject", {"Bucket": "b", "Key": "k"}, {}, [("key", ("b", "k"))]),
-        ("GetObject", {"Bucket": "b", "Key": "k"}, {}, []),
-        ("ListObjectsV2", {"Bucket": "b"}, {}, []),
-        ("CreateBucket", {"Bucket": "b"}, {}, [("bucket", ("b",))]),
-        ("PutBucketVersioning", {"Bucket": "b"}, {}, [("bucket", ("b",))]),
-        (
-            "CreateMultipartUpload",
-            {"Bucket": "b", "Key": "k"},
-            {"UploadId": "u"},
-            [("mpu", ("b", "u"))],
-        ),
-        ("UploadPart", {"Bucket": "b", "Key": "k", "UploadId": "u"}, {}, [("mpu", ("b", "u"))]),
-        (
-            "CompleteMultipartUpload",
-            {"Bucket": "b", "Key": "k", "UploadId": "u"},
-            {},
-            [("key", ("b", "k")), ("mpu", ("b", "u"))],
-        ),
-        (
-            "DeleteObjects",
-            {"Bucket": "b", "Delete": {"Objects": [{"Key": "x"}, {"Key": "y"}, {"Key": "x"}]}},
-            {},
-            [("key", ("b", "x")), ("key", ("b", "y"))],
-        ),
-        ("PostObject", {"Bucket": "b"}, {"Key": "form-key"}, [("key", ("b", "form-key"))]),
-    ],
-)
-def test_touched_names_what_a_request_changed(operation, request_, response, expected):
-    assert touched(operation, request_, response) == expected
+    monkeypatch.setattr("p300_localstack.durable_s3.journal.os.write", half_write)
+    with pytest.raises(OSError, match="No space left"):
+        journal.append(encode_record(RECORDS[1]))
+    monkeypatch.undo()
+    journal.append(encode_record(RECORDS[2]))
+    journal.close()
+    assert read_journal(path, 1).records == [RECORDS[0], RECORDS[2]]
