@@ -1,15 +1,18 @@
 """BCI2000 .dat: our reader on files written here, and the importer on the real P3Speller file."""
 
+import io
 import json
 
 import mne
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from p300.contract import check_recording
 from p300.importers import import_bci2000, read_bci2000, spelled_text, target_cells
 from p300.importers.bci2000 import flash_onsets
 from p300.importers.bci2000_file import DATA_FORMATS
+from p300.raw_io import read_recording, recording_to_parquet_bytes
 from tests.real_data import assert_p300, real_file
 
 N_SAMPLES = 40
@@ -95,8 +98,8 @@ def test_samples_of_each_format_are_read_with_gain_and_offset_applied(
     )
     path = tmp_path / "rec.dat"
     zeros = np.zeros(N_SAMPLES, np.int64)
-    write_dat(path, stored, speller_states(zeros, zeros), parameters=parameters,
-              data_format=data_format, version=version)  # fmt: skip
+    states = speller_states(zeros, zeros)
+    write_dat(path, stored, states, parameters=parameters, data_format=data_format, version=version)
 
     dat = read_bci2000(path)
 
@@ -141,8 +144,8 @@ def test_parameters_keep_lists_matrices_labels_and_decoded_words(tmp_path):
     assert parameters["SubjectName"].value == "jo doe" and parameters["Empty"].value == ""
     assert parameters["ChannelNames"].as_list() == ["Fz", "P\xc3z"]
     assert parameters["Weights"].as_matrix() == (None, ["in", "out"], [["1", "2"], ["3", "4"]])
-    assert parameters["TargetDefinitions"].as_matrix()[2] == [["A", "A"], ["B", "B"], ["C", "C"],
-                                                              ["D", "D"]]  # fmt: skip
+    targets = parameters["TargetDefinitions"].as_matrix()
+    assert targets == (None, ["Display", "Enter"], [["A", "A"], ["B", "B"], ["C", "C"], ["D", "D"]])
     assert parameters["NumMatrixRows"].as_list() == ["2"]
     assert read_bci2000(path).ch_names == ("Fz", "P\xc3z")
 
@@ -285,8 +288,8 @@ def test_gains_must_name_every_channel_in_a_known_unit(tmp_path):
     with pytest.raises(ValueError, match=r"SourceChGain: unit must be one of .*got '1kV'"):
         read_bci2000(path)
 
-    write_dat(path, small_signal(), speller_states(zeros, zeros),
-              parameters=("Source floatlist SourceChGain= 1 1 1 % % // gain",))  # fmt: skip
+    gain = "Source floatlist SourceChGain= 1 1 1 % % // gain"
+    write_dat(path, small_signal(), speller_states(zeros, zeros), parameters=(gain,))
     with pytest.raises(ValueError, match="SourceChGain has 1 values for 2 channels"):
         read_bci2000(path)
 
@@ -359,6 +362,24 @@ def test_real_file_characters_hold_fifteen_sequences_and_spell_the_text(bp2calib
     np.testing.assert_array_equal(np.bincount(characters[targets]), [30] * 5)  # 15 × (row, column)
     assert target_cells(bp2calib) == [0, 7, 33, 27, 10]
     assert spelled_text(bp2calib) == "AH71K"
+
+
+def test_real_file_metadata_travels_in_the_landing_parquet(bp2calib):
+    body = recording_to_parquet_bytes(bp2calib.recording, extra_metadata=bp2calib.metadata)
+
+    stored = pq.read_schema(io.BytesIO(body)).metadata
+    text = {key.decode(): value.decode() for key, value in stored.items()}
+    assert {key: text[key] for key in bp2calib.metadata} == bp2calib.metadata
+    assert (text["sfreq"], text["units"], text["subject"]) == ("256", "uV", "bp2")
+    restored = read_recording(body)
+    np.testing.assert_array_equal(restored.stim_item, bp2calib.recording.stim_item)
+
+
+def test_metadata_may_not_redefine_what_the_recording_says(bp2calib):
+    with pytest.raises(ValueError, match=r"extra_metadata may not set \['sfreq', 'subject'\]"):
+        recording_to_parquet_bytes(
+            bp2calib.recording, extra_metadata={"sfreq": "1", "subject": "x"}
+        )
 
 
 def test_real_file_targets_evoke_a_p300(bp2calib):
