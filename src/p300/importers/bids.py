@@ -17,8 +17,8 @@ import pandas as pd
 
 from p300.importers import imported as keys
 from p300.importers.imported import ImportedRecording, flash_channels
-from p300.importers.mne_formats import channel_picks, event_mapping
-from p300.types import STIM_TARGET, RawRecording
+from p300.importers.mne_formats import event_mapping, recording_from_raw
+from p300.types import STIM_TARGET
 
 DATATYPE = "eeg"
 
@@ -75,17 +75,8 @@ def import_bids(
     raw.load_data(verbose="error")
     events = _events_table(path)
     onsets, is_target, items = _flashes(events, mapping, event_column, item_column, raw)
-    picks = channel_picks(raw, channels)
     stim, stim_item = flash_channels(raw.n_times, onsets, is_target, items)
-    recording = RawRecording(
-        data=raw.get_data(picks=picks, units="uV").astype(np.float64),
-        ch_names=tuple(picks),
-        sfreq=float(raw.info["sfreq"]),
-        stim=stim,
-        stim_item=stim_item,
-        subject=subject,
-        session=session,
-    )
+    recording = recording_from_raw(raw, channels, stim, stim_item, subject=subject, session=session)
     metadata = {keys.SOURCE_FORMAT: "bids", keys.SOURCE_FILE: path.fpath.name}
     entities = {"subject": subject, "session": session, "task": task, "run": run}
     metadata |= {f"bids_{key}": value for key, value in entities.items() if value is not None}

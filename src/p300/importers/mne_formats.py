@@ -67,12 +67,27 @@ def import_recording(
             f"event_map names events not in {os.fspath(path)!r}: {missing}; "
             f"events present (name: count): {present or 'none'}"
         )
+    stim = _stim_channel(events, mapping, raw.n_times)
+    return recording_from_raw(raw, channels, stim, subject=subject, session=session)
+
+
+def recording_from_raw(
+    raw: mne.io.BaseRaw,
+    channels: Sequence[str] | None,
+    stim: np.ndarray,
+    stim_item: np.ndarray | None = None,
+    *,
+    subject: str | None,
+    session: str | None,
+) -> RawRecording:
+    """The raw contract from an MNE recording's ``channels`` (see `channel_picks`) in µV."""
     picks = channel_picks(raw, channels)
     return RawRecording(
         data=raw.get_data(picks=picks, units="uV").astype(np.float64),
         ch_names=tuple(picks),
         sfreq=float(raw.info["sfreq"]),
-        stim=_stim_channel(events, mapping, raw.n_times),
+        stim=stim,
+        stim_item=stim_item,
         subject=subject,
         session=session,
     )

@@ -35,8 +35,7 @@ import numpy as np
 
 from p300.importers import imported as keys
 from p300.importers.imported import ImportedRecording, character_starts_text, flash_channels
-from p300.importers.mne_formats import channel_picks, events_by_name
-from p300.types import RawRecording
+from p300.importers.mne_formats import events_by_name, recording_from_raw
 
 #: ``OVTK_StimulationId_Label_01`` … ``Label_1F``: the row/column groups.
 GROUP_CODES = range(33025, 33056)
@@ -87,17 +86,8 @@ def import_openvibe_gdf(
         )
     raw = _read_gdf(path)
     flashes = flashes_from_codes(_coded_events(raw), max_pair_gap=max_pair_gap, source=name)
-    picks = channel_picks(raw, channels)
     stim, stim_item = flash_channels(raw.n_times, flashes.onsets, flashes.is_target, flashes.items)
-    recording = RawRecording(
-        data=raw.get_data(picks=picks, units="uV").astype(np.float64),
-        ch_names=tuple(picks),
-        sfreq=float(raw.info["sfreq"]),
-        stim=stim,
-        stim_item=stim_item,
-        subject=subject,
-        session=session,
-    )
+    recording = recording_from_raw(raw, channels, stim, stim_item, subject=subject, session=session)
     metadata = {
         keys.SOURCE_FORMAT: "openvibe-gdf",
         keys.SOURCE_FILE: name,
