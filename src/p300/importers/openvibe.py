@@ -84,8 +84,13 @@ def import_openvibe_gdf(
         raise ValueError(
             f"n_rows and n_columns go together, got n_rows={n_rows!r}, n_columns={n_columns!r}"
         )
+    if isinstance(max_pair_gap, bool) or not isinstance(max_pair_gap, int) or max_pair_gap < 0:
+        raise ValueError(
+            f"max_pair_gap must be a whole number of samples >= 0, got {max_pair_gap!r}"
+        )
     raw = _read_gdf(path)
-    flashes = flashes_from_codes(_coded_events(raw), max_pair_gap=max_pair_gap, source=name)
+    source = f"GDF file {name!r}"
+    flashes = flashes_from_codes(_coded_events(raw), max_pair_gap=max_pair_gap, source=source)
     stim, stim_item = flash_channels(raw.n_times, flashes.onsets, flashes.is_target, flashes.items)
     recording = recording_from_raw(raw, channels, stim, stim_item, subject=subject, session=session)
     metadata = {
@@ -93,13 +98,12 @@ def import_openvibe_gdf(
         keys.SOURCE_FILE: name,
         "duplicate_events": str(flashes.n_duplicates),
     }
-    if flashes.items is not None:
-        metadata["unpaired_group_events"] = json.dumps(flashes.unpaired_groups.tolist())
-        metadata["unpaired_target_events"] = json.dumps(flashes.unpaired_flags.tolist())
     starts = flashes.character_starts
     if starts.size:
         metadata[keys.CHARACTER_STARTS] = character_starts_text(starts)
     if flashes.items is not None:
+        metadata["unpaired_group_events"] = json.dumps(flashes.unpaired_groups.tolist())
+        metadata["unpaired_target_events"] = json.dumps(flashes.unpaired_flags.tolist())
         characters = np.searchsorted(starts, flashes.onsets, side="right") - 1
         metadata |= _groups_metadata(flashes.items, characters, n_rows, n_columns)
     return ImportedRecording(recording, metadata)

@@ -176,6 +176,7 @@ def test_a_given_matrix_size_replaces_the_derived_one():
     ("options", "message"),
     [
         ({"n_rows": 6}, r"n_rows and n_columns go together, got n_rows=6, n_columns=None"),
+        ({"max_pair_gap": -1}, r"max_pair_gap must be a whole number of samples >= 0, got -1"),
         (
             {"n_rows": 6, "n_columns": 6},
             r"n_rows \+ n_columns must equal the 14 groups that flashed \(both >= 1\), got "
@@ -183,7 +184,7 @@ def test_a_given_matrix_size_replaces_the_derived_one():
         ),
     ],
 )
-def test_a_matrix_size_that_does_not_fit_is_refused(options, message):
+def test_options_that_do_not_fit_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         import_openvibe_gdf(real_file(GDF), **options)
 
