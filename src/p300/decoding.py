@@ -363,6 +363,8 @@ class WindowDecoding:
         One ranking per trial with scored flashes, in trial order.
     scores : ndarray, shape (n_scored,)
         The model's score of each flash used (kept, with an item), in time order.
+    items : ndarray, shape (n_scored,)
+        ``stim_item`` of each scored flash.
     trials : ndarray, shape (n_scored,)
         Trial of each scored flash.
     epochs : EpochFeatures
@@ -371,6 +373,7 @@ class WindowDecoding:
 
     rankings: dict
     scores: np.ndarray
+    items: np.ndarray
     trials: np.ndarray
     epochs: "EpochFeatures"
 
@@ -448,7 +451,7 @@ def decode_window(
         )
         for trial in dict.fromkeys(scored_trials.tolist())
     }
-    return WindowDecoding(rankings, scores, scored_trials, epochs)
+    return WindowDecoding(rankings, scores, items[with_item], scored_trials, epochs)
 
 
 def _group_of(groups: Sequence | Mapping, code: int):
