@@ -112,37 +112,45 @@ def calibration_data(
         As in `CalibrationData`.
     trials_by_session : mapping session id -> ndarray, shape (n_flashes,), optional
         Trial of every flash of the session (kept or not, in onset order), e.g. from an
-        importer's character marks; default `p300.decoding.split_trials` of the onsets.
+        importer's character marks. By default `p300.decoding.split_trials` of the onsets when
+        the flashes carry items (``stim_item``), else none: trials serve item decoding.
     """
     if not features_by_session:
         raise ValueError("features_by_session must hold at least one session; got none")
     shapes = {(f.ch_names, f.features.shape[1]) for f in features_by_session.values()}
     if len(shapes) > 1:
         raise ValueError(f"sessions must share channels and feature size; got {sorted(shapes)}")
+    with_items = all((f.metadata["stim_item"] >= 0).any() for f in features_by_session.values())
     parts = []
     for session, features in features_by_session.items():
         metadata = features.metadata
         kept = metadata["kept"].to_numpy()
-        per_flash = (
-            np.asarray(trials_by_session[session])
-            if trials_by_session is not None
-            else split_trials(metadata["onset_sample"].to_numpy())
-        )
-        if len(per_flash) != len(metadata):
+        if trials_by_session is not None:
+            per_flash = np.asarray(trials_by_session[session])
+        elif with_items:
+            per_flash = split_trials(metadata["onset_sample"].to_numpy())
+        else:
+            per_flash = None
+        if per_flash is not None and len(per_flash) != len(metadata):
             raise ValueError(
                 f"trials_by_session[{session!r}] must have one entry per flash "
                 f"({len(metadata)}); got {len(per_flash)}"
             )
-        trials = np.array([f"{session}/{trial}" for trial in per_flash[kept]], dtype=object)
+        trials = (
+            None
+            if per_flash is None
+            else np.array([f"{session}/{trial}" for trial in per_flash[kept]], dtype=object)
+        )
         items = metadata["stim_item"].to_numpy()[kept]
         parts.append((features.features, features.labels, session, items, trials))
+    has_trials = parts[0][4] is not None
     return CalibrationData(
         X=np.concatenate([part[0] for part in parts]),
         y=np.concatenate([part[1] for part in parts]).astype(int),
         n_channels=len(next(iter(features_by_session.values())).ch_names),
         sessions=np.concatenate([np.full(len(part[1]), part[2], dtype=object) for part in parts]),
         items=np.concatenate([part[3] for part in parts]),
-        trials=np.concatenate([part[4] for part in parts]),
+        trials=np.concatenate([part[4] for part in parts]) if has_trials else None,
         groups=groups,
         seconds_per_flash=seconds_per_flash,
     )
@@ -185,8 +193,14 @@ class CalibrationEvaluation:
     description : str
         The split in words.
     train_sessions, test_sessions : tuple of str
+    roc_auc : float
+        Mean of ``fold_roc_auc``, as MOABB reports it (pooling scores of different folds would
+        mix the score scales of models fitted, and possibly chosen, apart).
+    fold_roc_auc : tuple of float
+        ROC-AUC of each outer fold (the held-out session for cross-session).
     metrics : BinaryMetrics
-        On the held-out session, or on every epoch's out-of-fold score.
+        Counts and threshold metrics on the held-out session, or on every epoch's out-of-fold
+        prediction.
     fold_models : tuple of str
         The model chosen (by inner cross-validation) in each outer fold.
     item_accuracy : RepetitionAccuracy or None
@@ -200,6 +214,8 @@ class CalibrationEvaluation:
     description: str
     train_sessions: tuple[str, ...]
     test_sessions: tuple[str, ...]
+    roc_auc: float
+    fold_roc_auc: tuple[float, ...]
     metrics: BinaryMetrics
     fold_models: tuple[str, ...]
     item_accuracy: RepetitionAccuracy | None
@@ -211,6 +227,8 @@ class CalibrationEvaluation:
             "description": self.description,
             "train_sessions": list(self.train_sessions),
             "test_sessions": list(self.test_sessions),
+            "roc_auc": self.roc_auc,
+            "fold_roc_auc": list(self.fold_roc_auc),
             "metrics": self.metrics.to_dict(),
             "fold_models": list(self.fold_models),
             "item_accuracy": None if self.item_accuracy is None else self.item_accuracy.to_dict(),
@@ -308,7 +326,7 @@ def _cross_session(data, session_order, candidates, inner_folds, seed) -> Calibr
     model, selection = _fit_selected(train, candidates, inner_folds, seed)
     scores, predictions = _scores(model, test.X)
     evaluation = _evaluation(
-        test, scores, predictions, scheme="cross-session",
+        test, scores, predictions, [np.arange(len(test.y))], scheme="cross-session",
         description=f"fitted on sessions {session_order[:-1]}, scored on {test_session!r}",
         train_sessions=tuple(session_order[:-1]), test_sessions=(test_session,),
         fold_models=(selection.model_name,),
@@ -329,7 +347,8 @@ def _within_session(data, candidates, n_folds, inner_folds, seed) -> Calibration
         fold_models.append(selection.model_name)
     session = str(data.sessions[0])
     evaluation = _evaluation(
-        data, scores, predictions, scheme="within-session", description=description,
+        data, scores, predictions, [test for _, test in folds], scheme="within-session",
+        description=description,
         train_sessions=(session,), test_sessions=(session,), fold_models=tuple(fold_models),
     )  # fmt: skip
     model, selection = _fit_selected(data, candidates, inner_folds, seed)
@@ -379,12 +398,18 @@ def _scores(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _evaluation(data: CalibrationData, scores, predictions, **fields) -> CalibrationEvaluation:
+def _evaluation(
+    data: CalibrationData, scores, predictions, test_folds, **fields
+) -> CalibrationEvaluation:
+    """Metrics of the held-out ``scores``; ``test_folds`` lists each fold's epoch indices."""
     accuracy = _item_accuracy(data, scores)
     itr = None
     if accuracy is not None and data.seconds_per_flash:
         itr = _itr(data, accuracy)
+    fold_auc = tuple(float(roc_auc_score(data.y[test], scores[test])) for test in test_folds)
     return CalibrationEvaluation(
+        roc_auc=float(np.mean(fold_auc)),
+        fold_roc_auc=fold_auc,
         metrics=binary_metrics(data.y, scores, predictions),
         item_accuracy=accuracy,
         itr_bits_per_minute=itr,

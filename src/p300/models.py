@@ -141,19 +141,8 @@ def make_xdawn_riemann(
 def make_xdawn_mdm(*, n_channels: int, nfilter: int = 4, estimator: str = "lwf") -> Pipeline:
     """Xdawn covariances + minimum distance to the class means on the Riemannian manifold.
 
-    Parameters
-    ----------
-    n_channels : int
-        Channels in each flattened input vector: the features schema's ``len(ch_names)``.
-    nfilter : int
-        Xdawn spatial filters per class (at most ``n_channels`` are used).
-    estimator : str
-        pyriemann covariance estimator, as in `make_xdawn_riemann`.
-
-    Returns
-    -------
-    Pipeline
-        Expects X, shape (n_epochs, n_channels * n_times), flattened channel-major, in µV.
+    ``n_channels``, ``nfilter`` and ``estimator`` are as in `make_xdawn_riemann`. The pipeline
+    expects X, shape (n_epochs, n_channels * n_times), flattened channel-major, in µV.
     """
     _check_structure(n_channels=n_channels, nfilter=nfilter)
     from pyriemann.estimation import XdawnCovariances

@@ -8,7 +8,7 @@ on every recording of a folder, next to the published anchors.
   that results, measured on **every** epoch: stratified 5-fold, each model fitted on the epochs
   its policy kept in the training folds and scored on all epochs of the test fold (what an
   online decoder faces; scoring only the kept epochs would reward a policy for dropping the hard
-  ones);
+  ones). ROC-AUC is the mean over folds, as MOABB reports it;
 - per model, under the study default policy: the within-session ROC-AUC (`p300.calibration`'s
   folds), and that of the calibrated choice (nested cross-validation) with its reason;
 - cross-session ROC-AUC when the folder holds several sessions of the subject;
@@ -213,8 +213,7 @@ def _cross_session(subject: str, recordings: list[Recording]) -> CrossSessionRes
     result = calibrate(calibration_data(features))
     evaluation = result.evaluation
     return CrossSessionResult(
-        subject, list(features), evaluation.description, result.model_name,
-        evaluation.metrics.roc_auc,
+        subject, list(features), evaluation.description, result.model_name, evaluation.roc_auc,
     )  # fmt: skip
 
 
@@ -267,7 +266,7 @@ def evaluate_recording(
         policies=policies,
         model_auc=model_auc,
         folds=calibrated.evaluation.description,
-        calibrated_auc=calibrated.evaluation.metrics.roc_auc,
+        calibrated_auc=calibrated.evaluation.roc_auc,
         calibrated_reason=calibrated.selection.reason,
         speller=speller,
         seconds=time.perf_counter() - started,
@@ -285,12 +284,13 @@ def _policy_results(by_policy, models, n_folds, seed) -> list[PolicyResult]:
         keep = features.metadata["kept"].to_numpy()[fitting]
         auc = {}
         for model_name in models:
-            scores = np.empty(len(y))
+            fold_auc = []
             for train, test in folds:
                 train = train[keep[train]]
                 model = make_model(model_name, n_channels=len(every.ch_names))
-                scores[test] = model.fit(X[train], y[train]).decision_function(X[test])
-            auc[model_name] = float(roc_auc_score(y, scores))
+                scores = model.fit(X[train], y[train]).decision_function(X[test])
+                fold_auc.append(roc_auc_score(y[test], scores))
+            auc[model_name] = float(np.mean(fold_auc))
         targets = y == 1
         results.append(PolicyResult(name, float(keep.mean()), float(keep[targets].mean()), auc))
     return results

@@ -63,11 +63,12 @@ def test_one_session_is_evaluated_by_folds_that_keep_characters_whole(within, fe
     assert evaluation.scheme == "within-session"
     assert evaluation.description.startswith("stratified 5-fold, each of ")
     assert evaluation.metrics.n_epochs == len(features.labels) == result.n_epochs
-    assert 0.7 < evaluation.metrics.roc_auc < 1.0
+    assert 0.7 < evaluation.roc_auc < 1.0 and len(evaluation.fold_roc_auc) == 5
+    assert evaluation.roc_auc == pytest.approx(np.mean(evaluation.fold_roc_auc))
     # Each epoch was scored by a model fitted without it: the final model, fitted on every
     # epoch, does better on them than the evaluation says.
     in_sample = roc_auc_score(data.y, result.model.decision_function(data.X))
-    assert in_sample > evaluation.metrics.roc_auc
+    assert in_sample > evaluation.roc_auc
     assert len(evaluation.fold_models) == 5 and set(evaluation.fold_models) <= set(CANDIDATES)
 
 
@@ -104,7 +105,8 @@ def test_later_session_is_scored_by_the_model_fitted_on_the_earlier(two_sessions
     later = two_sessions["02"]
     assert evaluation.metrics.n_epochs == len(later.labels)
     held_out = roc_auc_score(later.labels, result.model.decision_function(later.features))
-    assert evaluation.metrics.roc_auc == pytest.approx(held_out)
+    assert evaluation.roc_auc == pytest.approx(held_out) == evaluation.metrics.roc_auc
+    assert evaluation.fold_roc_auc == (evaluation.roc_auc,)
     assert evaluation.item_accuracy is not None and evaluation.itr_bits_per_minute is None
 
 
@@ -121,6 +123,11 @@ def test_without_trials_the_folds_are_moabbs(features):
     result = calibrate(data, candidates=["lda"], n_folds=3)
     assert result.evaluation.description == "stratified 3-fold over epochs (MOABB within-session)"
     assert result.evaluation.item_accuracy is None
+
+
+def test_flashes_without_items_have_no_trials(features):
+    no_items = dataclasses.replace(features, metadata=features.metadata.assign(stim_item=-1))
+    assert calibration_data({"01": no_items}).trials is None
 
 
 def test_one_class_is_refused_with_its_counts(features):
