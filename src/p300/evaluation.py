@@ -187,6 +187,40 @@ def binary_metrics(labels, scores, predictions) -> BinaryMetrics:
     )
 
 
+def wolpaw_bits(n_items: int, accuracy: float) -> float:
+    """Bits per selection of a choice among ``n_items`` made with ``accuracy`` (Wolpaw 2002).
+
+    ``log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))``; 0 at or below chance (P ≤ 1/N).
+    """
+    if not (isinstance(n_items, int | np.integer) and n_items >= 2):
+        raise ValueError(f"n_items must be an integer >= 2, got {n_items!r}")
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must be between 0 and 1, got {accuracy!r}")
+    if accuracy <= 1.0 / n_items:
+        return 0.0
+    bits = math.log2(n_items) + accuracy * math.log2(accuracy)
+    if accuracy < 1.0:
+        bits += (1 - accuracy) * math.log2((1 - accuracy) / (n_items - 1))
+    return bits
+
+
+def information_transfer_rate(n_items: int, accuracy: float, seconds_per_selection: float) -> float:
+    """Wolpaw information transfer rate in bits per minute.
+
+    Parameters
+    ----------
+    n_items : int
+        Candidates per selection (e.g. 48 cells of a 6 × 8 speller).
+    accuracy : float in [0, 1]
+        Share of correct selections.
+    seconds_per_selection : float > 0
+        Time one selection takes, in s (flashes × stimulus onset asynchrony, plus any pause).
+    """
+    if not seconds_per_selection > 0:
+        raise ValueError(f"seconds_per_selection must be > 0 s, got {seconds_per_selection!r}")
+    return wolpaw_bits(n_items, accuracy) * 60.0 / seconds_per_selection
+
+
 def evaluate_model(
     model, features_by_subject: Mapping[str, tuple], *, train_subjects: Iterable[str]
 ) -> tuple[EvaluationReport, dict[str, SubjectScores]]:

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Mapping
 from typing import BinaryIO
 
 import numpy as np
@@ -112,9 +113,12 @@ def read_recording(
     return report.recording_or_raise()
 
 
-def recording_to_table(recording: RawRecording) -> pa.Table:
+def recording_to_table(
+    recording: RawRecording, *, extra_metadata: Mapping[str, str] | None = None
+) -> pa.Table:
     """The recording as an Arrow table in our form: float32 µV channels, int8 ``stim``,
-    int32 ``stim_item`` when known, and schema metadata sfreq/units/stim_coding/subject/session."""
+    int32 ``stim_item`` when known, and schema metadata sfreq/units/stim_coding/subject/session,
+    plus ``extra_metadata`` (text; e.g. an importer's matrix size), which may not redefine those."""
     _check_writable(recording)
     columns = {
         name: pa.array(recording.data[i].astype(np.float32))
@@ -127,18 +131,31 @@ def recording_to_table(recording: RawRecording) -> pa.Table:
     for key in ("subject", "session"):
         if getattr(recording, key) is not None:
             metadata[key] = str(getattr(recording, key))
-    return pa.table(columns).replace_schema_metadata(metadata)
+    clashing = sorted(set(extra_metadata or {}) & {*metadata, "subject", "session"})
+    if clashing:
+        raise ValueError(
+            f"extra_metadata may not set {clashing}: they come from the recording itself"
+        )
+    return pa.table(columns).replace_schema_metadata(metadata | dict(extra_metadata or {}))
 
 
-def write_recording_parquet(recording: RawRecording, destination: str | os.PathLike | BinaryIO):
+def write_recording_parquet(
+    recording: RawRecording,
+    destination: str | os.PathLike | BinaryIO,
+    *,
+    extra_metadata: Mapping[str, str] | None = None,
+):
     """Write the recording as Parquet in our form (see `recording_to_table`)."""
-    pq.write_table(recording_to_table(recording), destination, compression="zstd")
+    table = recording_to_table(recording, extra_metadata=extra_metadata)
+    pq.write_table(table, destination, compression="zstd")
 
 
-def recording_to_parquet_bytes(recording: RawRecording) -> bytes:
+def recording_to_parquet_bytes(
+    recording: RawRecording, *, extra_metadata: Mapping[str, str] | None = None
+) -> bytes:
     """The Parquet file `write_recording_parquet` would write, as bytes."""
     buffer = io.BytesIO()
-    write_recording_parquet(recording, buffer)
+    write_recording_parquet(recording, buffer, extra_metadata=extra_metadata)
     return buffer.getvalue()
 
 

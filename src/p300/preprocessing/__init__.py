@@ -10,12 +10,12 @@ need the parameters' hash (planning, ingest) start faster. The array code loads 
 
 from typing import TYPE_CHECKING
 
-from p300.preprocessing.params import PreprocessingParams
+from p300.preprocessing.params import PADS, PreprocessingParams
 
 if TYPE_CHECKING:
     from p300.types import EpochFeatures, RawRecording
 
-__all__ = ["METHODS", "PreprocessingParams", "preprocess"]
+__all__ = ["METHODS", "PADS", "PreprocessingParams", "preprocess"]
 
 METHODS = ("fast", "reference")
 
@@ -25,6 +25,7 @@ def preprocess(
     params: PreprocessingParams = PreprocessingParams(),  # noqa: B008 (frozen, so shareable)
     *,
     method: str = "fast",
+    pad: str = PADS[0],
 ) -> "EpochFeatures":
     """Turn one raw recording into epochs and flattened feature vectors.
 
@@ -37,6 +38,11 @@ def preprocess(
         System A's parameters by default.
     method : str
         ``'fast'`` or ``'reference'`` (MNE; slow, needs ~0.4 GB for 10 min × 16 ch × 512 Hz).
+    pad : str
+        How the band-pass filter extends the signal at its two ends, one of `PADS`:
+        ``'reflect_limited'`` (MNE's default, System A's) for whole recordings; ``'symmetric'``
+        (mirror) for short windows decoded online: their flashes near an edge then look more
+        like they do in a long recording (see `p300.decoding.decode_window`).
 
     Returns
     -------
@@ -47,6 +53,8 @@ def preprocess(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if pad not in PADS:
+        raise ValueError(f"pad must be one of {PADS}, got {pad!r}")
     from p300.preprocessing.epoching import check_recording
 
     check_recording(recording, params)
@@ -54,7 +62,7 @@ def preprocess(
         # Imported here: MNE takes about a second to import and only the reference needs it.
         from p300.preprocessing.reference import preprocess_reference
 
-        return preprocess_reference(recording, params)
+        return preprocess_reference(recording, params, pad=pad)
     from p300.preprocessing.fast import preprocess_fast
 
-    return preprocess_fast(recording, params)
+    return preprocess_fast(recording, params, pad=pad)

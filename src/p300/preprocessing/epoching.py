@@ -7,6 +7,7 @@ import pandas as pd
 
 from p300.preprocessing.filtering import check_band
 from p300.preprocessing.params import PreprocessingParams
+from p300.rejection import is_amplitude_reason
 from p300.types import STIM_NONE, STIM_NONTARGET, STIM_TARGET, EpochFeatures, RawRecording
 
 #: Reasons MNE gives for epochs whose window does not fit in the recording.
@@ -73,11 +74,6 @@ def check_recording(recording: RawRecording, params: PreprocessingParams) -> Non
         raise ValueError("recording.stim must mark each flash on one sample; found adjacent onsets")
 
 
-def reject_reason(bad_channels: list[str], threshold_uv: float) -> str:
-    """Reason text for an epoch dropped for its amplitude, e.g. 'peak_to_peak>100uV on Fp1'."""
-    return f"peak_to_peak>{threshold_uv:g}uV on {','.join(bad_channels)}"
-
-
 def assemble(
     recording: RawRecording,
     params: PreprocessingParams,
@@ -130,7 +126,7 @@ def assemble(
         "n_flashes": len(onsets),
         "n_kept": int(kept.sum()),
         "n_rejected": int((~kept).sum()),
-        "n_rejected_amplitude": sum(reason.startswith("peak_to_peak") for reason in reasons),
+        "n_rejected_amplitude": sum(is_amplitude_reason(reason) for reason in reasons),
         "n_rejected_edge": sum(reason in (NO_DATA, TOO_SHORT) for reason in reasons),
         "n_target": int((labels == 1).sum()),
         "n_nontarget": int((labels == 0).sum()),

@@ -2,8 +2,9 @@
 
 Same order of operations as ``mne.Epochs(..., baseline, reject, preload=True)`` followed by
 ``epochs.resample``: filter the continuous signal, cut every epoch that fits in the recording,
-subtract the baseline mean, reject on the baseline-corrected peak-to-peak over the whole epoch,
-then resample (one matrix product per batch of epochs). Everything runs in float64 µV; the result
+subtract the baseline mean, measure the peak-to-peak over the whole epoch, resample (one matrix
+product per batch of epochs), then drop the epochs the rejection policy names (`p300.rejection`:
+it may need every epoch's amplitude before deciding). Everything runs in float64 µV; the result
 is cast to float32.
 """
 
@@ -12,17 +13,11 @@ from functools import cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from p300.preprocessing.epoching import (
-    NO_DATA,
-    TOO_SHORT,
-    EpochGrid,
-    assemble,
-    epoch_grid,
-    reject_reason,
-)
+from p300.preprocessing.epoching import NO_DATA, TOO_SHORT, EpochGrid, assemble, epoch_grid
 from p300.preprocessing.filtering import design_bandpass, filter_zero_phase
 from p300.preprocessing.params import PreprocessingParams
 from p300.preprocessing.resampling import resampling_matrix
+from p300.rejection import amplitude_reasons
 from p300.types import EpochFeatures, RawRecording
 
 #: Epochs handled together: large enough for efficient matrix products, small enough (~6 MB at
@@ -30,7 +25,9 @@ from p300.types import EpochFeatures, RawRecording
 BATCH_SIZE = 128
 
 
-def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> EpochFeatures:
+def preprocess_fast(
+    recording: RawRecording, params: PreprocessingParams, *, pad: str = "reflect_limited"
+) -> EpochFeatures:
     """Preprocess one checked recording; see ``p300.preprocessing.preprocess``."""
     sfreq = float(recording.sfreq)
     new_sfreq = sfreq if params.resample_sfreq is None else float(params.resample_sfreq)
@@ -39,7 +36,7 @@ def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> Epo
     # (n_times, n_epochs × n_channels) matrix, so baseline, peak-to-peak and resampling are
     # plain column operations and a single matrix product, with no transposing copies.
     signal = np.empty((recording.n_times, len(recording.ch_names)))
-    filter_zero_phase(recording.data, taps, out=signal.T)
+    filter_zero_phase(recording.data, taps, out=signal.T, pad=pad)
     grid = epoch_grid(sfreq, params)
     onsets = recording.onsets
     reasons = _edge_reasons(onsets, grid, recording.n_times)
@@ -48,18 +45,18 @@ def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> Epo
     n_channels = len(recording.ch_names)
     # Stored as the float32 of the output right away (computed in float64): half the memory.
     resampled = np.empty((len(fitting), n_channels, resampler.shape[0]), dtype=np.float32)
+    peak_to_peak = np.empty((len(fitting), n_channels))
     # OpenBLAS's idle threads spin between the many small products below and double the CPU
     # time; one thread is faster here and leaves the other core free.
     with _blas_controller().limit(limits=1, user_api="blas"):
         for first in range(0, len(fitting), BATCH_SIZE):
-            flashes = fitting[first : first + BATCH_SIZE]
-            starts = onsets[flashes] + grid.first_offset
-            batch_reasons, resampled[first : first + BATCH_SIZE] = _process_batch(
-                signal, starts, grid, resampler, recording.ch_names, params
-            )
-            for flash, reason in zip(flashes, batch_reasons, strict=True):
-                reasons[flash] = reason
-    kept = np.array([reasons[flash] == "" for flash in fitting], dtype=bool)
+            batch = slice(first, first + BATCH_SIZE)
+            starts = onsets[fitting[batch]] + grid.first_offset
+            peak_to_peak[batch], resampled[batch] = _process_batch(signal, starts, grid, resampler)
+    amplitude = amplitude_reasons(peak_to_peak, recording.ch_names, params)
+    for flash, reason in zip(fitting, amplitude, strict=True):
+        reasons[flash] = reason
+    kept = np.array([reason == "" for reason in amplitude], dtype=bool)
     times = np.arange(resampler.shape[0]) / new_sfreq + grid.times[0]
     return assemble(
         recording,
@@ -73,24 +70,20 @@ def preprocess_fast(recording: RawRecording, params: PreprocessingParams) -> Epo
 
 
 def _process_batch(
-    signal: np.ndarray,
-    starts: np.ndarray,
-    grid: EpochGrid,
-    resampler: np.ndarray,
-    ch_names: tuple[str, ...],
-    params: PreprocessingParams,
-) -> tuple[list[str], np.ndarray]:
-    """Cut, baseline-correct, check and resample the epochs starting at ``starts``.
+    signal: np.ndarray, starts: np.ndarray, grid: EpochGrid, resampler: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut, baseline-correct, measure and resample the epochs starting at ``starts``.
 
     ``signal`` is the filtered recording, time-major (n_samples, n_channels) in µV. Returns the
-    amplitude rejection reason per epoch ('' when kept) and the resampled epochs, shape
-    (n_batch, n_channels, n_times_out).
+    peak-to-peak amplitude of each epoch and channel in µV, shape (n_batch, n_channels), and the
+    resampled epochs, shape (n_batch, n_channels, n_times_out).
     """
     windows = signal[starts + np.arange(grid.n_times)[:, np.newaxis]]  # (n_times, n_batch, n_ch)
     windows -= windows[grid.baseline].mean(axis=0)
-    reasons = _amplitude_reasons(windows, ch_names, params)
+    peak_to_peak = windows.max(axis=0) - windows.min(axis=0)
     columns = resampler @ windows.reshape(grid.n_times, -1)
-    return reasons, columns.reshape(-1, len(starts), len(ch_names)).transpose(1, 2, 0)
+    n_channels = signal.shape[1]
+    return peak_to_peak, columns.reshape(-1, len(starts), n_channels).transpose(1, 2, 0)
 
 
 @cache
@@ -106,21 +99,3 @@ def _edge_reasons(onsets: np.ndarray, grid: EpochGrid, n_samples: int) -> list[s
     reasons[starts + grid.n_times > n_samples] = TOO_SHORT
     reasons[starts < 0] = NO_DATA
     return reasons.tolist()
-
-
-def _amplitude_reasons(
-    windows: np.ndarray, ch_names: tuple[str, ...], params: PreprocessingParams
-) -> list[str]:
-    """Per epoch, the amplitude rejection reason ('' when kept).
-
-    ``windows`` has shape (n_times, n_epochs, n_channels), in µV.
-    """
-    reasons = [""] * windows.shape[1]
-    threshold = params.reject_peak_to_peak_uv
-    if threshold is None:
-        return reasons
-    too_large = (windows.max(axis=0) - windows.min(axis=0)) > threshold
-    for epoch in np.flatnonzero(too_large.any(axis=1)):
-        bad_channels = [ch_names[c] for c in np.flatnonzero(too_large[epoch])]
-        reasons[epoch] = reject_reason(bad_channels, threshold)
-    return reasons

@@ -12,6 +12,8 @@ keeps the preprocessing Lambda under AWS's 250 MB size limit and saves its ~1.4 
 
 import numpy as np
 
+from p300.preprocessing.params import PADS
+
 #: Filter length in cycles of the narrowest transition band, per window (MNE's ``_length_factors``).
 LENGTH_FACTORS = {"hann": 3.1, "hamming": 3.3, "blackman": 5.0}
 
@@ -155,9 +157,9 @@ def _odd(n: int) -> int:
 
 
 def filter_zero_phase(
-    data: np.ndarray, taps: np.ndarray, *, out: np.ndarray | None = None
+    data: np.ndarray, taps: np.ndarray, *, out: np.ndarray | None = None, pad: str = PADS[0]
 ) -> np.ndarray:
-    """Apply odd-length symmetric ``taps`` without delay, with MNE's 'reflect_limited' edges.
+    """Apply odd-length symmetric ``taps`` without delay, with MNE's edge padding ``pad``.
 
     Parameters
     ----------
@@ -166,12 +168,17 @@ def filter_zero_phase(
     taps : ndarray, shape (n_taps,)
     out : ndarray, shape (n_channels, n_times), float64, optional
         Where to write the result, e.g. the transposed view of a time-major array.
+    pad : str
+        One of `PADS`: how the signal is extended by ``n_taps - 1`` samples at each end, as
+        MNE's ``filter(..., pad=...)`` does it.
 
     Returns
     -------
     filtered : ndarray, shape (n_channels, n_times), float64
         ``out`` when given.
     """
+    if pad not in PADS:
+        raise ValueError(f"pad must be one of {PADS}, got {pad!r}")
     n_channels, n_times = data.shape
     n_edge = max(min(len(taps), n_times) - 1, 0)
     n_fft = next_fast_len(n_times + 2 * n_edge + len(taps) - 1)
@@ -180,7 +187,12 @@ def filter_zero_phase(
     filtered = np.empty((n_channels, n_times)) if out is None else out
     # One channel at a time keeps the FFT buffers to a single channel's worth of memory.
     for channel in range(n_channels):
-        padded = _reflect_limited(np.asarray(data[channel : channel + 1], dtype=np.float64), n_edge)
+        row = np.asarray(data[channel : channel + 1], dtype=np.float64)
+        padded = (
+            _reflect_limited(row, n_edge)
+            if pad == "reflect_limited"
+            else np.pad(row, ((0, 0), (n_edge, n_edge)), mode=pad)
+        )
         spectrum = np.fft.rfft(padded[0], n_fft) * taps_spectrum
         filtered[channel] = np.fft.irfft(spectrum, n_fft)[start : start + n_times]
     return filtered

@@ -4,10 +4,26 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from p300.checks import check_positive
+from p300.checks import check_choice, check_positive
 
 #: Windows MNE's firwin design accepts, with its filter-length factor (cycles of the transition).
 FIR_WINDOWS = ("hamming", "hann", "blackman")
+#: Edge paddings of the band-pass filter (MNE's ``pad``): odd reflection limited to the signal,
+#: then zeros (MNE's FIR default, System A's); mirror reflection, numpy's 'symmetric'. On the real
+#: speller recordings (docs/real-data.md) a flash 0.1 s after a short window's start gets epoch
+#: features within 29–39 % (median relative L2) of those it has in the whole recording with
+#: 'symmetric', against 57–224 % with 'reflect_limited'; 1.65 s of context makes them equal.
+PADS = ("reflect_limited", "symmetric")
+#: Epoch rejection policies (see `p300.rejection`): keep every epoch; System A's fixed µV
+#: peak-to-peak threshold; a threshold per channel from the recording's own epochs.
+REJECTION_POLICIES = ("none", "fixed", "robust")
+#: Fields added with rejection policies. They are written by `to_dict` only for the ``robust``
+#: policy: ``none`` and ``fixed`` are told by ``reject_peak_to_peak_uv`` (None or a number) as
+#: before, so the digests of every features object made before policies existed stay valid.
+_POLICY_FIELDS = ("rejection", "reject_robust_k")
+#: The ``robust`` policy's default width, chosen by measurement on real recordings
+#: (docs/real-data.md).
+ROBUST_K = 5.0
 
 
 @dataclass(frozen=True)
@@ -30,9 +46,16 @@ class PreprocessingParams:
     baseline : tuple of float
         ``(start, end)`` of the baseline interval in s, inside ``[tmin, tmax]``.
     reject_peak_to_peak_uv : float or None
-        Drop an epoch when any channel's peak-to-peak amplitude exceeds this (µV); None keeps all.
+        The ``fixed`` policy's threshold: drop an epoch when any channel's peak-to-peak amplitude
+        exceeds this (µV); None keeps all.
     resample_sfreq : float or None
         Sampling frequency of the output epochs in Hz; None keeps the recording's.
+    rejection : str
+        The rejection policy, one of `REJECTION_POLICIES`.
+    reject_robust_k : float
+        The ``robust`` policy's width: a channel's threshold is its median log peak-to-peak plus
+        this many robust standard deviations (1.4826 × MAD) of log peak-to-peak. Ignored (stored
+        as `ROBUST_K`) by the other policies.
     """
 
     l_freq: float = 1.0
@@ -43,6 +66,8 @@ class PreprocessingParams:
     baseline: tuple[float, float] = (-0.1, 0.0)
     reject_peak_to_peak_uv: float | None = 100.0
     resample_sfreq: float | None = 100.0
+    rejection: str = "fixed"
+    reject_robust_k: float = ROBUST_K
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "baseline", tuple(float(b) for b in self.baseline))
@@ -58,11 +83,27 @@ class PreprocessingParams:
             check_positive("reject_peak_to_peak_uv", self.reject_peak_to_peak_uv)
         if self.resample_sfreq is not None:
             check_positive("resample_sfreq", self.resample_sfreq)
+        check_choice("rejection", self.rejection, REJECTION_POLICIES)
+        check_positive("reject_robust_k", self.reject_robust_k)
+        # One spelling per policy, so that equal policies have equal digests.
+        if self.rejection != "fixed":
+            object.__setattr__(self, "reject_peak_to_peak_uv", None)
+        elif self.reject_peak_to_peak_uv is None:
+            object.__setattr__(self, "rejection", "none")
+        if self.rejection != "robust":
+            object.__setattr__(self, "reject_robust_k", ROBUST_K)
 
     def to_dict(self) -> dict:
-        """The parameters as a JSON-serialisable dict (the baseline as a list)."""
+        """The parameters as a JSON-serialisable dict (the baseline as a list).
+
+        ``PreprocessingParams(**params.to_dict()) == params``. The policy fields appear only for
+        ``rejection="robust"`` (see `_POLICY_FIELDS`).
+        """
         params = asdict(self)
         params["baseline"] = list(self.baseline)
+        if self.rejection != "robust":
+            for name in _POLICY_FIELDS:
+                del params[name]
         return params
 
     def hash(self) -> str:

@@ -111,7 +111,7 @@ def test_a_fitted_model_with_selection_takes_full_epochs_and_survives_pickling(
                                   tmin=info.tmin, sfreq=info.sfreq, window=(0.0, 0.6),
                                   decimation=2)  # fmt: skip
     result = fit_and_evaluate(by_subject, model_name=model_name, train_subjects=["01"],
-                              time_selection=selector)  # fmt: skip
+                              time_selection=selector, n_channels=len(info.ch_names))  # fmt: skip
     restored = pickle.loads(pickle.dumps(result.model))
     X = by_subject["02"][0]
     assert X.shape[1] == info.n_features

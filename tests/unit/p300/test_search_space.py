@@ -37,7 +37,11 @@ def test_max_trials_draws_a_seeded_subset_in_grid_order(seed):
 @pytest.mark.parametrize(
     ("grid", "options", "match"),
     [
-        ({"model": ["svm"]}, {}, r"grid model must be among \['lda', 'xdawn-riemann'\], got 'svm'"),
+        (
+            {"model": ["svm"]},
+            {},
+            r"grid model must be among \['lda', 'xdawn-riemann', 'xdawn-mdm'\], got 'svm'",
+        ),
         ({"shrinkage": "auto"}, {}, "grid values of 'shrinkage' must be a non-empty list"),
         ({"shrinkage": []}, {}, "must be a non-empty list, got \\[\\]"),
         ({"nfilter": [2]}, {}, r"grid names \['nfilter'\] are no parameter of the models"),

@@ -57,9 +57,9 @@ def import_recording(
         to codes other than 1 and 2, two mapped events with different codes share a sample, or the
         channels are missing.
     """
-    mapping = _event_mapping(event_map, target_events, nontarget_events)
+    mapping = event_mapping(event_map, target_events, nontarget_events)
     raw = mne.io.read_raw(path, preload=True, verbose="error")
-    events = _events_by_name(raw)
+    events = events_by_name(raw)
     missing = sorted(set(mapping) - set(events))
     if missing:
         present = {name: len(samples) for name, samples in sorted(events.items())}
@@ -67,12 +67,27 @@ def import_recording(
             f"event_map names events not in {os.fspath(path)!r}: {missing}; "
             f"events present (name: count): {present or 'none'}"
         )
-    picks = _channel_picks(raw, channels)
+    stim = _stim_channel(events, mapping, raw.n_times)
+    return recording_from_raw(raw, channels, stim, subject=subject, session=session)
+
+
+def recording_from_raw(
+    raw: mne.io.BaseRaw,
+    channels: Sequence[str] | None,
+    stim: np.ndarray,
+    stim_item: np.ndarray | None = None,
+    *,
+    subject: str | None,
+    session: str | None,
+) -> RawRecording:
+    """The raw contract from an MNE recording's ``channels`` (see `channel_picks`) in µV."""
+    picks = channel_picks(raw, channels)
     return RawRecording(
         data=raw.get_data(picks=picks, units="uV").astype(np.float64),
         ch_names=tuple(picks),
         sfreq=float(raw.info["sfreq"]),
-        stim=_stim_channel(events, mapping, raw.n_times),
+        stim=stim,
+        stim_item=stim_item,
         subject=subject,
         session=session,
     )
@@ -81,14 +96,15 @@ def import_recording(
 def list_events(path: str | os.PathLike) -> dict[str, int]:
     """Every event name in a recording (see the module docstring) with its number of occurrences."""
     raw = mne.io.read_raw(path, preload=False, verbose="error")
-    return {name: len(samples) for name, samples in sorted(_events_by_name(raw).items())}
+    return {name: len(samples) for name, samples in sorted(events_by_name(raw).items())}
 
 
-def _event_mapping(
+def event_mapping(
     event_map: dict[str, int] | None,
     target_events: Sequence[str] | None,
     nontarget_events: Sequence[str] | None,
 ) -> dict[str, int]:
+    """The event map (event name → 1 or 2) the options describe, checked."""
     by_class = target_events is not None or nontarget_events is not None
     if event_map is not None and by_class:
         raise ValueError("give either event_map or target_events/nontarget_events, not both")
@@ -112,7 +128,7 @@ def _event_mapping(
     return mapping
 
 
-def _events_by_name(raw: mne.io.BaseRaw) -> dict[str, np.ndarray]:
+def events_by_name(raw: mne.io.BaseRaw) -> dict[str, np.ndarray]:
     """Onset samples (relative to the first data sample) of every annotation and stim event."""
     events: dict[str, list[np.ndarray]] = {}
     descriptions = sorted(set(raw.annotations.description))
@@ -149,7 +165,8 @@ def _stim_channel(events: dict[str, np.ndarray], mapping: dict[str, int], n_time
     return stim
 
 
-def _channel_picks(raw: mne.io.BaseRaw, channels: Sequence[str] | None) -> list[str]:
+def channel_picks(raw: mne.io.BaseRaw, channels: Sequence[str] | None) -> list[str]:
+    """Names of ``channels`` (checked to exist), or of every EEG channel when None."""
     if channels is None:
         picks = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True)]
         if not picks:
