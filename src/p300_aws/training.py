@@ -259,6 +259,7 @@ def _fit(request: TrainRequest, training_set: TrainingSet) -> TrainingResult:
         train_fraction=None if percentage is None else percentage / 100,
         train_subjects=None if request.subjects is None else list(request.subjects),
         seed=request.seed,
+        n_channels=len(training_set.info.ch_names),
         **request.model_params,
     )
 

@@ -351,8 +351,6 @@ def _message(cause: str | None) -> str | None:
 
 def _fit(context: TuningContext, trial: TrialParams, info: FeaturesSchemaInfo, by_subject: dict):
     params = dict(trial.model_params)
-    if trial.model_name == "xdawn-riemann":
-        params.setdefault("n_channels", len(info.ch_names))
     selection = None
     if trial.window_s is not None or trial.decimation != 1:
         selection = make_time_selector(
@@ -367,6 +365,7 @@ def _fit(context: TuningContext, trial: TrialParams, info: FeaturesSchemaInfo, b
         train_subjects=None if subjects is None else list(subjects),
         seed=context.seed,
         time_selection=selection,
+        n_channels=len(info.ch_names),
         **params,
     )
 

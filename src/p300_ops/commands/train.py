@@ -69,7 +69,7 @@ def result_table(output: Mapping) -> Table:
     is_flag=True,
     help="Point the alias 'challenger' at the new model version.",
 )
-@click.option("--model", default="lda", show_default=True, help="lda or xdawn-riemann.")
+@click.option("--model", default="lda", show_default=True, help="lda, xdawn-riemann or xdawn-mdm.")
 @click.option(
     "--param",
     "params",

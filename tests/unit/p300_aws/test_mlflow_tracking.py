@@ -131,7 +131,7 @@ def test_an_xdawn_riemann_model_is_logged_with_our_and_pyriemann_classes_trusted
     features = rng.normal(size=(120, 8 * 10))
     labels = np.arange(120) % 4 == 0
     features[labels] += 0.5
-    model = make_model("xdawn-riemann").fit(features, labels)
+    model = make_model("xdawn-riemann", n_channels=8).fit(features, labels)
     trusted = skops_trusted_types(model)
     assert "p300.models.EpochReshaper" in trusted
     assert all(name.startswith(("p300.", "pyriemann.")) for name in trusted)

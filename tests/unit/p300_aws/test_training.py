@@ -54,7 +54,7 @@ def test_train_request_with_named_subjects():
         ({"subjects": [1]}, r"subjects.0: Input should be a valid string, got 1"),
         (
             {"subjects": ["01"], "model_name": "svm"},
-            "model_name: Input should be 'lda' or 'xdawn-riemann', got 'svm'",
+            "model_name: Input should be 'lda', 'xdawn-riemann' or 'xdawn-mdm', got 'svm'",
         ),
         ({"subjects": ["01"], "seed": "7"}, "seed: Input should be a valid integer, got '7'"),
         ({"subjects": ["01"], "percent": 5}, "percent: Extra inputs are not permitted, got 5"),

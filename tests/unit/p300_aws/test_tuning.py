@@ -47,7 +47,7 @@ def test_tuning_request_expands_a_search_with_the_request_seed():
         ({"subjects": ["01"], "trials": [], "search": {}}, "exactly one of trials or search"),
         ({"subjects": ["01"], "trials": []}, "at least one trial"),
         ({"subjects": ["01"], "trials": [{"model_name": "svm"}]},
-         r"trials.0.model_name: Input should be 'lda' or 'xdawn-riemann', got 'svm'"),
+         r"trials.0.model_name: Input should be 'lda', 'xdawn-riemann' or 'xdawn-mdm', got 'svm'"),
         ({"subjects": ["01"], "search": {"grid": {"foo": [1]}}}, r"\['foo'\] are no parameter"),
         ({"subjects": ["01"], "search": {"max_trials": 0}},
          "search.max_trials: Input should be greater than or equal to 1, got 0"),
