@@ -155,6 +155,7 @@ def show(execution, wait, timeout, as_json, home) -> None:
         echo_json(
             {
                 "execution": described,
+                "trigger": details.trigger,
                 "states": [_run_doc(r) for r in grouped(details.runs)],
                 "summary": details.summary,
             }
@@ -169,6 +170,7 @@ def _run_doc(run: StateRun) -> dict:
     return {"name": run.name, "type": run.kind, "iteration": run.iteration,
             "status": run.status, "entered": run.entered, "exited": run.exited,
             "duration_s": run.duration_s, "error": run.error, "cause": run.cause,
+            "input": run.input, "output": run.output,
             "retried": [{"error": e, "cause": c} for e, c in run.retried]}  # fmt: skip
 
 
@@ -189,7 +191,8 @@ def _print_execution(details: ExecutionDetails) -> None:
     console.print(
         f"[bold]{described['name']}[/]  {described['stateMachineArn'].rsplit(':', 1)[-1]}  "
         f"{_coloured(described['status'])}  started "
-        f"{described['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {took}"
+        f"{described['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {took}, "
+        f"started by {details.trigger}"
     )
     console.print(states_table(details.runs))
     if described.get("error"):
