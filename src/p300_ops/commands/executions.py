@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC
 
 import click
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.table import Table
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
 from p300_ops.services import cloud
 from p300_ops.services.execution_history import StateRun, grouped, readable_cause
+from p300_ops.services.formatting import duration_s, format_duration
 from p300_ops.services.outcomes import ItemOutcome, summary_line
 from p300_ops.services.pipeline_executions import (
     STATE_MACHINES,
@@ -23,22 +24,6 @@ from p300_ops.services.pipeline_executions import (
 
 _COLOURS = {"SUCCEEDED": "green", "succeeded": "green", "RUNNING": "cyan", "unfinished": "cyan",
             "caught": "yellow"}  # fmt: skip
-
-
-def duration_s(start: datetime, stop: datetime | None, *, now: datetime | None = None) -> float:
-    """Seconds from ``start`` to ``stop`` (to ``now`` while still running)."""
-    return ((stop or now or datetime.now(UTC)) - start).total_seconds()
-
-
-def format_duration(seconds: float | None) -> str:
-    """``0.42 s``, ``12.3 s``, ``4 min 05 s``; ``-`` for None."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def executions_table(executions: Sequence[Mapping]) -> Table:
