@@ -16,6 +16,8 @@ from p300_ops.services.pipeline_executions import ExecutionDetails
 
 #: Statuses a node is drawn in; when several runs of a state differ, the first one listed wins.
 NODE_STATUSES = ("running", "failed", "caught", "aborted", "succeeded", "not-run")
+#: The order counts by status are listed in.
+COUNT_ORDER = ("succeeded", "caught", "failed", "running", "aborted")
 #: `StateRun.status` → the node status it is drawn as.
 RUN_STATUS = {"unfinished": "running"}
 #: Keys of a Map item's input that name it, first found first.
@@ -53,7 +55,7 @@ class MapView:
 
     @property
     def status_counts(self) -> dict[str, int]:
-        return dict(Counter(i.status for i in self.iterations))
+        return ordered_counts(i.status for i in self.iterations)
 
     @property
     def outcome_counts(self) -> dict[str, int]:
@@ -70,6 +72,13 @@ class ExecutionView:
     @property
     def runs(self) -> list[StateRun]:
         return self.details.runs
+
+
+def ordered_counts(statuses) -> dict[str, int]:
+    """How many of each status, in `COUNT_ORDER` (others after, as met)."""
+    counted = Counter(statuses)
+    order = [s for s in COUNT_ORDER if s in counted] + [s for s in counted if s not in COUNT_ORDER]
+    return {status: counted[status] for status in order}
 
 
 def node_status(statuses: Sequence[str]) -> str:
@@ -103,7 +112,7 @@ def execution_view(details: ExecutionDetails, graph: Graph) -> ExecutionView:
 def _summarize(state: NodeState, runs: Sequence[StateRun]) -> None:
     mine = [runs[i] for i in state.runs]
     statuses = [RUN_STATUS.get(r.status, r.status) for r in mine]
-    state.counts = dict(Counter(statuses))
+    state.counts = ordered_counts(statuses)
     state.status = node_status(statuses)
     if len(mine) == 1:
         state.duration_s = mine[0].duration_s

@@ -5,8 +5,9 @@ their inner graph. The page's script finds nodes by ``data-node`` (their id)."""
 from collections.abc import Mapping
 from html import escape
 
-from p300_ops.console.execution_view import ExecutionView, MapView, NodeState
+from p300_ops.console.execution_view import RUN_STATUS, ExecutionView, MapView, NodeState
 from p300_ops.console.graph import HEADER, Edge, Graph, Node
+from p300_ops.services.execution_history import StateRun
 from p300_ops.services.formatting import format_duration
 
 #: Text after a status count on a node, e.g. "3 succeeded · 1 caught".
@@ -31,6 +32,13 @@ def counts_text(counts: Mapping[str, int]) -> str:
     return SEPARATOR.join(f"{n} {status}" for status, n in counts.items() if n)
 
 
+def run_subline(run: StateRun) -> str:
+    """The second line of a node showing one run: its status, duration and error."""
+    status = RUN_STATUS.get(run.status, run.status)
+    line = f"{status} {format_duration(run.duration_s)}" if run.duration_s is not None else status
+    return f"{line}: {run.error}" if run.error else line
+
+
 def node_subline(state: NodeState) -> str:
     """The second line of a node: its status and duration, the counts of its runs when it ran
     more than once (Map iterations), and the error it raised."""
@@ -38,8 +46,10 @@ def node_subline(state: NodeState) -> str:
         line = counts_text(state.counts)
     elif state.status == "not-run":
         line = "not run"
+    elif state.duration_s is None:
+        line = state.status
     else:
-        line = f"{state.status} {format_duration(state.duration_s)}".replace(" -", "")
+        line = f"{state.status} {format_duration(state.duration_s)}"
     return f"{line}: {state.error}" if state.error else line
 
 

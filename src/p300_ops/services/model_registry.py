@@ -17,7 +17,6 @@ from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG, Manifest, parse_m
 from p300_aws.errors import MlflowUnavailableError
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
 from p300_aws.names import REGISTERED_MODEL
-from p300_aws.training import METRIC_NAMES
 from p300_ops.services.errors import ServiceError
 
 #: The figures a training logs (`p300_aws.training`), in the order a page shows them.
@@ -144,11 +143,15 @@ def _version(tracker: MlflowTracker, version, aliases: tuple[str, ...]) -> Model
 
 def pooled_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """``test_<name>`` metrics of a training run → ``{name: value}``."""
+    from p300_aws.training import METRIC_NAMES  # scikit-learn and matplotlib: import on use
+
     return {n: metrics[f"test_{n}"] for n in METRIC_NAMES if f"test_{n}" in metrics}
 
 
 def subject_metrics(metrics: dict[str, float], subjects: list[str]) -> dict[str, dict]:
     """``test_<subject>_<name>`` metrics → ``{subject: {name: value}}``."""
+    from p300_aws.training import METRIC_NAMES
+
     return {
         s: {n: metrics[f"test_{s}_{n}"] for n in METRIC_NAMES if f"test_{s}_{n}" in metrics}
         for s in subjects

@@ -19,6 +19,10 @@ S3_EVENT, CATCH_UP, CLI, OTHER = "S3 event", "catch-up", "CLI", "other"
 CLI_NAME = re.compile(r"^train-\d{8}-\d{6}-[0-9a-f]{4}$")
 
 
+class ExecutionNotFound(ServiceError):
+    """No pipeline execution has the name or ARN asked for."""
+
+
 class ExecutionTimeout(ServiceError):
     """An execution was still running when the wait ended."""
 
@@ -119,7 +123,7 @@ def execution_arn(sfn, execution: str) -> str:
             for ex in page["executions"]:
                 if ex["name"] == execution:
                     return ex["executionArn"]
-    raise ServiceError(
+    raise ExecutionNotFound(
         f"no execution named {execution!r} in {', '.join(STATE_MACHINES.values())}: "
         "give its name as `p300 executions` lists it, or its ARN"
     )
@@ -127,7 +131,10 @@ def execution_arn(sfn, execution: str) -> str:
 
 def describe(sfn, arn: str) -> dict:
     """``describe_execution`` of ``arn`` with its input and output parsed from JSON."""
-    described = sfn.describe_execution(executionArn=arn)
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise ExecutionNotFound(f"no execution has the ARN {arn!r}") from None
     described.pop("ResponseMetadata", None)
     for name in ("input", "output"):
         if described.get(name):

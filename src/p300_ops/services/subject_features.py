@@ -35,6 +35,8 @@ class EpochCounts:
     n_nontarget: int
     #: rejected epochs by cause, e.g. {"amplitude": 12, "edge": 1}
     rejected_by: dict[str, int]
+    #: the features object version counted
+    version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,10 @@ def epoch_counts(s3, subject: str, session: str) -> EpochCounts | None:
     source = S3RangeFile(s3, FEATURES_BUCKET, head.key, size=head.size, version_id=head.version_id)
     schema = pq.read_schema(source)
     stored = json.loads((schema.metadata or {}).get(METADATA_KEY, b"{}"))
-    return counts_from_summary(stored.get("summary", {}))
+    return counts_from_summary(stored.get("summary", {}), version_id=head.version_id)
 
 
-def counts_from_summary(summary: dict) -> EpochCounts:
+def counts_from_summary(summary: dict, *, version_id: str | None = None) -> EpochCounts:
     """`EpochCounts` from a preprocessing summary (``n_flashes``, ``n_kept``, ``n_rejected``,
     ``n_target``, ``n_nontarget``, ``n_rejected_<cause>``)."""
     rejected_by = {
@@ -121,6 +123,7 @@ def counts_from_summary(summary: dict) -> EpochCounts:
         *(int(summary.get(name, 0)) for name in ("n_flashes", "n_kept", "n_rejected")),
         *(int(summary.get(name, 0)) for name in ("n_target", "n_nontarget")),
         rejected_by=rejected_by,
+        version_id=version_id,
     )
 
 
@@ -137,7 +140,7 @@ def session_erp(s3, subject: str, session: str) -> SessionErp:
         np.asarray(features.times),
         target,
         nontarget,
-        counts_from_summary(features.summary),
+        counts_from_summary(features.summary, version_id=stored.head.version_id),
         stored.head.version_id,
     )
 

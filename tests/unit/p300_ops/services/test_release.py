@@ -121,7 +121,8 @@ def test_published_versions_newest_first_with_their_models():
         {"Version": "$LATEST", "Description": ""},
         {"Version": "2", "Description": json.dumps({"model": MODEL, "model_version": "5"}),
          "LastModified": "2026-11-22T10:05:00.000+0000"},
-        {"Version": "10", "Description": "not json", "LastModified": "2026-11-22T11:00:00.000+0000"},
+        {"Version": "10", "Description": "not json",
+         "LastModified": "2026-11-22T11:00:00.000+0000"},
     ]  # fmt: skip
     with Stubber(client) as stub:
         stub.add_response("list_versions_by_function", {"Versions": versions},
