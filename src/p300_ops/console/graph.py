@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 START, END = "^start", "^end"
-NODE_HEIGHT = 50.0
+NODE_HEIGHT = 58.0
 MARKER_SIZE = 22.0
 LAYER_GAP, NODE_GAP, PADDING, HEADER = 40.0, 24.0, 14.0, 30.0
-MIN_WIDTH, CHAR_WIDTH = 150.0, 7.6
+MIN_WIDTH, CHAR_WIDTH = 176.0, 7.6
 #: Edge kinds: the state's ``Next``/``End``, a Choice rule, a Choice default, a Catch.
 EDGE_KINDS = ("next", "choice", "default", "catch")
 

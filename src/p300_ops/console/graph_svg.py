@@ -12,6 +12,8 @@ from p300_ops.services.formatting import format_duration
 
 #: Text after a status count on a node, e.g. "3 succeeded · 1 caught".
 SEPARATOR = " · "
+#: Average width of a character of a node's text, px (the stylesheet's 11-12 px sans-serif).
+CHAR_PX = 6.0
 
 
 def render(view: ExecutionView) -> str:
@@ -32,16 +34,16 @@ def counts_text(counts: Mapping[str, int]) -> str:
     return SEPARATOR.join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-def run_subline(run: StateRun) -> str:
-    """The second line of a node showing one run: its status, duration and error."""
+def run_lines(run: StateRun) -> tuple[str, str]:
+    """The status line of a node showing one run (status, duration) and its error."""
     status = RUN_STATUS.get(run.status, run.status)
     line = f"{status} {format_duration(run.duration_s)}" if run.duration_s is not None else status
-    return f"{line}: {run.error}" if run.error else line
+    return line, run.error or ""
 
 
-def node_subline(state: NodeState) -> str:
-    """The second line of a node: its status and duration, the counts of its runs when it ran
-    more than once (Map iterations), and the error it raised."""
+def node_lines(state: NodeState) -> tuple[str, str]:
+    """The status line of a node (its status and duration, or the counts of its runs when it ran
+    more than once: Map iterations) and the error it raised."""
     if len(state.runs) > 1:
         line = counts_text(state.counts)
     elif state.status == "not-run":
@@ -50,7 +52,13 @@ def node_subline(state: NodeState) -> str:
         line = state.status
     else:
         line = f"{state.status} {format_duration(state.duration_s)}"
-    return f"{line}: {state.error}" if state.error else line
+    return line, state.error or ""
+
+
+def fit(text: str, width: float) -> str:
+    """``text`` cut with an ellipsis to what fits a node ``width`` px wide."""
+    room = max(int((width - 12) / CHAR_PX), 4)
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def _graph(graph: Graph, view: ExecutionView):
@@ -74,19 +82,28 @@ def _node(node: Node, view: ExecutionView) -> str:
     state = view.nodes[node.id]
     x, y, w, h = node.x, node.y, node.width, node.height
     container = " container" if node.branches else ""
-    subline = node_subline(state)
+    line, error = node_lines(state)
     map_view = view.maps.get(node.id)
     if map_view is not None:
-        subline = _map_line(map_view) or subline
-    lines_y = (y + 19, y + 36) if not node.branches else (y + 13, y + 26)
+        line = _map_line(map_view) or line
+    if node.branches:  # the box holds a graph: two lines at its top
+        texts = [
+            ("name", node.name, y + 13),
+            ("sub", f"{line}: {error}" if error else line, y + 26),
+        ]
+    else:
+        texts = [("name", node.name, y + 17), ("sub", line, y + 33), ("err", error, y + 48)]
+    title = f"{node.kind} {node.name}: {line}" + (f": {error}" if error else "")
     return (
         f'<g class="state status-{state.status}{container}" data-node="{escape(node.id)}" '
-        f'data-name="{escape(node.name)}" data-status="{state.status}" tabindex="0">'
-        f"<title>{escape(node.kind)} {escape(node.name)}: {escape(subline)}</title>"
+        f'data-name="{escape(node.name)}" data-status="{state.status}" data-width="{w:.0f}" '
+        f'tabindex="0"><title>{escape(title)}</title>'
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6"/>'
-        f'<text class="name" x="{x + w / 2:.1f}" y="{lines_y[0]:.1f}">{escape(node.name)}</text>'
-        f'<text class="sub" x="{x + w / 2:.1f}" y="{lines_y[1]:.1f}">{escape(subline)}</text>'
-        "</g>"
+        + "".join(
+            f'<text class="{kind}" x="{x + w / 2:.1f}" y="{ty:.1f}">{escape(fit(text, w))}</text>'
+            for kind, text, ty in texts
+        )
+        + "</g>"
     )
 
 

@@ -161,9 +161,10 @@ def _graph_data(view) -> str:
 
     def run_doc(index: int) -> dict:
         run = view.runs[index]
-        return {"run": index, "iteration": run.iteration,
-                "status": RUN_STATUS.get(run.status, run.status),
-                "text": graph_svg.run_subline(run)}  # fmt: skip
+        line, error = graph_svg.run_lines(run)
+        status = RUN_STATUS.get(run.status, run.status)
+        return {"run": index, "iteration": run.iteration, "status": status, "text": line,
+                "error": error}  # fmt: skip
 
     document = {
         "nodes": {

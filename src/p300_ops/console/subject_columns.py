@@ -46,8 +46,10 @@ SUBJECT_COLUMNS: tuple[Column, ...] = (
     Column("features", "features", lambda s, c: s.features if s.raw_key else "-"),
     Column("features_version", "features version", lambda s, c: _short(c and c.version_id)),
     Column("epochs", "epochs", lambda s, c: _epochs(c)),
-    Column("quarantine", "quarantine reasons", _quarantine),
-    Column("landed", "waiting in the landing zone", lambda s, c: ", ".join(s.landed)),
+    Column("quarantine", "quarantine reasons", _quarantine, optional=True),
+    Column(
+        "landed", "waiting in the landing zone", lambda s, c: ", ".join(s.landed), optional=True
+    ),
 )
 
 

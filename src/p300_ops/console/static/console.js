@@ -19,21 +19,30 @@
     return Array.from(document.querySelectorAll("svg.graph g.state"));
   }
 
-  function paint(g, status, text) {
+  function fit(text, g) {
+    const room = Math.max(Math.floor((Number(g.dataset.width) - 12) / 6.0), 4);
+    return text.length <= room ? text : text.slice(0, room - 1) + "\u2026";
+  }
+
+  function paint(g, status, text, error) {
     Array.from(g.classList).filter((c) => c.startsWith("status-")).forEach((c) => g.classList.remove(c));
     g.classList.add("status-" + status);
     g.dataset.status = status;
     const sub = g.querySelector("text.sub");
-    if (sub && text !== undefined) sub.textContent = text;
+    const err = g.querySelector("text.err");
+    if (sub) sub.textContent = fit(text, g);
+    if (err) err.textContent = fit(error || "", g);
   }
 
   function applySelection() {
     states().forEach((g) => {
       if (g.dataset.pooledStatus === undefined) {
+        const err = g.querySelector("text.err");
         g.dataset.pooledStatus = g.dataset.status;
         g.dataset.pooledText = g.querySelector("text.sub").textContent;
+        g.dataset.pooledError = err ? err.textContent : "";
       }
-      paint(g, g.dataset.pooledStatus, g.dataset.pooledText);
+      paint(g, g.dataset.pooledStatus, g.dataset.pooledText, g.dataset.pooledError);
     });
     document.querySelectorAll("tr.iteration").forEach((tr) => {
       tr.classList.toggle("selected",
@@ -45,8 +54,8 @@
       const id = g.dataset.node;
       if (!id.startsWith(selection.map + "/")) return;
       const step = path[id];
-      if (step) paint(g, step.status, step.text);
-      else paint(g, "not-run", "not run");
+      if (step) paint(g, step.status, step.text, step.error);
+      else paint(g, "not-run", "not run", "");
     });
   }
 
@@ -67,7 +76,8 @@
     selection.run = null;
     const items = runs.map((r) =>
       '<li data-run="' + r.run + '">' +
-      (r.iteration === null ? "" : "iteration " + r.iteration + ": ") + escapeText(r.text) + "</li>");
+      (r.iteration === null ? "" : "iteration " + r.iteration + ": ") +
+      escapeText(r.text + (r.error ? ": " + r.error : "")) + "</li>");
     details.innerHTML = "<h2>" + escapeText(title) + '</h2><ul class="run-list">' +
       (items.join("") || "<li>not run</li>") + "</ul>";
   }
