@@ -163,8 +163,8 @@ def _graph_data(view) -> str:
         run = view.runs[index]
         line, error = graph_svg.run_lines(run)
         status = RUN_STATUS.get(run.status, run.status)
-        return {"run": index, "iteration": run.iteration, "status": status, "text": line,
-                "error": error}  # fmt: skip
+        return {"run": index, "name": run.name, "iteration": run.iteration, "status": status,
+                "text": line, "error": error}  # fmt: skip
 
     document = {
         "nodes": {

@@ -44,14 +44,19 @@ def recording(number: int, *, duration_s: float = 60.0) -> bytes:
 
 
 def landing_rule(events) -> str:
-    (rule,) = [r["Name"] for r in events.list_rules()["Rules"] if "aws.s3" in r.get("EventPattern", "")]
+    (rule,) = [
+        r["Name"] for r in events.list_rules()["Rules"] if "aws.s3" in r.get("EventPattern", "")
+    ]
     return rule
 
 
 def catch_up_run(cloud, *, n_valid: int = 3) -> PipelineRun:
     """Land ``n_valid`` recordings and one broken file while the upload rule is off, put one raw
     object that is not Parquet, then start one catch-up execution and wait for it."""
-    s3, events = aws_client("s3", cloud.localstack_port), aws_client("events", cloud.localstack_port)
+    s3, events = (
+        aws_client("s3", cloud.localstack_port),
+        aws_client("events", cloud.localstack_port),
+    )
     sfn = aws_client("stepfunctions", cloud.localstack_port)
     valid = [f"C{RUN}{n}" for n in range(1, n_valid + 1)]
     bad, failed = f"Q{RUN}", f"F{RUN}"

@@ -76,8 +76,8 @@
     selection.run = null;
     const items = runs.map((r) =>
       '<li data-run="' + r.run + '">' +
-      (r.iteration === null ? "" : "iteration " + r.iteration + ": ") +
-      escapeText(r.text + (r.error ? ": " + r.error : "")) + "</li>");
+      escapeText((r.iteration === null ? "" : "iteration " + r.iteration + " \u00b7 ") + r.name +
+        ": " + r.text + (r.error ? ": " + r.error : "")) + "</li>");
     details.innerHTML = "<h2>" + escapeText(title) + '</h2><ul class="run-list">' +
       (items.join("") || "<li>not run</li>") + "</ul>";
   }
