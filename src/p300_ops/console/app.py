@@ -5,7 +5,6 @@ a stopped cloud says how to start it, an unknown execution or subject is a 404 n
 MLflow being down only affects the models page.
 """
 
-from collections.abc import Callable
 from pathlib import Path
 
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -18,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from p300_ops import paths
 from p300_ops.console import pages
-from p300_ops.console.errors import PageNotFound
+from p300_ops.console.errors import BadParameter, PageNotFound
 from p300_ops.services import cloud
 from p300_ops.services.cloud import CloudNotRunning
 from p300_ops.services.errors import ServiceError
@@ -32,8 +31,8 @@ templates.env.filters["percent"] = pages.percent_filter
 class Connection:
     """The cloud of a state home, connected again only when `p300 up` restarted it."""
 
-    def __init__(self, home: str | Path | None, connect: Callable = cloud.connect):
-        self.home, self._connect = home, connect
+    def __init__(self, home: str | Path | None):
+        self.home = home
         self._cached: tuple[object, cloud.Cloud] | None = None
 
     def __call__(self) -> cloud.Cloud:
@@ -65,6 +64,7 @@ def create_app(home: str | Path | None = None) -> Starlette:
             CloudNotRunning: _cloud_down,
             EndpointConnectionError: _cloud_down,
             PageNotFound: _not_found,
+            BadParameter: _bad_parameter,
             ServiceError: _service_error,
             ClientError: _service_error,
             404: _not_found,
@@ -101,6 +101,10 @@ async def _cloud_down(request: Request, exc: Exception) -> HTMLResponse:
 async def _not_found(request: Request, exc: Exception) -> HTMLResponse:
     message = str(exc) if isinstance(exc, PageNotFound) else f"no page at {request.url.path}"
     return error_page(request, 404, "Not found", message)
+
+
+async def _bad_parameter(request: Request, exc: Exception) -> HTMLResponse:
+    return error_page(request, 400, "Bad request", str(exc))
 
 
 async def _service_error(request: Request, exc: Exception) -> HTMLResponse:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from p300_ops.console import erp_svg, graph_svg
-from p300_ops.console.errors import PageNotFound
+from p300_ops.console.errors import BadParameter, PageNotFound
 from p300_ops.console.execution_view import RUN_STATUS, execution_view
 from p300_ops.console.graph import layout
 from p300_ops.console.subject_columns import SUBJECT_COLUMNS, shown_columns
@@ -69,10 +69,13 @@ def executions(request: Request) -> Response:
     machine = query.get("state_machine") or None
     status = (query.get("status") or "").upper() or None
     if machine not in (None, *STATE_MACHINES):
-        raise PageNotFound(f"state_machine must be one of {list(STATE_MACHINES)}, got {machine!r}")
+        raise BadParameter(f"state_machine must be one of {list(STATE_MACHINES)}, got {machine!r}")
     if status not in (None, *STATUSES):
-        raise PageNotFound(f"status must be one of {list(STATUSES)}, got {status!r}")
-    page = max(1, int(query.get("page") or 1))
+        raise BadParameter(f"status must be one of {list(STATUSES)}, got {status!r}")
+    page = query.get("page") or "1"
+    if not page.isdigit() or int(page) < 1:
+        raise BadParameter(f"page must be a whole number from 1, got {page!r}")
+    page = int(page)
     sfn = _cloud(request).stepfunctions
     found = list_executions(
         sfn, state_machine=machine, status=status, limit=PAGE_SIZE + 1,

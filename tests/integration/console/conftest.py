@@ -31,6 +31,7 @@ class ConsoleServer:
     """`p300 console` on a free port of 127.0.0.1, for the state home ``home``."""
 
     def __init__(self, home: str | Path, *, port: int | None = None):
+        self.home = str(home)
         self.port = port or free_port()
         command = [sys.executable, "-c", "from p300_ops.cli import main; main()", "console",
                    "--port", str(self.port), "--home", str(home)]  # fmt: skip

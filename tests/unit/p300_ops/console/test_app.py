@@ -36,3 +36,26 @@ def test_assets_are_served_by_the_console_itself(client):
         assert answer.status_code == 200 and "http" not in answer.text.replace(
             "http://www.w3.org", ""
         )
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=DONE", "status must be one of [&#39;RUNNING&#39;"),
+        (
+            "state_machine=deploy",
+            "state_machine must be one of [&#39;ingest&#39;, &#39;train&#39;]",
+        ),
+        ("page=0", "page must be a whole number from 1, got &#39;0&#39;"),
+    ],
+)
+def test_bad_filters_are_a_400_naming_the_parameter(tmp_path, query, message):
+    from p300_ops.localcloud import lifecycle
+
+    # A cloud that "runs": the filters are checked before anything is asked of it.
+    state = lifecycle.CloudState(str(tmp_path), "sqlite", {})
+    client = TestClient(create_app(tmp_path))
+    client.app.state.cloud = lambda: state
+    answer = client.get(f"/executions?{query}")
+    assert answer.status_code == 400
+    assert message in answer.text
