@@ -63,3 +63,18 @@ p300_bootstrap() {
     # jsii (the CDK library bridge) prints a banner about Node 20 reaching end-of-life.
     export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 }
+
+# The console's browser tests drive Debian's Chromium (tests/integration/console): `./p300 test`
+# installs it when it is missing and we are root; otherwise it says how.
+p300_chromium() {
+    local browser=${P300_CHROMIUM:-/usr/bin/chromium}
+    [ -x "$browser" ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "p300: installing Debian's chromium for the browser tests ..." >&2
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >&2 \
+            || p300_die "could not install chromium (apt-get install -y chromium failed)"
+    else
+        echo "p300: the console's browser tests need Debian's chromium at $browser and will fail" \
+            "without it: run as root: apt-get install -y chromium" >&2
+    fi
+}

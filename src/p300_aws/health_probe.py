@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from p300_aws.alerts import Alert, raise_alert, utc_now
 from p300_aws.events import Result, StepOutput
 from p300_aws.names import (
+    HEALTH_LATENCY_METRIC,
     HEALTH_METRIC,
     METRIC_NAMESPACE,
     MONITORING_BUCKET,
@@ -179,6 +180,20 @@ def metric_data(results: list[AliasHealth]) -> list[dict]:
     return [total, *per_alias]
 
 
+def latency_data(results: list[AliasHealth]) -> list[dict]:
+    """CloudWatch ``MetricData``: each answering alias's `/health` latency in ms (``Alias``)."""
+    return [
+        {
+            "MetricName": HEALTH_LATENCY_METRIC,
+            "Dimensions": [{"Name": "Alias", "Value": health.alias}],
+            "Value": float(health.latency_ms),
+            "Unit": "Milliseconds",
+        }
+        for health in results
+        if health.latency_ms is not None
+    ]
+
+
 def deployed_aliases(lambda_client, *, function: str = PREDICT_FUNCTION) -> set[str]:
     """Names of the Lambda aliases of ``function``."""
     pages = lambda_client.get_paginator("list_aliases").paginate(FunctionName=function)
@@ -231,7 +246,7 @@ def run_probe(
     checked_at = utc_now()
     results = probe_aliases(base_url, deployed_aliases(clients["lambda"]), get=get)
     clients["cloudwatch"].put_metric_data(
-        Namespace=METRIC_NAMESPACE, MetricData=metric_data(results)
+        Namespace=METRIC_NAMESPACE, MetricData=metric_data(results) + latency_data(results)
     )
     previous = _load_states(s3, bucket)
     by_alias = {health.alias: health for health in results}

@@ -58,6 +58,8 @@ METRIC_NAMESPACE = "P300"
 DRIFT_METRIC = "DriftDetected"
 #: Number of serving aliases failing their `/health` probe (also per alias, dimension "Alias").
 HEALTH_METRIC = "HealthProbeFailures"
+#: Latency in ms of each alias's `/health` answer (dimension "Alias"; the console's traffic page).
+HEALTH_LATENCY_METRIC = "HealthProbeLatency"
 HEALTH_PROBE_FUNCTION = "p300-health-probe"
 DRIFT_ALARM = "p300-drift-detected"
 HEALTH_ALARM = "p300-health-probe-failures"

@@ -8,6 +8,7 @@ from p300_ops.commands.alerts import alerts_group
 from p300_ops.commands.aliases import deploy_model, promote, rollback, traffic
 from p300_ops.commands.birthdate import birthdate
 from p300_ops.commands.common import home_option
+from p300_ops.commands.console import console
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.demo import demo
 from p300_ops.commands.executions import executions
@@ -150,3 +151,4 @@ main.add_command(promote)
 main.add_command(rollback)
 main.add_command(traffic)
 main.add_command(alerts_group)
+main.add_command(console)

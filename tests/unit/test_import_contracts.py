@@ -54,3 +54,16 @@ def test_every_handler_is_checked():
 )
 def test_imported_packages(source, packages):
     assert imported_packages(source) == packages
+
+
+def test_the_console_and_the_services_are_kept_apart():
+    import tomllib
+
+    contracts = {
+        c["id"]: c for c in tomllib.loads((REPO / "pyproject.toml").read_text())["tool"][
+            "importlinter"]["contracts"]
+    }  # fmt: skip
+    assert "p300_ops.console" in contracts["services-return-data"]["forbidden_modules"]
+    console = contracts["console-over-services"]
+    assert console["source_modules"] == ["p300_ops.console"]
+    assert {"p300_ops.commands", "p300_ops.cli", "click"} <= set(console["forbidden_modules"])

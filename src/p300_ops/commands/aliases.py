@@ -129,18 +129,28 @@ def rollback(as_json, home) -> None:
 
 
 @click.command()
+@click.option("--challenger-share", type=click.IntRange(0, 99), default=None,
+              help="Send this % of champion's traffic to the challenger's version and hold it "
+                   "(0 ends the split).")  # fmt: skip
 @json_option
 @home_option
-def traffic(as_json, home) -> None:
+def traffic(challenger_share, as_json, home) -> None:
     """Show each alias's Lambda versions, their weights and the model versions they serve.
 
     \b
-    Example:
+    Examples:
       p300 traffic --json
+      p300 traffic --challenger-share 30    # champion 70 %, challenger's version 30 %
     """
     connected = cloud.connect(home)
     with aws_errors("reading the aliases"):
-        rows = release.traffic(connected.lambda_client)
+        try:
+            if challenger_share is None:
+                rows = release.traffic(connected.lambda_client)
+            else:
+                rows = release.split_traffic(connected.lambda_client, challenger_share / 100)
+        except release.ReleaseError as exc:
+            raise click.ClickException(str(exc)) from None
     if as_json:
         echo_json(rows)
         return

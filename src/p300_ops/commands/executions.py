@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC
 
 import click
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.table import Table
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
 from p300_ops.services import cloud
 from p300_ops.services.execution_history import StateRun, grouped, readable_cause
+from p300_ops.services.formatting import duration_s, format_duration
 from p300_ops.services.outcomes import ItemOutcome, summary_line
 from p300_ops.services.pipeline_executions import (
     STATE_MACHINES,
@@ -23,22 +24,6 @@ from p300_ops.services.pipeline_executions import (
 
 _COLOURS = {"SUCCEEDED": "green", "succeeded": "green", "RUNNING": "cyan", "unfinished": "cyan",
             "caught": "yellow"}  # fmt: skip
-
-
-def duration_s(start: datetime, stop: datetime | None, *, now: datetime | None = None) -> float:
-    """Seconds from ``start`` to ``stop`` (to ``now`` while still running)."""
-    return ((stop or now or datetime.now(UTC)) - start).total_seconds()
-
-
-def format_duration(seconds: float | None) -> str:
-    """``0.42 s``, ``12.3 s``, ``4 min 05 s``; ``-`` for None."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def executions_table(executions: Sequence[Mapping]) -> Table:
@@ -155,6 +140,7 @@ def show(execution, wait, timeout, as_json, home) -> None:
         echo_json(
             {
                 "execution": described,
+                "trigger": details.trigger,
                 "states": [_run_doc(r) for r in grouped(details.runs)],
                 "summary": details.summary,
             }
@@ -169,6 +155,7 @@ def _run_doc(run: StateRun) -> dict:
     return {"name": run.name, "type": run.kind, "iteration": run.iteration,
             "status": run.status, "entered": run.entered, "exited": run.exited,
             "duration_s": run.duration_s, "error": run.error, "cause": run.cause,
+            "input": run.input, "output": run.output,
             "retried": [{"error": e, "cause": c} for e, c in run.retried]}  # fmt: skip
 
 
@@ -189,7 +176,8 @@ def _print_execution(details: ExecutionDetails) -> None:
     console.print(
         f"[bold]{described['name']}[/]  {described['stateMachineArn'].rsplit(':', 1)[-1]}  "
         f"{_coloured(described['status'])}  started "
-        f"{described['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {took}"
+        f"{described['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {took}, "
+        f"started by {details.trigger}"
     )
     console.print(states_table(details.runs))
     if described.get("error"):

@@ -41,6 +41,9 @@ class StateRun:
     cause: str | None = None
     #: (error, cause) of each failed attempt that a retry then replaced
     retried: list[tuple[str, str]] = field(default_factory=list)
+    #: the state's input and output as the history gives them (JSON text; None when absent)
+    input: str | None = None
+    output: str | None = None
 
     @property
     def status(self) -> str:
@@ -70,6 +73,7 @@ def state_runs(events: Sequence[Mapping]) -> list[StateRun]:
                 kind.removesuffix("StateEntered"),
                 _iteration(event, by_id),
                 event["timestamp"],
+                input=event["stateEnteredEventDetails"].get("input"),
             )
             runs.append(run)
             open_runs[run.iteration, run.name] = run
@@ -78,6 +82,7 @@ def state_runs(events: Sequence[Mapping]) -> list[StateRun]:
             if key in open_runs:
                 run = open_runs.pop(key)
                 run.exited = event["timestamp"]
+                run.output = event["stateExitedEventDetails"].get("output")
                 if run.error is None:
                     run.error, run.cause = _caught_error(event["stateExitedEventDetails"])
         elif kind != "ExecutionFailed" and _failure(event):
@@ -148,6 +153,27 @@ def _enclosing_run(
             name = ancestor["stateEnteredEventDetails"]["name"]
             return open_runs.get((_iteration(ancestor, by_id), name))
     return None
+
+
+#: Map iteration events → the iteration's status.
+_ITERATION_STATUS = {
+    "MapIterationStarted": "running",
+    "MapIterationSucceeded": "succeeded",
+    "MapIterationFailed": "failed",
+    "MapIterationAborted": "aborted",
+}
+
+
+def iteration_statuses(events: Sequence[Mapping]) -> dict[tuple[str, int], str]:
+    """``(Map state name, iteration index) → status`` ("running", "succeeded", "failed" or
+    "aborted") from the Map iteration events of a history."""
+    statuses: dict[tuple[str, int], str] = {}
+    for event in sorted(events, key=lambda e: e["id"]):
+        status = _ITERATION_STATUS.get(event["type"])
+        if status is not None:
+            details = next(v for k, v in event.items() if k.startswith("mapIteration"))
+            statuses[details["name"], int(details["index"])] = status
+    return statuses
 
 
 def grouped(runs: Sequence[StateRun]) -> list[StateRun]:

@@ -1,17 +1,26 @@
 """Step Functions executions of the pipeline: list them, find one, wait for it, read it."""
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from p300_aws.names import INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE
 from p300_ops.services.errors import ServiceError
-from p300_ops.services.execution_history import StateRun, state_runs
+from p300_ops.services.execution_history import StateRun, iteration_statuses, state_runs
 from p300_ops.services.outcomes import ItemOutcome, item_outcomes, summarize_output
 
 STATE_MACHINES = {"ingest": INGEST_STATE_MACHINE, "train": TRAIN_STATE_MACHINE}
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+#: What started an execution (`trigger`).
+S3_EVENT, CATCH_UP, CLI, OTHER = "S3 event", "catch-up", "CLI", "other"
+#: Names `p300 train` gives its executions (`training_runs.run_training`).
+CLI_NAME = re.compile(r"^train-\d{8}-\d{6}-[0-9a-f]{4}$")
+
+
+class ExecutionNotFound(ServiceError):
+    """No pipeline execution has the name or ARN asked for."""
 
 
 class ExecutionTimeout(ServiceError):
@@ -27,6 +36,12 @@ class ExecutionDetails:
     runs: list[StateRun]
     summary: dict[str, list[dict]] | None = None
     items: list[ItemOutcome] = field(default_factory=list)
+    #: ``(Map state, index) → status`` of every Map iteration (`iteration_statuses`)
+    iterations: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    @property
+    def trigger(self) -> str:
+        return trigger(self.described["name"], self.described.get("input"))
 
 
 def state_machine_name(choice: str) -> str:
@@ -52,10 +67,18 @@ def state_machine_arn(sfn, name: str) -> str:
 
 
 def list_executions(
-    sfn, *, state_machine: str | None = None, status: str | None = None, limit: int = 20
+    sfn,
+    *,
+    state_machine: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
 ) -> list[dict]:
     """Executions, newest first: of ``state_machine`` (ingest, train or a name; default both
-    pipeline machines), with ``status`` when given; at most ``limit``."""
+    pipeline machines), with ``status`` when given; at most ``limit``, after skipping the
+    ``offset`` newest (a page)."""
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset!r}")
     if state_machine:
         arns = [state_machine_arn(sfn, state_machine_name(state_machine))]
     else:
@@ -66,7 +89,25 @@ def list_executions(
         query = {"stateMachineArn": arn} | ({"statusFilter": status.upper()} if status else {})
         pages = sfn.get_paginator("list_executions").paginate(**query)
         found += [ex for page in pages for ex in page["executions"]]
-    return sorted(found, key=lambda ex: ex["startDate"], reverse=True)[:limit]
+    return sorted(found, key=lambda ex: ex["startDate"], reverse=True)[offset : offset + limit]
+
+
+def trigger(name: str, execution_input: object) -> str:
+    """What started an execution, from its name and (parsed) input: an S3 upload event (the
+    raw EventBridge event), a catch-up run (the hourly rule's ``{"catch_up": true}``), `p300
+    train` (its execution names), or something else (a hand-started execution)."""
+    if isinstance(execution_input, dict):
+        if execution_input.get("source") == "aws.s3":
+            return S3_EVENT
+        if execution_input.get("catch_up") is True:
+            return CATCH_UP
+    return CLI if CLI_NAME.match(name) else OTHER
+
+
+def definition(sfn, arn: str) -> dict:
+    """The ASL definition (parsed) that the execution ``arn`` runs."""
+    described = sfn.describe_state_machine_for_execution(executionArn=arn)
+    return json.loads(described["definition"])
 
 
 def execution_arn(sfn, execution: str) -> str:
@@ -82,7 +123,7 @@ def execution_arn(sfn, execution: str) -> str:
             for ex in page["executions"]:
                 if ex["name"] == execution:
                     return ex["executionArn"]
-    raise ServiceError(
+    raise ExecutionNotFound(
         f"no execution named {execution!r} in {', '.join(STATE_MACHINES.values())}: "
         "give its name as `p300 executions` lists it, or its ARN"
     )
@@ -90,7 +131,10 @@ def execution_arn(sfn, execution: str) -> str:
 
 def describe(sfn, arn: str) -> dict:
     """``describe_execution`` of ``arn`` with its input and output parsed from JSON."""
-    described = sfn.describe_execution(executionArn=arn)
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise ExecutionNotFound(f"no execution has the ARN {arn!r}") from None
     described.pop("ResponseMetadata", None)
     for name in ("input", "output"):
         if described.get(name):
@@ -123,8 +167,13 @@ def execution_details(
     arn = execution_arn(sfn, execution)
     described = wait_for(sfn, arn, timeout=timeout) if wait else describe(sfn, arn)
     output = described.get("output")
+    events = history(sfn, arn)
     return ExecutionDetails(
-        described, state_runs(history(sfn, arn)), summarize_output(output), item_outcomes(output)
+        described,
+        state_runs(events),
+        summarize_output(output),
+        item_outcomes(output),
+        iteration_statuses(events),
     )
 
 

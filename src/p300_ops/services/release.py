@@ -235,6 +235,48 @@ def traffic(lambda_client, *, function: str = PREDICT_FUNCTION) -> list[dict]:
     return rows
 
 
+def split_traffic(
+    lambda_client, challenger_share: float, *, function: str = PREDICT_FUNCTION
+) -> list[dict]:
+    """Send ``challenger_share`` of champion's traffic to the challenger's Lambda version and the
+    rest to champion's, and hold it there (0 ends the split); returns `traffic`.
+
+    A manual canary: `promote` then moves champion on with its checks, `rollback` is unchanged.
+
+    Parameters
+    ----------
+    challenger_share : float
+        In [0, 1): 0.3 sends 30 % of ``/predict-champion`` requests to the challenger.
+    """
+    if not 0 <= challenger_share < 1:
+        raise ValueError(f"challenger_share must be in [0, 1), got {challenger_share!r}")
+    champion = _alias(lambda_client, function, CHAMPION_ALIAS)
+    challenger = _alias(lambda_client, function, CHALLENGER_ALIAS)
+    old, new = champion["FunctionVersion"], challenger["FunctionVersion"]
+    if old == new and challenger_share:
+        raise ReleaseError(f"champion and challenger serve the same Lambda version {old}")
+    history = json.loads(champion.get("Description") or "{}")
+    weights = {new: challenger_share} if challenger_share else {}
+    _set_weights(lambda_client, function, old, weights, description=history)
+    return traffic(lambda_client, function=function)
+
+
+def published_versions(lambda_client, *, function: str = PREDICT_FUNCTION) -> list[dict]:
+    """Every published Lambda version, newest first: ``{"lambda_version", "published",
+    "model", "model_version"}`` (what each release shipped, and when)."""
+    pages = lambda_client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
+    found = []
+    for page in pages:
+        for config in page["Versions"]:
+            if config["Version"] == "$LATEST":
+                continue
+            found.append(
+                {"lambda_version": config["Version"], "published": config.get("LastModified")}
+                | _described_model(config.get("Description"))
+            )
+    return sorted(found, key=lambda v: int(v["lambda_version"]), reverse=True)
+
+
 def percentile_ms(latencies_s: Sequence[float], q: float = 95) -> float | None:
     """The ``q``-th percentile of latencies given in s, in ms; None when there are none."""
     if not latencies_s:
@@ -329,9 +371,15 @@ def _alias(lambda_client, function: str, alias: str) -> dict:
 def _version_model(lambda_client, function: str, version: str) -> dict:
     """``{"model", "model_version"}`` from a published version's description (None if absent)."""
     config = lambda_client.get_function_configuration(FunctionName=function, Qualifier=version)
+    return _described_model(config.get("Description"))
+
+
+def _described_model(description: str | None) -> dict:
     try:
-        described = json.loads(config.get("Description") or "{}")
+        described = json.loads(description or "{}")
     except ValueError:
+        described = {}
+    if not isinstance(described, dict):
         described = {}
     return {"model": described.get("model"), "model_version": described.get("model_version")}
 

@@ -18,11 +18,12 @@ from p300_aws.health_probe import (
     classify,
     health_alert,
     http_get,
+    latency_data,
     metric_data,
     probe_aliases,
     transitions,
 )
-from p300_aws.names import HEALTH_METRIC
+from p300_aws.names import HEALTH_LATENCY_METRIC, HEALTH_METRIC
 
 HEALTHY_BODY = json.dumps({"status": "ok", "model": {"name": "P300-Classifier", "version": "3"}})
 NO_MODEL_BODY = json.dumps({"status": "unavailable", "detail": "no model bundle was loaded"})
@@ -187,3 +188,18 @@ def test_a_refused_connection_is_a_failure_without_a_status():
     got = http_get(f"http://127.0.0.1:{port}/health", timeout_s=2)
     assert got.status_code is None
     assert "refused" in got.error.lower()
+
+
+def test_latency_data_has_one_datum_per_alias_that_answered():
+    results = [
+        AliasHealth("champion", "predict-champion", "u", "ok", "", 200, 12.3, "3"),
+        health("challenger", NOT_DEPLOYED),
+    ]
+    assert latency_data(results) == [
+        {
+            "MetricName": HEALTH_LATENCY_METRIC,
+            "Dimensions": [{"Name": "Alias", "Value": "champion"}],
+            "Value": 12.3,
+            "Unit": "Milliseconds",
+        }
+    ]

@@ -29,3 +29,23 @@ def test_python_313_is_found_through_p300_python(tmp_path):
     )
     assert result.returncode == 0
     assert result.stdout.strip() == str(python)
+
+
+def test_a_missing_chromium_without_root_says_how_to_install_it(tmp_path):
+    script = (
+        f'source "{paths.REPO}/scripts/bootstrap.sh"; id() {{ echo 1000; }}; '
+        f'P300_CHROMIUM="{tmp_path}/no-chromium" p300_chromium'
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "need Debian's chromium" in result.stderr
+    assert "apt-get install -y chromium" in result.stderr
+
+
+def test_an_installed_chromium_is_left_alone(tmp_path):
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    script = f'source "{paths.REPO}/scripts/bootstrap.sh"; P300_CHROMIUM="{browser}" p300_chromium'
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, "")

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from p300_ops.cli import main
-from p300_ops.commands.executions import executions_table, format_duration
+from p300_ops.commands.executions import executions_table
+from p300_ops.services.formatting import format_duration
 
 START = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from p300_ops.services.execution_history import grouped, readable_cause, state_runs
+from p300_ops.services.execution_history import (
+    grouped,
+    iteration_statuses,
+    readable_cause,
+    state_runs,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -89,3 +94,26 @@ def test_a_retried_attempt_that_then_succeeds_is_a_success_with_its_retry_noted(
         ("TransientError", "S3 answered 503 SlowDown")
     ]
     assert runs[2].retried == []
+
+
+def test_each_state_keeps_its_input_and_output():
+    runs = grouped(state_runs(_history("map_with_caught_item")))
+    plan = runs[0]
+    assert (plan.name, plan.input, plan.output) == ("Plan", "{}", '{"items":[1,2,3]}')
+    caught = next(r for r in runs if r.name == "Caught")
+    assert json.loads(caught.input) == {"Error": "BadItem", "Cause": "item 2 is bad"}
+
+
+def test_iteration_statuses_by_map_and_index():
+    events = _history("map_with_caught_item")
+    assert iteration_statuses(events) == {
+        ("ForEach", 0): "succeeded",
+        ("ForEach", 1): "succeeded",
+        ("ForEach", 2): "succeeded",
+    }
+    running = [e for e in events if e["id"] <= 30]
+    assert iteration_statuses(running) == {
+        ("ForEach", 0): "succeeded",
+        ("ForEach", 1): "running",
+        ("ForEach", 2): "running",
+    }

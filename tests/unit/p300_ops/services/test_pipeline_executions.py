@@ -8,7 +8,12 @@ import pytest
 from botocore.stub import Stubber
 
 from p300_ops.services.errors import ServiceError
-from p300_ops.services.pipeline_executions import describe, list_executions, state_machine_arn
+from p300_ops.services.pipeline_executions import (
+    describe,
+    list_executions,
+    state_machine_arn,
+    trigger,
+)
 from p300_ops.services.training_runs import run_training
 
 ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:"
@@ -74,3 +79,35 @@ def test_a_failed_training_says_why_and_where_to_look():
     with stub, pytest.raises(ServiceError, match=r"training FAILED: ValueError: no processed "
                              r"subjects \(details: p300 executions show train-"):  # fmt: skip
         run_training(sfn, {"seed": 1}, timeout=5)
+
+
+def test_a_page_of_executions_skips_the_newest_offset():
+    sfn, stub = _sfn()
+    _machines(stub, "p300-train")
+    found = [_execution("p300-train", name, minutes) for minutes, name in enumerate("abcde")]
+    stub.add_response(
+        "list_executions", {"executions": found}, {"stateMachineArn": ARN + "p300-train"}
+    )
+    with stub:
+        page = list_executions(sfn, state_machine="train", limit=2, offset=2)
+    assert [ex["name"] for ex in page] == ["c", "b"]
+
+
+def test_a_negative_offset_is_refused():
+    sfn, _ = _sfn()
+    with pytest.raises(ValueError, match="offset must be >= 0, got -1"):
+        list_executions(sfn, offset=-1)
+
+
+@pytest.mark.parametrize(
+    ("name", "execution_input", "expected"),
+    [
+        ("0f3c9a2e-1b7d-4c1e", {"source": "aws.s3", "detail-type": "Object Created"}, "S3 event"),
+        ("0f3c9a2e-1b7d-4c1e", {"catch_up": True}, "catch-up"),
+        ("train-20261122-101500-ab12", {"subjects": ["01"]}, "CLI"),
+        ("my-run", {"subjects": ["01"]}, "other"),
+        ("train-by-hand", None, "other"),
+    ],
+)
+def test_trigger_from_name_and_input(name, execution_input, expected):
+    assert trigger(name, execution_input) == expected

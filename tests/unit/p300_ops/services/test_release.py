@@ -98,3 +98,39 @@ def test_the_code_archive_holds_the_handler_and_the_bundle(registry):
     assert info["model"] == {"name": MODEL, "version": "1", "alias": None,
                              "run_id": info["model"]["run_id"]}  # fmt: skip
     assert info["features_schema"]["n_features"] == 4
+
+
+def _lambda():
+    import boto3
+
+    return boto3.client("lambda", region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")  # fmt: skip
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, 1.5])
+def test_split_traffic_refuses_a_share_outside_0_1(share):
+    with pytest.raises(ValueError, match=rf"challenger_share must be in \[0, 1\), got {share}"):
+        release.split_traffic(_lambda(), share)
+
+
+def test_published_versions_newest_first_with_their_models():
+    from botocore.stub import Stubber
+
+    client = _lambda()
+    versions = [
+        {"Version": "$LATEST", "Description": ""},
+        {"Version": "2", "Description": json.dumps({"model": MODEL, "model_version": "5"}),
+         "LastModified": "2026-11-22T10:05:00.000+0000"},
+        {"Version": "10", "Description": "not json",
+         "LastModified": "2026-11-22T11:00:00.000+0000"},
+    ]  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("list_versions_by_function", {"Versions": versions},
+                          {"FunctionName": "p300-predict"})  # fmt: skip
+        found = release.published_versions(client)
+    assert found == [
+        {"lambda_version": "10", "published": "2026-11-22T11:00:00.000+0000", "model": None,
+         "model_version": None},
+        {"lambda_version": "2", "published": "2026-11-22T10:05:00.000+0000", "model": MODEL,
+         "model_version": "5"},
+    ]  # fmt: skip
