@@ -349,6 +349,9 @@ def log_to_wandb(
         return str(Path(run.dir).parent)
     finally:
         run.finish()
+        # The run record is written by W&B's service process; tearing it down waits until the
+        # record holds everything (after finish() alone it was sometimes still a bare header).
+        wandb.teardown()
 
 
 def summary_metrics(report: SimulationReport) -> dict[str, float | int | bool | None]:
