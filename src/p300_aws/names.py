@@ -38,9 +38,26 @@ TRAIN_TIMEOUT_S = 600
 REGISTERED_MODEL = "P300-Classifier"
 PREPROCESSING_EXPERIMENT = "p300-preprocessing"
 TRAINING_EXPERIMENT = "p300-training"
+CALIBRATION_EXPERIMENT = "p300-calibration"
+#: Tags on runs, registered models and versions: the study, the subject of a subject model, and
+#: the kind (``population`` or ``subject``, as `p300_serving.model` names them).
+STUDY_TAG, SUBJECT_TAG, KIND_TAG = "p300.study", "p300.subject", "p300.kind"
+
+
+def subject_model_name(study: str, subject: str) -> str:
+    """The registered model of one subject's calibrated models: ``P300-<study>_<subject>``.
+
+    Study names and subject ids never hold ``_`` (nor MLflow's forbidden ``/`` and ``:``), so the
+    name says unambiguously which study and subject it belongs to.
+    """
+    return f"P300-{study}_{subject}"
+
 
 # Serving.
 PREDICT_FUNCTION = "p300-predict"
+#: The per-subject serving registry: ``<study>/<subject>/routing.json`` and bundles
+#: (`p300_aws.serving_registry`); the predict function reads it, the release commands write it.
+MODEL_SERVING_BUCKET = "p300-model-serving"
 API_NAME = "p300-api"
 API_STAGE = "prod"
 

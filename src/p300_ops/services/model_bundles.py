@@ -18,7 +18,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from p300.features_io import FeaturesSchemaInfo
-from p300_serving.model import FORMAT_VERSION, INFO_FILE, LINEAR_FILE, PICKLE_FILE, LinearScorer
+from p300_aws.names import KIND_TAG, STUDY_TAG, SUBJECT_TAG
+from p300_serving.model import (
+    DEFAULT_STUDY,
+    FORMAT_VERSION,
+    INFO_FILE,
+    LINEAR_FILE,
+    PICKLE_FILE,
+    POPULATION,
+    SUBJECT,
+    LinearScorer,
+)
 
 #: Artifact names under which a training run may hold its `FeaturesSchemaInfo` as JSON, in the
 #: order they are tried; any other top-level JSON artifact that parses as one is accepted too.
@@ -36,6 +46,9 @@ def write_bundle(
     run_id: str | None = None,
     metrics: dict | None = None,
     features_schema: FeaturesSchemaInfo,
+    kind: str = POPULATION,
+    study: str = DEFAULT_STUDY,
+    subject: str | None = None,
 ) -> Path:
     """Write a fitted binary classifier and its description as a bundle directory.
 
@@ -50,12 +63,22 @@ def write_bundle(
     metrics : dict of str to float
     features_schema : FeaturesSchemaInfo
         Of the training features; its ``params`` are the preprocessing parameters.
+    kind : {'population', 'subject'}
+    study : str
+        The study whose features the model was trained on.
+    subject : str, optional
+        The subject of a ``subject`` model (required for that kind, refused for the other).
 
     Returns
     -------
     Path
         ``out_dir``.
     """
+    if (kind == SUBJECT) != (subject is not None) or kind not in (POPULATION, SUBJECT):
+        raise ValueError(
+            f"kind must be {POPULATION!r} without a subject or {SUBJECT!r} with one, got "
+            f"kind={kind!r}, subject={subject!r}"
+        )
     classes = np.asarray(getattr(pipeline, "classes_", []))
     if classes.tolist() != [0, 1]:
         raise ValueError(
@@ -71,7 +94,15 @@ def write_bundle(
     (out_dir / PICKLE_FILE).write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
     description = {
         "format_version": FORMAT_VERSION,
-        "model": {"name": name, "version": version, "alias": alias, "run_id": run_id},
+        "model": {
+            "name": name,
+            "version": version,
+            "alias": alias,
+            "run_id": run_id,
+            "kind": kind,
+            "study": study,
+            "subject": subject,
+        },
         "metrics": dict(metrics or {}),
         "features_schema": features_schema.to_dict(),
         "scorer": "pickle" if linear is None else "linear",
@@ -173,6 +204,7 @@ def build_bundle(
         schema = _run_features_schema(
             version.run_id, tracking_uri, Path(scratch) / "run", schema_artifact
         )
+    run = client.get_run(version.run_id)
     return write_bundle(
         pipeline,
         out_dir,
@@ -180,9 +212,24 @@ def build_bundle(
         version=str(version.version),
         alias=alias,
         run_id=version.run_id,
-        metrics=dict(client.get_run(version.run_id).data.metrics),
+        metrics=dict(run.data.metrics),
         features_schema=schema,
+        **model_identity(run.data.tags, client.get_registered_model(model_name).tags, version.tags),
     )
+
+
+def model_identity(*tag_sets: dict[str, str]) -> dict:
+    """``{"kind", "study", "subject"}`` from MLflow tags (`KIND_TAG`, `STUDY_TAG`,
+    `SUBJECT_TAG`), later tag sets winning (run, registered model, model version); a model
+    tagged with none is a population model of `DEFAULT_STUDY` (trained before studies)."""
+    merged = {key: value for tags in tag_sets for key, value in (tags or {}).items()}
+    subject = merged.get(SUBJECT_TAG)
+    kind = merged.get(KIND_TAG) or (SUBJECT if subject else POPULATION)
+    return {
+        "kind": kind,
+        "study": merged.get(STUDY_TAG) or DEFAULT_STUDY,
+        "subject": subject if kind == SUBJECT else None,
+    }
 
 
 def _run_features_schema(
