@@ -30,7 +30,12 @@ class PlatformStack(Stack):
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
             train_warm_environments=1 if warm is None else int(warm),
         )
-        self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)
+        self.serving = Serving(
+            self,
+            "Serving",
+            function_layers=self.pipeline.layers,
+            model_serving=self.storage.model_serving,
+        )
         self.uploads = Uploads(
             self, "Uploads", storage=self.storage, function_layers=self.pipeline.layers
         )

@@ -11,6 +11,7 @@ import io
 import json
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from p300_serving.model import (
     POPULATION,
     SUBJECT,
     LinearScorer,
+    ModelInfo,
+    load_bundle,
 )
 
 #: Artifact names under which a training run may hold its `FeaturesSchemaInfo` as JSON, in the
@@ -230,6 +233,27 @@ def model_identity(*tag_sets: dict[str, str]) -> dict:
         "study": merged.get(STUDY_TAG) or DEFAULT_STUDY,
         "subject": subject if kind == SUBJECT else None,
     }
+
+
+def zip_bundle(bundle_dir: Path, archive: zipfile.ZipFile, *, prefix: str = "") -> None:
+    """Add every file of a bundle directory to ``archive``, under ``prefix``."""
+    for path in sorted(Path(bundle_dir).rglob("*")):
+        if path.is_file():
+            archive.write(path, f"{prefix}{path.relative_to(bundle_dir)}")
+
+
+def build_zipped_bundle(
+    tracking_uri: str, model_name: str, alias_or_version: str | int
+) -> tuple[bytes, ModelInfo]:
+    """The bundle of one registered model version as the bytes of a zip file, and what it says
+    about its model (see `build_bundle`)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle = build_bundle(tracking_uri, model_name, alias_or_version, Path(scratch) / "b")
+        info = load_bundle(bundle).info
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            zip_bundle(bundle, archive)
+    return buffer.getvalue(), info
 
 
 def _run_features_schema(
