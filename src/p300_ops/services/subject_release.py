@@ -208,7 +208,7 @@ def subject_traffic(s3, study: str, subject: str) -> list[dict]:
     """For each alias: ``{"alias", "versions": [{"weight", "model", "model_version"}],
     "previous_version"}``; ``versions`` is empty for an alias that serves the subject with the
     population model (the fallback)."""
-    check_id(subject, name="subject")
+    _check_target(study, subject, CHAMPION_ALIAS)
     routing, _ = load_routing(s3, study, subject)
     rows = []
     for alias in ALIASES:
