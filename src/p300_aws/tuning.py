@@ -23,6 +23,7 @@ from p300.feature_selection import make_time_selector
 from p300.features_io import FeaturesSchemaInfo, read_training_set
 from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
 from p300_aws import datasets
+from p300_aws.calibration_job import CalibrateRequest, CalibrateResult, calibrate_subject
 from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG
 from p300_aws.events import Event, JsonTuple, Number, Result
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
@@ -157,22 +158,28 @@ def action(event: object) -> str:
 
 
 class TrainEvent(RootModel):
-    """Every ``p300-train`` event: a training request (no ``action``) or a tuning step."""
+    """Every ``p300-train`` event: a training request (no ``action``), a tuning step, or one
+    subject's calibration (`p300_aws.calibration_job`)."""
 
     root: Annotated[
         Annotated[TrainRequest, Tag(TRAIN)]
         | Annotated[StartTuning, Tag("start_tuning")]
         | Annotated[RunTrial, Tag("run_trial")]
-        | Annotated[PickBest, Tag("pick_best")],
+        | Annotated[PickBest, Tag("pick_best")]
+        | Annotated[CalibrateRequest, Tag("calibrate")],
         Discriminator(action),
     ]
 
 
 def run_job(
-    s3, tracker: MlflowTracker, job: TrainRequest | StartTuning | RunTrial | PickBest
-) -> TrainResult | TuningContext | TrialOutcome | TuningResult:
-    """Run the training or the tuning step ``job`` asks for."""
+    s3,
+    tracker: MlflowTracker,
+    job: TrainRequest | StartTuning | RunTrial | PickBest | CalibrateRequest,
+) -> TrainResult | TuningContext | TrialOutcome | TuningResult | CalibrateResult:
+    """Run the training, the tuning step or the calibration ``job`` asks for."""
     match job:
+        case CalibrateRequest():
+            return calibrate_subject(s3, tracker, job)
         case StartTuning():
             return start_tuning(s3, tracker, job.request)
         case RunTrial():
