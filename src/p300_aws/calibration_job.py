@@ -214,9 +214,7 @@ def speller_layout(features: dict, layouts: dict[str, dict[str, str]]):
     return groups, trials, float(np.median(intervals)) if intervals else None
 
 
-def select_characters(
-    data: CalibrationData, characters: tuple[int, int] | None
-) -> CalibrationData:
+def select_characters(data: CalibrationData, characters: tuple[int, int] | None) -> CalibrationData:
     """The epochs of characters ``first..last`` (from 1, within each session); all when None.
 
     Raises

@@ -7,6 +7,7 @@ import click
 from p300_ops.commands.alerts import alerts_group
 from p300_ops.commands.aliases import deploy_model, promote, rollback, traffic
 from p300_ops.commands.birthdate import birthdate
+from p300_ops.commands.calibrate import calibrate
 from p300_ops.commands.common import home_option
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.decode import decode
@@ -140,6 +141,7 @@ main.add_command(generate)
 main.add_command(subjects)
 main.add_command(executions)
 main.add_command(train)
+main.add_command(calibrate)
 main.add_command(datasets_group)
 main.add_command(import_command)
 main.add_command(layers_group)
