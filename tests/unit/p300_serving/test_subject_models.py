@@ -275,5 +275,5 @@ def test_the_apps_copies_of_the_id_rules_and_default_study_match_their_sources()
     from p300_serving.routes import STUDY_PATTERN, SUBJECT_PATTERN
 
     assert DEFAULT_STUDY == SYSTEM_A_NAME
-    assert STUDY_PATTERN == f"^{NAME_PATTERN.pattern}$"
-    assert SUBJECT_PATTERN == f"^{ID_PATTERN.pattern}$"
+    assert f"^{NAME_PATTERN.pattern}$" == STUDY_PATTERN
+    assert f"^{ID_PATTERN.pattern}$" == SUBJECT_PATTERN
