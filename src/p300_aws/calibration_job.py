@@ -37,6 +37,7 @@ from p300.calibration import calibration_data as make_calibration_data
 from p300.decoding import speller_groups
 from p300.features_io import features_schema_info, read_features
 from p300.models import MODEL_NAMES
+from p300.studies import NAME_PATTERN
 from p300_aws import keys
 from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.errors import BadKeyError, MissingObjectError
@@ -63,11 +64,21 @@ SUBJECT_KIND = "subject"
 INNER_FOLDS = 3
 
 
+def _study_name(value: str) -> str:
+    # Until the studies key layout lands (keys.check_study): the same rule, p300.studies'.
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            "study must be 1–64 lowercase letters, digits or '-', starting with a letter or "
+            f"digit, got {value!r}"
+        )
+    return value
+
+
 class CalibrateRequest(Event):
     """The ``p300-train`` event of one subject's calibration (null values mean the default)."""
 
     action: Literal["calibrate"]
-    study: Annotated[str, AfterValidator(keys.check_study)]
+    study: Annotated[str, AfterValidator(_study_name)]
     subject: Annotated[str, AfterValidator(lambda value: keys.check_id(value, name="subject"))]
     #: Session ids to calibrate on (all the subject's sessions when None).
     sessions: JsonTuple[str] | None = None
