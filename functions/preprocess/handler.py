@@ -6,7 +6,8 @@ import boto3
 
 from p300_aws.events import parse_event
 from p300_aws.mlflow_rest import MlflowRestTracker
-from p300_aws.processing import PreprocessRequest, preprocess_object, preprocessing_params
+from p300_aws.processing import PreprocessRequest, preprocess_object
+from p300_aws.studies import StudyProfiles
 
 S3 = boto3.client("s3")
 
@@ -19,5 +20,5 @@ def tracker() -> MlflowRestTracker:
 
 def lambda_handler(event, context):
     request = parse_event(PreprocessRequest, event)
-    params = preprocessing_params(request.params)
-    return preprocess_object(S3, tracker(), request, params=params).model_dump(mode="json")
+    result = preprocess_object(S3, tracker(), request, profiles=StudyProfiles(S3))
+    return result.model_dump(mode="json")

@@ -1,55 +1,33 @@
-"""The preprocessing parameters in force, and whether a features object is current for them.
+"""Whether a features object is current for its study's profile, and what its metadata says.
 
 What the planning and ingest Lambdas need from preprocessing, without its array code: importing
-this module loads no numpy, scipy or pyarrow, so those Lambdas start fast and stay small.
+this module loads no numpy, scipy or pyarrow, so those Lambdas start fast and stay small. The
+parameters in force are the current profile of each study (`p300_aws.studies`).
 """
 
-import json
-import os
-from collections.abc import Mapping
-from dataclasses import fields
-
-from p300.preprocessing.params import PreprocessingParams
 from p300_aws import keys
 from p300_aws.names import FEATURES_BUCKET
 from p300_aws.s3_objects import find_object
 
-#: JSON object of `PreprocessingParams` fields overriding System A's defaults.
-PARAMS_ENV = "P300_PREPROCESSING_PARAMS"
-#: Metadata keys of a features object: what it was made from, and the MLflow run that made it.
+#: Metadata keys of a features object: what it was made from (raw bytes, study profile and its
+#: parameters' hash), and the MLflow run that made it.
 RAW_SHA256, RAW_VERSION_ID, PARAMS_HASH, RUN_ID = (
     "raw-sha256",
     "raw-version-id",
     "params-hash",
     "mlflow-run-id",
 )
+STUDY, STUDY_VERSION = "study", "study-version"
 #: What `features_state` says of a subject/session's features.
 CURRENT, STALE, MISSING = "current", "stale", "missing"
-
-
-def preprocessing_params(
-    overrides: Mapping[str, object] | None = None, *, environ: Mapping[str, str] = os.environ
-) -> PreprocessingParams:
-    """System A's parameters, updated from ``P300_PREPROCESSING_PARAMS`` then ``overrides``.
-
-    Raises
-    ------
-    ValueError
-        For an unknown parameter name or a value `PreprocessingParams` refuses.
-    """
-    merged = {**json.loads(environ.get(PARAMS_ENV) or "{}"), **(overrides or {})}
-    allowed = sorted(f.name for f in fields(PreprocessingParams))
-    unknown = sorted(set(merged) - set(allowed))
-    if unknown:
-        raise ValueError(f"preprocessing params must be among {allowed}, got unknown {unknown}")
-    return PreprocessingParams(**merged)
 
 
 def features_state(
     s3, ids: keys.SubjectSession, *, raw_sha256: str | None, params_hash: str
 ) -> str:
     """`CURRENT` when the features of ``ids`` were made from these raw bytes (SHA-256; None:
-    unknown, never current) and parameters (hash), `STALE` when they were not, else `MISSING`."""
+    unknown, never current) and parameters (the hash of the current profile of ``ids.study``),
+    `STALE` when they were not, else `MISSING`."""
     head = find_object(s3, FEATURES_BUCKET, keys.features_key(ids))
     if head is None:
         return MISSING

@@ -36,6 +36,8 @@ TRAIN_TIMEOUT_S = 600
 
 # MLflow.
 REGISTERED_MODEL = "P300-Classifier"
+#: Tags of MLflow runs and registered model versions naming their study and its profile version.
+STUDY_TAG, STUDY_VERSION_TAG = "p300.study", "p300.study_version"
 PREPROCESSING_EXPERIMENT = "p300-preprocessing"
 TRAINING_EXPERIMENT = "p300-training"
 CALIBRATION_EXPERIMENT = "p300-calibration"

@@ -18,6 +18,7 @@ from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.record import record
 from p300_ops.commands.simulate import simulate
+from p300_ops.commands.studies import studies_group
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
@@ -139,6 +140,7 @@ main.add_command(upload)
 main.add_command(record)
 main.add_command(generate)
 main.add_command(subjects)
+main.add_command(studies_group)
 main.add_command(executions)
 main.add_command(train)
 main.add_command(calibrate)

@@ -27,7 +27,7 @@ PREPROCESS_OUTPUT = {
     "outcome": "processed",
     "subject": "07",
     "session": "01",
-    "features_key": "subject=07/session=01/features.parquet",
+    "features_key": "study=system-a/subject=07/session=01/features.parquet",
     "features_version_id": "v1",
     "summary": {"n_kept": 200},
     "mlflow_run_id": "r",
@@ -59,7 +59,7 @@ def test_the_reference_needs_training_subjects(training_set):
 def test_request_from_a_preprocess_output():
     request = parse_event(DriftCheckRequest, PREPROCESS_OUTPUT)
     assert (request.outcome, request.subject, request.session) == ("processed", "07", "01")
-    assert request.features_key == "subject=07/session=01/features.parquet"
+    assert request.features_key == "study=system-a/subject=07/session=01/features.parquet"
     assert request.features_version_id == "v1"
     # The rest of the preprocess output passes through to the check's output.
     assert request.model_dump() == PREPROCESS_OUTPUT

@@ -16,8 +16,8 @@ from p300_aws.feature_params import (
 from p300_aws.keys import SubjectSession
 from p300_aws.names import FEATURES_BUCKET
 
-IDS = SubjectSession("01", "01")
-KEY = "subject=01/session=01/features.parquet"
+IDS = SubjectSession("system-a", "01", "01")
+KEY = "study=system-a/subject=01/session=01/features.parquet"
 
 
 def _s3_with_features(metadata: dict | None):
