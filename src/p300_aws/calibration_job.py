@@ -37,11 +37,11 @@ from p300.calibration import calibration_data as make_calibration_data
 from p300.decoding import speller_groups
 from p300.features_io import features_schema_info, read_features
 from p300.models import MODEL_NAMES
-from p300.studies import NAME_PATTERN
 from p300_aws import keys
 from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.errors import BadKeyError, MissingObjectError
 from p300_aws.events import Event, JsonTuple, Result
+from p300_aws.feature_params import STUDY_VERSION
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import (
     CALIBRATION_EXPERIMENT,
@@ -50,13 +50,18 @@ from p300_aws.names import (
     FEATURES_BUCKET,
     KIND_TAG,
     RAW_BUCKET,
-    STUDY_TAG,
     SUBJECT_TAG,
     TRAIN_TIMEOUT_S,
     subject_model_name,
 )
 from p300_aws.s3_objects import list_keys, read_object, sha256_hex
-from p300_aws.training import FeaturesObject, _pip_requirements, dataset_manifest
+from p300_aws.training import (
+    FeaturesObject,
+    _pip_requirements,
+    dataset_manifest,
+    study_tags,
+    study_version_of,
+)
 
 #: ``model`` of a calibration request that lets calibration choose among `CANDIDATES`.
 AUTO = "auto"
@@ -64,21 +69,11 @@ SUBJECT_KIND = "subject"
 INNER_FOLDS = 3
 
 
-def _study_name(value: str) -> str:
-    # Until the studies key layout lands (keys.check_study): the same rule, p300.studies'.
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(
-            "study must be 1–64 lowercase letters, digits or '-', starting with a letter or "
-            f"digit, got {value!r}"
-        )
-    return value
-
-
 class CalibrateRequest(Event):
     """The ``p300-train`` event of one subject's calibration (null values mean the default)."""
 
     action: Literal["calibrate"]
-    study: Annotated[str, AfterValidator(_study_name)]
+    study: Annotated[str, AfterValidator(keys.check_study)]
     subject: Annotated[str, AfterValidator(lambda value: keys.check_id(value, name="subject"))]
     #: Session ids to calibrate on (all the subject's sessions when None).
     sessions: JsonTuple[str] | None = None
@@ -166,7 +161,7 @@ def calibrate_subject(s3, tracker: MlflowTracker, request: CalibrateRequest) -> 
 def read_subject_sessions(s3, request: CalibrateRequest) -> SubjectSessions:
     """The subject's features of the study (the sessions asked for), and from its raw
     recordings the speller groups, character marks and flash interval when they are known."""
-    prefix = f"{keys.LAYOUT_PREFIX}{request.study}/subject={request.subject}/"
+    prefix = f"{keys.study_prefix(request.study)}subject={request.subject}/"
     found = {}
     for key in list_keys(s3, FEATURES_BUCKET, prefix=prefix):
         try:
@@ -186,9 +181,12 @@ def read_subject_sessions(s3, request: CalibrateRequest) -> SubjectSessions:
     for session in wanted:
         stored = read_object(s3, FEATURES_BUCKET, found[session])
         ids = keys.parse_features_key(found[session])
-        objects.append(FeaturesObject(found[session], stored.head.version_id,
-                                      sha256_hex(stored.body), ids.subject, ids.session,
-                                      stored.body))  # fmt: skip
+        version = stored.head.metadata.get(STUDY_VERSION, "")
+        objects.append(
+            FeaturesObject(found[session], stored.head.version_id, sha256_hex(stored.body),
+                           ids.subject, ids.session, stored.body,
+                           int(version) if version.isdigit() else None)
+        )  # fmt: skip
         features[session] = read_features(stored.body)
         layouts[session] = _raw_metadata(s3, ids)
     groups, trials, seconds = speller_layout(features, layouts)
@@ -267,7 +265,9 @@ def _log_and_register(
     sessions: SubjectSessions,
     result: CalibrationResult,
 ) -> CalibrateResult:
-    identity = {STUDY_TAG: request.study, SUBJECT_TAG: request.subject, KIND_TAG: SUBJECT_KIND}
+    identity = study_tags(request.study, study_version_of(sessions.objects)) | {
+        SUBJECT_TAG: request.subject, KIND_TAG: SUBJECT_KIND,
+    }  # fmt: skip
     name = subject_model_name(request.study, request.subject)
     run_id = tracker.start_run(
         CALIBRATION_EXPERIMENT, run_name=f"{request.study}-{request.subject}-calibration",

@@ -38,12 +38,12 @@ TRAIN_TIMEOUT_S = 600
 REGISTERED_MODEL = "P300-Classifier"
 #: Tags of MLflow runs and registered model versions naming their study and its profile version.
 STUDY_TAG, STUDY_VERSION_TAG = "p300.study", "p300.study_version"
+#: Tags on runs, registered models and versions of a subject's own model: the subject, and the
+#: kind (``population`` or ``subject``, as `p300_serving.model` names them).
+SUBJECT_TAG, KIND_TAG = "p300.subject", "p300.kind"
 PREPROCESSING_EXPERIMENT = "p300-preprocessing"
 TRAINING_EXPERIMENT = "p300-training"
 CALIBRATION_EXPERIMENT = "p300-calibration"
-#: Tags on runs, registered models and versions: the study, the subject of a subject model, and
-#: the kind (``population`` or ``subject``, as `p300_serving.model` names them).
-STUDY_TAG, SUBJECT_TAG, KIND_TAG = "p300.study", "p300.subject", "p300.kind"
 
 
 def subject_model_name(study: str, subject: str) -> str:

@@ -16,7 +16,6 @@ aliases of the subject's registered model follow, as for the population model.
 """
 
 import datetime
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from p300.checks import check_choice
-from p300_aws.keys import check_id
+from p300_aws.keys import check_id, check_study
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, subject_model_name
 from p300_aws.serving_registry import load_routing, put_bundle, save_routing
 from p300_ops.services import release
@@ -36,7 +35,7 @@ from p300_ops.services.release import (
     ReleaseError,
 )
 from p300_serving.model import SUBJECT
-from p300_serving.routes import STUDY_PATTERN, SUBJECT_PATH
+from p300_serving.routes import SUBJECT_PATH
 from p300_serving.subject_models import ROUTING_TTL_S, AliasRouting, SubjectRouting
 
 #: Extra seconds a canary step waits beyond the routing TTL (clocks, a request in flight).
@@ -223,11 +222,7 @@ def subject_traffic(s3, study: str, subject: str) -> list[dict]:
 
 
 def _check_target(study: str, subject: str, alias: str) -> None:
-    if not isinstance(study, str) or not re.fullmatch(STUDY_PATTERN, study):
-        raise ValueError(
-            "study must be 1-64 lowercase letters, digits or dashes, starting with a letter or "
-            f"digit, got {study!r}"
-        )
+    check_study(study)
     check_id(subject, name="subject")
     check_choice("alias", alias, ALIASES)
 
