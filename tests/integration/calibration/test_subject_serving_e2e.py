@@ -10,7 +10,6 @@ deploy, serve side by side, fall back, refuse another study, promote as a canary
 import os
 import subprocess
 import time
-import uuid
 
 import httpx
 import mlflow.sklearn
@@ -21,7 +20,6 @@ from threadpoolctl import threadpool_limits
 
 from p300.calibration import calibrate, calibration_data
 from p300.features_io import features_schema_info
-from p300.models import make_model
 from p300.preprocessing import preprocess
 from p300.real_data import POLICIES, load_recording
 from p300.studies import DEFAULT_REJECTION, SYSTEM_A_NAME
@@ -39,9 +37,8 @@ from p300_ops.localcloud import localstack
 from p300_ops.services import release, subject_release
 from p300_ops.services.cloud import api_url
 from p300_serving.subject_models import ROUTING_TTL_S
-from tests.integration.cloud_helpers import register_model
+from tests.integration.calibration.population import release_population_champion
 from tests.real_data import real_file
-from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -105,14 +102,7 @@ def versions(cloud, speller) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def population(cloud, aws):
     """A population model of study system-a (synthetic subjects) released to champion."""
-    x, y, schema = two_session_features()
-    with threadpool_limits(1):
-        model = make_model("lda").fit(x, y)
-    version = register_model(cloud.tracking_uri, f"population-{uuid.uuid4().hex[:6]}", model,
-                             schema)  # fmt: skip
-    release.deploy_model(aws["lambda"], aws["apigateway"], cloud.tracking_uri, CHAMPION_ALIAS,
-                         model_version=version)  # fmt: skip
-    return version, x
+    return release_population_champion(cloud.tracking_uri, aws["lambda"], aws["apigateway"])
 
 
 def subject_url(aws, alias: str = CHAMPION_ALIAS, study: str = STUDY, subject: str = SUBJECT):
