@@ -10,8 +10,11 @@ Bundle layout (format version 1), a directory or a zip file holding the same fil
   ``scorer`` (``"linear"`` or ``"pickle"``), ``created_at``.
 - ``linear.npz`` (scorer ``linear``): ``weights`` shape (n_features,) and ``intercept`` shape (),
   the fitted pipeline folded into one linear function whose logistic is the target probability.
+- ``riemann.npz`` (scorer ``riemann``): the arrays of a fitted Xdawn-covariance pipeline
+  (``xdawn-riemann``, ``xdawn-mdm``), scored with numpy alone (`p300_serving.riemann`).
 - ``model.pkl``: the fitted scikit-learn pipeline, always written; loaded only by scorer
-  ``pickle`` (non-linear pipelines), which costs the scikit-learn import (seconds).
+  ``pickle`` (any other pipeline), which needs scikit-learn (and pyRiemann): not in the
+  prediction Lambda, so such a bundle serves only where they are installed.
 """
 
 import io
@@ -24,9 +27,12 @@ from typing import Protocol
 
 import numpy as np
 
+from p300_serving.riemann import RiemannScorer, logistic
+
 FORMAT_VERSION = 1
 INFO_FILE, LINEAR_FILE, PICKLE_FILE = "bundle.json", "linear.npz", "model.pkl"
-SCORERS = ("linear", "pickle")
+RIEMANN_FILE = "riemann.npz"
+SCORERS = ("linear", "riemann", "pickle")
 #: What a model was trained on: many subjects of a study, or one subject.
 POPULATION, SUBJECT = "population", "subject"
 #: The study of a bundle that names none: System A's, the study of everything without one.
@@ -63,7 +69,7 @@ class LinearScorer:
         ``features`` has shape (n_epochs, n_features), µV.
         """
         decision = features.astype(np.float64, copy=False) @ self.weights + self.intercept
-        return decision, _logistic(decision)
+        return decision, logistic(decision)
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ def _load(files: "_BundleFiles | _ZippedBundle", path: str | Path) -> ServedMode
     scorer_kind = description.get("scorer")
     if scorer_kind == "linear":
         scorer = _linear_scorer(files.read(LINEAR_FILE), info.n_features, path)
+    elif scorer_kind == "riemann":
+        scorer = _riemann_scorer(files.read(RIEMANN_FILE), path)
     elif scorer_kind == "pickle":
         # Trusted: bundles are built by build_bundle and shipped in our own function code or
         # in the serving bucket, which only the release commands write.
@@ -216,6 +224,14 @@ def _linear_scorer(npz: bytes, n_features: int, path: Path) -> LinearScorer:
             f"says ({n_features},)"
         )
     return LinearScorer(weights=weights, intercept=intercept)
+
+
+def _riemann_scorer(npz: bytes, path) -> RiemannScorer:
+    with np.load(io.BytesIO(npz)) as arrays:
+        try:
+            return RiemannScorer.from_arrays({name: arrays[name] for name in arrays.files})
+        except KeyError as exc:
+            raise BundleError(f"{RIEMANN_FILE} in {path} lacks {exc}") from None
 
 
 class _BundleFiles:
@@ -247,9 +263,3 @@ class _ZippedBundle:
 
     def read(self, name: str) -> bytes:
         return self.archive.read(name)
-
-
-def _logistic(x: np.ndarray) -> np.ndarray:
-    # exp(-|x|) never overflows; equal to 1 / (1 + exp(-x)) on both sides of zero.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

@@ -229,6 +229,8 @@ class SubjectModelCache:
             model = load_bundle_bytes(data, source=f"the bundle of {source}")
         except BundleError as exc:
             raise ModelUnavailableError(str(exc)) from None
+        except Exception as exc:  # a pickled pipeline whose packages this function lacks
+            raise ModelUnavailableError(f"cannot load the bundle of {source}: {exc!r}") from exc
         info = model.info
         if (info.kind, info.study, info.subject) != (SUBJECT, study, subject):
             raise ModelUnavailableError(

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from p300.features_io import FeaturesSchemaInfo
 from p300_aws.names import KIND_TAG, STUDY_TAG, SUBJECT_TAG
+from p300_ops.services.riemann_folding import riemann_scorer
 from p300_serving.model import (
     DEFAULT_STUDY,
     FORMAT_VERSION,
@@ -27,9 +28,10 @@ from p300_serving.model import (
     LINEAR_FILE,
     PICKLE_FILE,
     POPULATION,
+    RIEMANN_FILE,
     SUBJECT,
     LinearScorer,
-    ModelInfo,
+    ServedModel,
     load_bundle,
 )
 
@@ -90,10 +92,15 @@ def write_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     linear = linear_scorer(pipeline, features_schema.n_features)
+    riemann = None if linear else riemann_scorer(pipeline, features_schema.n_features)
     if linear is not None:
         buffer = io.BytesIO()
         np.savez(buffer, weights=linear.weights, intercept=np.float64(linear.intercept))
         (out_dir / LINEAR_FILE).write_bytes(buffer.getvalue())
+    if riemann is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **riemann.arrays())
+        (out_dir / RIEMANN_FILE).write_bytes(buffer.getvalue())
     (out_dir / PICKLE_FILE).write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
     description = {
         "format_version": FORMAT_VERSION,
@@ -108,7 +115,7 @@ def write_bundle(
         },
         "metrics": dict(metrics or {}),
         "features_schema": features_schema.to_dict(),
-        "scorer": "pickle" if linear is None else "linear",
+        "scorer": "linear" if linear else "riemann" if riemann else "pickle",
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (out_dir / INFO_FILE).write_text(json.dumps(description, indent=2))
@@ -244,16 +251,16 @@ def zip_bundle(bundle_dir: Path, archive: zipfile.ZipFile, *, prefix: str = "") 
 
 def build_zipped_bundle(
     tracking_uri: str, model_name: str, alias_or_version: str | int
-) -> tuple[bytes, ModelInfo]:
-    """The bundle of one registered model version as the bytes of a zip file, and what it says
-    about its model (see `build_bundle`)."""
+) -> tuple[bytes, ServedModel]:
+    """The bundle of one registered model version as the bytes of a zip file, and the bundle
+    loaded (see `build_bundle`)."""
     with tempfile.TemporaryDirectory() as scratch:
         bundle = build_bundle(tracking_uri, model_name, alias_or_version, Path(scratch) / "b")
-        info = load_bundle(bundle).info
+        served = load_bundle(bundle)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             zip_bundle(bundle, archive)
-    return buffer.getvalue(), info
+    return buffer.getvalue(), served
 
 
 def _run_features_schema(

@@ -34,7 +34,7 @@ from p300_ops.services.release import (
     CanaryStep,
     ReleaseError,
 )
-from p300_serving.model import SUBJECT
+from p300_serving.model import SUBJECT, PipelineScorer
 from p300_serving.routes import SUBJECT_PATH
 from p300_serving.subject_models import ROUTING_TTL_S, AliasRouting, SubjectRouting
 
@@ -88,14 +88,22 @@ def deploy_subject_model(
     LookupError
         When the registered model, version or alias does not exist.
     ReleaseError
-        When the version is not a calibrated model of this subject of this study.
+        When the version is not a calibrated model of this subject of this study, or its
+        pipeline cannot be scored without scikit-learn (the prediction Lambda has none).
     """
     _check_target(study, subject, alias)
     from p300_ops.services.model_bundles import build_zipped_bundle
 
     name = subject_model_name(study, subject)
     source = str(model_version) if model_version is not None else alias
-    bundle, info = build_zipped_bundle(tracking_uri, name, source)
+    bundle, served_model = build_zipped_bundle(tracking_uri, name, source)
+    info = served_model.info
+    if isinstance(served_model.scorer, PipelineScorer):
+        raise ReleaseError(
+            f"{name} version {info.version} cannot be served: the prediction Lambda scores "
+            f"linear pipelines and Xdawn-covariance pipelines with the lwf estimator without "
+            f"scikit-learn, and this one is neither"
+        )
     if (info.kind, info.study, info.subject) != (SUBJECT, study, subject):
         raise ReleaseError(
             f"{name} version {info.version} is tagged as a {info.kind} model of study "
