@@ -2,9 +2,10 @@
 
 Each route (``/predict-champion``, ``/predict-challenger``, with and without ``/{proxy+}``)
 invokes the function through its Lambda alias. The function reads the per-subject models from
-the serving registry bucket (read only: the release commands write it). The aliases, their versions and API Gateway's
-permission to invoke them are *not* managed here: the release commands (`p300_ops.services.release`)
-create and move them, so a later deploy of this stack never undoes a promotion.
+the serving registry bucket (read only: the release commands write it). The aliases, their
+versions and API Gateway's permission to invoke them are *not* managed here: the release commands
+(`p300_ops.services.release`) create and move them, so a later deploy of this stack never undoes
+a promotion.
 """
 
 from aws_cdk import Aws, CfnOutput, Duration
