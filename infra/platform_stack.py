@@ -8,7 +8,7 @@ from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
 from infra.constructs.uploads import Uploads
-from p300_aws.names import CHECK_DRIFT_FUNCTION
+from p300_aws.names import CHECK_DRIFT_FUNCTION, PREPROCESS_FUNCTION
 
 
 class PlatformStack(Stack):
@@ -42,4 +42,5 @@ class PlatformStack(Stack):
         self.monitoring = Monitoring(
             self, "Monitoring", function_layers=self.pipeline.layers, api=self.serving.api
         )
-        self.monitoring.grant_alerting(self.pipeline.functions[CHECK_DRIFT_FUNCTION])
+        for alerting in (CHECK_DRIFT_FUNCTION, PREPROCESS_FUNCTION):
+            self.monitoring.grant_alerting(self.pipeline.functions[alerting])

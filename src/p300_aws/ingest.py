@@ -24,7 +24,7 @@ from p300.raw_io import validate_recording_bytes
 from p300_aws import keys
 from p300_aws.errors import BadKeyError, MissingObjectError
 from p300_aws.events import Event, Result
-from p300_aws.feature_params import features_are_current
+from p300_aws.feature_params import needs_processing
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import (
     ObjectHead,
@@ -158,9 +158,7 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, profile):
         return IngestResult(
             outcome="duplicate", landing_key=landing.head.key, sha256=digest, **ids_fields,
             raw_version_id=current.version_id,
-            needs_processing=not features_are_current(
-                s3, ids, raw_sha256=digest, params_hash=profile.params_hash
-            ),
+            needs_processing=needs_processing(s3, ids, raw_sha256=digest, profile=profile),
             problems=problems,
         )  # fmt: skip
     written = put_verified(

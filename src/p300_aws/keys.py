@@ -34,6 +34,8 @@ DEFAULT_SESSION = "01"
 DEFAULT_STUDY = SYSTEM_A_NAME
 RAW_FILE_NAME = "eeg.parquet"
 FEATURES_FILE_NAME = "features.parquet"
+#: Next to where the features would be: why preprocessing refused a recording.
+REJECTION_FILE_NAME = "rejection.json"
 REASON_SUFFIX = ".reason.json"
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9-]{0,63}"
@@ -219,6 +221,12 @@ def raw_key(ids: SubjectSession) -> str:
 def features_key(ids: SubjectSession) -> str:
     """Key of a subject/session's features in ``p300-processed-features``."""
     return _layout_key(ids, FEATURES_FILE_NAME)
+
+
+def rejection_key(ids: SubjectSession) -> str:
+    """Key in ``p300-processed-features`` of why preprocessing refused a subject/session's
+    recording (its features are then not written)."""
+    return _layout_key(ids, REJECTION_FILE_NAME)
 
 
 def _layout_key(ids: SubjectSession, file_name: str) -> str:

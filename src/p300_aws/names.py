@@ -75,8 +75,12 @@ ALERTS_TOPIC = "p300-alerts"
 METRIC_NAMESPACE = "P300"
 #: 1 when a drift check finds drift, else 0 (no dimensions).
 DRIFT_METRIC = "DriftDetected"
+#: 1 when a preprocessed recording raised a data-quality alert (unusable, too few epochs kept,
+#: or a profile that does not fit it), else 0 (no dimensions; also per study, "Study").
+DATA_QUALITY_METRIC = "DataQuality"
 #: Number of serving aliases failing their `/health` probe (also per alias, dimension "Alias").
 HEALTH_METRIC = "HealthProbeFailures"
 HEALTH_PROBE_FUNCTION = "p300-health-probe"
 DRIFT_ALARM = "p300-drift-detected"
+DATA_QUALITY_ALARM = "p300-data-quality"
 HEALTH_ALARM = "p300-health-probe-failures"

@@ -17,14 +17,19 @@ from pydantic import Discriminator, RootModel, Tag
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.events import Event, Result, StepOutput
-from p300_aws.feature_params import features_are_current
+from p300_aws.feature_params import needs_processing
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import head_object, list_keys
 from p300_aws.studies import StudyProfiles
 
 EVENT_MODE, CATCH_UP_MODE = "event", "catch_up"
 type Mode = Literal["event", "catch_up"]
-SUMMARY_GROUPS = ("processed", "skipped", "quarantined", "failed")
+#: How an execution's items end: features written; nothing to do (duplicates, features already
+#: current); refused by preprocessing (a profile that does not fit, no usable epochs left);
+#: refused by ingest (moved to quarantine); failed.
+SUMMARY_GROUPS = ("processed", "skipped", "rejected", "quarantined", "failed")
+#: Item outcomes that name their own group; every other outcome is skipped.
+_OWN_GROUP = ("processed", "rejected", "quarantined", "failed")
 
 
 class S3Bucket(StepOutput):
@@ -125,6 +130,7 @@ class ExecutionSummary(Result):
     mode: Mode
     processed: list[SummaryEntry]
     skipped: list[SummaryEntry]
+    rejected: list[SummaryEntry]
     quarantined: list[SummaryEntry]
     failed: list[SummaryEntry]
     results: list[dict[str, Any]]
@@ -156,9 +162,7 @@ def plan_catch_up(s3, *, profiles: StudyProfiles) -> Plan:
             continue
         profile = profiles.get(ids.study, versions[ids.study])
         head = head_object(s3, RAW_BUCKET, raw_key)
-        if head.sha256 and features_are_current(
-            s3, ids, raw_sha256=head.sha256, params_hash=profile.params_hash
-        ):
+        if not needs_processing(s3, ids, raw_sha256=head.sha256, profile=profile):
             continue
         items.append(
             RawItem(raw_key=raw_key, raw_version_id=head.version_id, study=ids.study,
@@ -196,16 +200,12 @@ def summarize(results: list[Mapping]) -> dict:
     Returns
     -------
     dict
-        ``{"processed", "skipped", "quarantined", "failed"}``, each a list of
-        ``{"study", "subject", "session", "key", "reason"}``.
+        `SUMMARY_GROUPS`, each a list of ``{"study", "subject", "session", "key", "reason"}``.
     """
     groups: dict[str, list[dict]] = {name: [] for name in SUMMARY_GROUPS}
     for result in results:
         outcome = result.get("outcome")
-        group = {"processed": "processed", "quarantined": "quarantined", "failed": "failed"}.get(
-            outcome, "skipped"
-        )
-        groups[group].append(_entry(result))
+        groups[outcome if outcome in _OWN_GROUP else "skipped"].append(_entry(result))
     return groups
 
 
@@ -217,13 +217,16 @@ def _entry(result: Mapping) -> dict:
     elif outcome == "quarantined":
         problems = result.get("problems", [])
         reason = next((p["code"] for p in problems if p.get("severity") == "error"), "")
+    elif outcome == "rejected":
+        reason = str(result.get("code"))
     else:
         reason = str(outcome)
     return {
         "study": result.get("study", item.get("study")),
         "subject": result.get("subject", item.get("subject")),
         "session": result.get("session", item.get("session")),
-        "key": result.get("features_key")
+        "key": result.get("rejection_key")
+        or result.get("features_key")
         or result.get("landing_key")
         or item.get("key")
         or item.get("raw_key"),

@@ -12,6 +12,7 @@ from p300_ops.commands.common import home_option
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.decode import decode
 from p300_ops.commands.demo import demo
+from p300_ops.commands.evaluate import evaluate
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
@@ -150,6 +151,7 @@ main.add_command(layers_group)
 main.add_command(simulate)
 main.add_command(birthdate)
 main.add_command(decode)
+main.add_command(evaluate)
 main.add_command(demo)
 main.add_command(deploy_model)
 main.add_command(promote)

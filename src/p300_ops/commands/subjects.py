@@ -20,7 +20,13 @@ from p300_ops.commands.common import (
 from p300_ops.services import cloud
 from p300_ops.services.subject_status import SubjectStatus, list_subjects
 
-_COLOURS = {"processed": "green", "raw": "yellow", "landed": "cyan", "quarantined": "red"}
+_COLOURS = {
+    "processed": "green",
+    "rejected": "magenta",
+    "raw": "yellow",
+    "landed": "cyan",
+    "quarantined": "red",
+}
 
 
 def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
@@ -32,6 +38,8 @@ def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
         raw = f"{s.raw_version_id or '-'}, {(s.raw_sha256 or '-')[:12]}" if s.raw_key else "-"
         notes = [f"landed: {key}" for key in s.landed]
         notes += [f"quarantined {q.landing_key}: {q.code}: {q.message}" for q in s.quarantined]
+        if s.rejection is not None:
+            notes.append(f"rejected: {s.rejection.code}: {s.rejection.message}")
         table.add_row(
             s.study,
             s.subject,
@@ -49,11 +57,14 @@ def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
 @home_option
 @json_option
 def subjects(study, home, as_json) -> None:
-    """Show every subject/session of every study: landed, raw, processed or quarantined.
+    """Show every subject/session of every study: landed, raw, processed, rejected or
+    quarantined.
 
     Processed means the features are current: made from the current raw object (their
     raw-sha256 matches its sha256) with the parameters of the current profile of its study,
-    the test the pipeline itself makes before it recomputes them.
+    the test the pipeline itself makes before it recomputes them. Rejected means
+    preprocessing refused the recording with that profile (a profile that does not fit it, or
+    no usable epochs left): it is not retried until the recording or the profile changes.
 
     \b
     Example:

@@ -1,5 +1,5 @@
 """Every subject/session of every study and how far through the pipeline it got: landed, raw,
-processed or quarantined (with the reason).
+processed, rejected by preprocessing or quarantined (with the reason).
 
 Whether features are current is the pipeline's own test (`p300_aws.feature_params.
 features_state`: the raw SHA-256 and the parameters' hash of the current profile of the study),
@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
-from p300_aws.feature_params import CURRENT, MISSING, STALE, features_state
-from p300_aws.names import LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
+from p300_aws.feature_params import CURRENT, MISSING, REJECTED, STALE, features_state
+from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
 from p300_aws.s3_objects import head_object, list_keys, read_object
 from p300_aws.studies import StudyProfiles, UnknownStudyError
 from p300_ops.services.labels import landing_ids, landing_study
 
 #: Stages, furthest first: a subject/session shows the furthest one it reached.
-STAGES = ("processed", "raw", "landed", "quarantined")
+STAGES = ("processed", "rejected", "raw", "landed", "quarantined")
 #: How a features state reads in `p300 subjects`.
-FEATURES_SHOWN = {CURRENT: "up to date", STALE: "stale", MISSING: "missing"}
+FEATURES_SHOWN = {CURRENT: "up to date", STALE: "stale", MISSING: "missing", REJECTED: "none"}
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,25 @@ class Quarantined:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """Why preprocessing refused a recording (`p300_aws.processing`): a profile that does not
+    fit it, or a rejection policy that left no usable epochs."""
+
+    code: str
+    message: str
+    rejected_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RawObject:
     """A subject/session's raw object and the `features_state` of its features (for the
-    current profile of its study)."""
+    current profile of its study), with the rejection when preprocessing refused it."""
 
     key: str
     version_id: str | None
     sha256: str | None
     features: str = MISSING
+    rejection: Rejection | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,9 @@ class SubjectStatus:
     raw_key: str | None = None
     raw_version_id: str | None = None
     raw_sha256: str | None = None
-    features: str = FEATURES_SHOWN[MISSING]  # "up to date", "stale" or "missing"
+    features: str = FEATURES_SHOWN[MISSING]  # "up to date", "stale", "missing" or "none"
     quarantined: list[Quarantined] = field(default_factory=list)
+    rejection: Rejection | None = None
 
 
 def subject_statuses(listing: BucketListing) -> list[SubjectStatus]:
@@ -95,6 +107,7 @@ def subject_statuses(listing: BucketListing) -> list[SubjectStatus]:
             raw.sha256,
         )
         status.features = FEATURES_SHOWN[raw.features]
+        status.rejection = raw.rejection
     for status in rows.values():
         status.stage = _stage(status)
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1], k[2] or ""))]
@@ -102,6 +115,8 @@ def subject_statuses(listing: BucketListing) -> list[SubjectStatus]:
 
 def _stage(status: SubjectStatus) -> str:
     if status.raw_key is not None:
+        if status.rejection is not None:
+            return "rejected"
         return "processed" if status.features == FEATURES_SHOWN[CURRENT] else "raw"
     return "landed" if status.landed else "quarantined"
 
@@ -125,20 +140,26 @@ def list_buckets(s3, *, profiles: StudyProfiles) -> BucketListing:
         except BadKeyError:
             continue  # not ours: ingest never writes such keys
         head = head_object(s3, RAW_BUCKET, key)
-        params_hash = _params_hash(profiles, ids.study)
-        state = features_state(s3, ids, raw_sha256=head.sha256, params_hash=params_hash)
+        try:
+            profile = profiles.latest(ids.study)
+        except UnknownStudyError:  # not ingested by the pipeline: nothing of it is current
+            state = STALE
+        else:
+            state = features_state(s3, ids, raw_sha256=head.sha256, profile=profile)
+        rejection = _read_rejection(s3, ids) if state == REJECTED else None
         raw[ids.study, ids.subject, ids.session] = RawObject(
-            key, head.version_id, head.sha256, state
+            key, head.version_id, head.sha256, state, rejection
         )
     return BucketListing(landing_keys=landing_keys, raw=raw, quarantined=quarantined)
 
 
-def _params_hash(profiles: StudyProfiles, study: str) -> str:
-    """The current params hash of ``study``; "" (which no features carry) without a profile."""
+def _read_rejection(s3, ids: keys.SubjectSession) -> Rejection:
+    key = keys.rejection_key(ids)
     try:
-        return profiles.latest(study).params_hash
-    except UnknownStudyError:
-        return ""
+        record = json.loads(read_object(s3, FEATURES_BUCKET, key).body)
+    except ValueError as exc:
+        return Rejection("UNREADABLE_REASON", f"{key} is not JSON: {exc}")
+    return Rejection(record.get("code", "?"), record.get("message", ""), record.get("rejected_at"))
 
 
 def list_subjects(s3, *, study: str | None = None) -> list[SubjectStatus]:
