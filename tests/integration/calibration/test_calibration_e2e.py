@@ -1,8 +1,9 @@
 """Issue #17's demonstration on the local cloud: a real BCI2000 speller recording calibrated and
 decoded per subject, through the commands a lab runs.
 
-A new study with the default (robust) policy; ``bp2calib.dat`` imported and uploaded into it
-(subject S01, one session); the pipeline processes it; `p300 calibrate --characters 1-3`
+A new study with the default (robust) policy (`p300 studies create`); ``bp2calib.dat`` imported
+and uploaded into it (`p300 import --study --upload`, subject S01, one session); the pipeline
+processes it; `p300 calibrate --characters 1-3`
 calibrates the subject's own model on the first three characters' flashes in the train Lambda;
 the model is deployed as the subject's champion; `p300 decode --from-character 4` sends the
 remaining characters through API Gateway. The accuracy by repetitions is printed and must be at
@@ -33,7 +34,6 @@ from p300.features_io import features_to_parquet_bytes
 from p300.importers import import_bci2000
 from p300.models import make_model
 from p300.preprocessing import preprocess
-from p300.raw_io import write_recording_parquet
 from p300.real_data import POLICIES, load_recording
 from p300.types import STIM_TARGET
 from p300_aws import keys
@@ -96,18 +96,16 @@ def registered_versions(cloud, name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def processed(cloud, aws, recording_path, tmp_path_factory):
-    """The study created, bp2calib imported into the landing form, uploaded and processed."""
+def processed(cloud, aws, recording_path):
+    """The study created, bp2calib imported into it and uploaded (`p300 import --upload`), and
+    processed by the pipeline; the imported recording."""
     created = p300(cloud, "studies", "create", STUDY, "--description", "calibration e2e")
     assert created.returncode == 0, created.stderr
-    imported = import_bci2000(recording_path)
-    landing = tmp_path_factory.mktemp("landing") / "bp2calib.parquet"
-    write_recording_parquet(imported.recording, landing, extra_metadata=imported.metadata)
-    uploaded = p300(cloud, "upload", str(landing), "--study", STUDY, "--subject", SUBJECT,
-                    "--session", "01")  # fmt: skip
+    uploaded = p300(cloud, "import", str(recording_path), "--study", STUDY, "--subject", SUBJECT,
+                    "--session", "01", "--upload")  # fmt: skip
     assert uploaded.returncode == 0, uploaded.stderr
     wait_for_features(aws["s3"], SUBJECT)
-    return imported
+    return import_bci2000(recording_path)
 
 
 @pytest.fixture(scope="module")
