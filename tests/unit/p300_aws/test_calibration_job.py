@@ -124,3 +124,17 @@ def test_the_metrics_hold_folds_inner_scores_accuracy_and_itr_by_repetitions(dat
         metrics[f"item_accuracy_r{repetitions[-1]}"] == result.evaluation.item_accuracy.accuracy[-1]
     )
     assert metrics["itr_bits_per_minute_r1"] == result.evaluation.itr_bits_per_minute[0]
+
+
+def test_auto_set_alias_makes_the_first_version_champion_and_later_ones_challenger(tmp_path):
+    from p300_aws.calibration_job import _alias
+    from p300_aws.mlflow_tracking import MlflowTracker
+
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    name = "P300-speller_S01"
+    assert _alias(tracker, name) == "champion"  # no registered model yet
+    tracker.client.create_registered_model(name)
+    version = tracker.client.create_model_version(name, (tmp_path / "model").as_uri()).version
+    assert _alias(tracker, name) == "champion"  # a version, but no champion
+    tracker.client.set_registered_model_alias(name, "champion", version)
+    assert _alias(tracker, name) == "challenger"
