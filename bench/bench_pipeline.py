@@ -150,12 +150,15 @@ def _number(value: float | None) -> str:
 
 
 def warm_preprocess(lambda_client, s3, *, n_invocations: int) -> None:
-    """Invoke the (now warm) preprocess Lambda on stored raw objects with a changed band edge,
-    so it does the work again instead of skipping: after training, which must not see them."""
-    listed = s3.list_objects_v2(Bucket=RAW_BUCKET, Prefix="subject=").get("Contents", [])
+    """Invoke the (now warm) preprocess Lambda on stored raw objects whose features were
+    deleted first, so it does the work again instead of skipping (after training: the features
+    it writes are the same as before)."""
+    listed = s3.list_objects_v2(Bucket=RAW_BUCKET, Prefix="study=").get("Contents", [])
     for obj in listed[:n_invocations]:
         version = s3.head_object(Bucket=RAW_BUCKET, Key=obj["Key"])["VersionId"]
-        event = {"raw_key": obj["Key"], "raw_version_id": version, "params": {"h_freq": 19.0}}
+        features = obj["Key"].replace("/eeg.parquet", "/features.parquet")
+        s3.delete_object(Bucket=FEATURES_BUCKET, Key=features)
+        event = {"raw_key": obj["Key"], "raw_version_id": version}
         answer = lambda_client.invoke(FunctionName=PREPROCESS_FUNCTION, Payload=json.dumps(event))
         if "FunctionError" in answer:
             raise RuntimeError(f"warm preprocess failed: {answer['Payload'].read()[:500]!r}")

@@ -8,7 +8,7 @@ from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
 from infra.constructs.uploads import Uploads
-from p300_aws.names import CHECK_DRIFT_FUNCTION
+from p300_aws.names import CHECK_DRIFT_FUNCTION, PREPROCESS_FUNCTION
 
 
 class PlatformStack(Stack):
@@ -30,11 +30,17 @@ class PlatformStack(Stack):
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
             train_warm_environments=1 if warm is None else int(warm),
         )
-        self.serving = Serving(self, "Serving", function_layers=self.pipeline.layers)
+        self.serving = Serving(
+            self,
+            "Serving",
+            function_layers=self.pipeline.layers,
+            model_serving=self.storage.model_serving,
+        )
         self.uploads = Uploads(
             self, "Uploads", storage=self.storage, function_layers=self.pipeline.layers
         )
         self.monitoring = Monitoring(
             self, "Monitoring", function_layers=self.pipeline.layers, api=self.serving.api
         )
-        self.monitoring.grant_alerting(self.pipeline.functions[CHECK_DRIFT_FUNCTION])
+        for alerting in (CHECK_DRIFT_FUNCTION, PREPROCESS_FUNCTION):
+            self.monitoring.grant_alerting(self.pipeline.functions[alerting])

@@ -9,8 +9,8 @@ import os
 
 import boto3
 
+from p300_aws.alerts import TOPIC_ARN_ENV
 from p300_aws.drift_check import (
-    TOPIC_ARN_ENV,
     CheckedSubject,
     DriftCheckRequest,
     ReferenceStore,

@@ -4,13 +4,11 @@ at the end of the execution, ``{"summarize": true, "mode", "results"}`` → the 
 import boto3
 
 from p300_aws.events import parse_event
-from p300_aws.feature_params import preprocessing_params
 from p300_aws.planning import PlanEvent, run_request
 
 S3 = boto3.client("s3")
-PARAMS_HASH = preprocessing_params().hash()
 
 
 def lambda_handler(event, context):
     request = parse_event(PlanEvent, event).root
-    return run_request(S3, request, params_hash=PARAMS_HASH).model_dump(mode="json")
+    return run_request(S3, request).model_dump(mode="json")

@@ -1,14 +1,22 @@
-"""Lambda ``p300-preprocess``: an ingest output or catch-up raw item → its features object."""
+"""Lambda ``p300-preprocess``: an ingest output or catch-up raw item → its features object, or
+why the recording was rejected.
+
+Environment: ``MLFLOW_TRACKING_URI`` and ``ALERTS_TOPIC_ARN`` (data-quality alerts).
+"""
 
 import functools
+import os
 
 import boto3
 
+from p300_aws.alerts import TOPIC_ARN_ENV
+from p300_aws.data_quality import QualityChannel
 from p300_aws.events import parse_event
 from p300_aws.mlflow_rest import MlflowRestTracker
-from p300_aws.processing import PreprocessRequest, preprocess_object, preprocessing_params
+from p300_aws.processing import PreprocessRequest, preprocess_object
+from p300_aws.studies import StudyProfiles
 
-S3 = boto3.client("s3")
+CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
 
 
 @functools.cache
@@ -19,5 +27,9 @@ def tracker() -> MlflowRestTracker:
 
 def lambda_handler(event, context):
     request = parse_event(PreprocessRequest, event)
-    params = preprocessing_params(request.params)
-    return preprocess_object(S3, tracker(), request, params=params).model_dump(mode="json")
+    s3 = CLIENTS["s3"]
+    quality = QualityChannel(
+        s3, CLIENTS["sns"], CLIENTS["cloudwatch"], topic_arn=os.environ[TOPIC_ARN_ENV]
+    )
+    result = preprocess_object(s3, tracker(), request, profiles=StudyProfiles(s3), quality=quality)
+    return result.model_dump(mode="json")

@@ -1,5 +1,6 @@
 """Lambda ``p300-train``: a training request → the MLflow run and the registered model version;
-an event with an ``action`` → that step of a hyperparameter tuning (`p300_aws.tuning`)."""
+an event with an ``action`` → that step of a hyperparameter tuning (`p300_aws.tuning`), or one
+subject's calibration (``calibrate``, `p300_aws.calibration_job`)."""
 
 import functools
 

@@ -18,10 +18,12 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.constructs.functions import python_function
-from p300_aws.alerts import ALERTS_PREFIX
+from p300_aws.alerts import ALERTS_PREFIX, TOPIC_ARN_ENV
 from p300_aws.health_probe import STATE_KEY
 from p300_aws.names import (
     ALERTS_TOPIC,
+    DATA_QUALITY_ALARM,
+    DATA_QUALITY_METRIC,
     DRIFT_ALARM,
     DRIFT_METRIC,
     HEALTH_ALARM,
@@ -48,8 +50,9 @@ class Monitoring(Construct):
         ``p300-monitoring``: alerts, and the health probe's last state.
     topic : sns.Topic
         ``p300-alerts``: every alert and every alarm state change.
-    drift_alarm, health_alarm : cloudwatch.Alarm
-        ``DriftDetected`` / ``HealthProbeFailures`` maximum ≥ 1 in a 60 s period.
+    drift_alarm, data_quality_alarm, health_alarm : cloudwatch.Alarm
+        ``DriftDetected`` / ``DataQuality`` / ``HealthProbeFailures`` maximum ≥ 1 in a 60 s
+        period.
     probe : lambda_.Function
         ``p300-health-probe``, run every minute by `probe_rule`.
 
@@ -85,6 +88,12 @@ class Monitoring(Construct):
             DRIFT_METRIC,
             "Incoming EEG differs from the training data (p300 alerts --kind drift).",
         )
+        self.data_quality_alarm = self._alarm(
+            "DataQualityAlarm",
+            DATA_QUALITY_ALARM,
+            DATA_QUALITY_METRIC,
+            "A recording was rejected or kept few of its epochs (p300 alerts --kind data-quality).",
+        )
         self.health_alarm = self._alarm(
             "HealthAlarm",
             HEALTH_ALARM,
@@ -102,7 +111,7 @@ class Monitoring(Construct):
 
     def grant_alerting(self, function: lambda_.Function) -> None:
         """Let ``function`` raise alerts and publish metrics; sets ``ALERTS_TOPIC_ARN``."""
-        function.add_environment("ALERTS_TOPIC_ARN", self.topic.topic_arn)
+        function.add_environment(TOPIC_ARN_ENV, self.topic.topic_arn)
         self.topic.grant_publish(function)
         self.bucket.grant_put(function, f"{ALERTS_PREFIX}*")
         cloudwatch.Metric.grant_put_metric_data(function)

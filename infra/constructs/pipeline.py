@@ -155,6 +155,7 @@ class Pipeline(Construct):
         storage.raw.grant_read(preprocess)
         storage.features.grant_read_write(preprocess)
         storage.features.grant_read(train)
+        storage.raw.grant_read(train)  # calibration reads the importer's matrix and characters
         for function in (preprocess, train):
             storage.mlflow_artifacts.grant_read_write(function)
         # The subject's features and the model's drift_reference.json.

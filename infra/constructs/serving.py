@@ -1,18 +1,22 @@
 """The prediction API: Lambda ``p300-predict`` behind the REST API ``p300-api`` (stage ``prod``).
 
 Each route (``/predict-champion``, ``/predict-challenger``, with and without ``/{proxy+}``)
-invokes the function through its Lambda alias. The aliases, their versions and API Gateway's
-permission to invoke them are *not* managed here: the release commands (`p300_ops.services.release`)
-create and move them, so a later deploy of this stack never undoes a promotion.
+invokes the function through its Lambda alias. The function reads the per-subject models from
+the serving registry bucket (read only: the release commands write it). The aliases, their
+versions and API Gateway's permission to invoke them are *not* managed here: the release commands
+(`p300_ops.services.release`) create and move them, so a later deploy of this stack never undoes
+a promotion.
 """
 
 from aws_cdk import Aws, CfnOutput, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.functions import python_function
 from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, PREDICTION_ROUTES
+from p300_aws.serving_registry import BUCKET_ENV
 
 MEMORY_MB = 1024
 TIMEOUT_S = 30
@@ -26,6 +30,8 @@ class Serving(Construct):
     function_layers
         Layer name → built layer (the pipeline's); the function gets
         ``FUNCTION_LAYERS["p300-predict"]`` of `infra.constructs.functions`.
+    model_serving
+        The serving registry of per-subject models.
     """
 
     def __init__(
@@ -34,6 +40,7 @@ class Serving(Construct):
         construct_id: str,
         *,
         function_layers: dict[str, lambda_.ILayerVersion],
+        model_serving: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         # Until `p300 deploy-model` ships a bundle in the code, the app answers 503.
@@ -45,8 +52,12 @@ class Serving(Construct):
             memory_mb=MEMORY_MB,
             timeout=Duration.seconds(TIMEOUT_S),
             # The stage is the public prefix on AWS and on host-style emulator URLs (`/docs`).
-            environment={"P300_API_ROOT_PATH": f"/{API_STAGE}"},
+            environment={
+                "P300_API_ROOT_PATH": f"/{API_STAGE}",
+                BUCKET_ENV: model_serving.bucket_name,
+            },
         )
+        model_serving.grant_read(self.function)
         self.api = apigw.RestApi(
             self,
             "Api",

@@ -1,14 +1,22 @@
-"""The four buckets of the data flow, named as in System A so existing tooling keeps working."""
+"""The four buckets of the data flow, named as in System A so existing tooling keeps working, and
+the per-subject serving registry."""
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, MLFLOW_ARTIFACTS_BUCKET, RAW_BUCKET
+from p300_aws.names import (
+    FEATURES_BUCKET,
+    LANDING_BUCKET,
+    MLFLOW_ARTIFACTS_BUCKET,
+    MODEL_SERVING_BUCKET,
+    RAW_BUCKET,
+)
 
 
 class Storage(Construct):
-    """Landing zone (emits EventBridge events), raw and features (versioned), MLflow artifacts.
+    """Landing zone (emits EventBridge events), raw and features (versioned), MLflow artifacts,
+    and the serving registry of per-subject models (versioned: every routing document kept).
 
     Buckets are named and retained: data outlives a stack deletion, and a redeploy adopts them.
     """
@@ -26,6 +34,7 @@ class Storage(Construct):
         self.mlflow_artifacts = self._bucket(
             "MlflowArtifacts", MLFLOW_ARTIFACTS_BUCKET, versioned=False
         )
+        self.model_serving = self._bucket("ModelServing", MODEL_SERVING_BUCKET, versioned=True)
 
     def _bucket(self, construct_id: str, name: str, *, versioned: bool) -> s3.Bucket:
         return s3.Bucket(

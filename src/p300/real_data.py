@@ -65,11 +65,13 @@ ANCHORS = (
 
 @dataclass(frozen=True)
 class Speller:
-    """A row/column speller's layout and the character of each flash (onset order)."""
+    """A row/column speller's layout, the character of each flash (onset order) and, when the
+    file names them, the matrix's symbols row by row."""
 
     n_rows: int
     n_cols: int
     characters: np.ndarray
+    symbols: tuple[str, ...] | None = None
 
     @property
     def groups(self) -> tuple[frozenset[int], ...]:
@@ -125,41 +127,63 @@ class RecordingReport:
         return dataclasses.asdict(self)
 
 
+#: The file suffixes `read_recording_file` reads.
+SUFFIXES = (".parquet", ".dat", ".gdf")
+
+
 def load_folder(folder: str | Path) -> list[Recording]:
     """Every recording under ``folder`` (``*.parquet``, ``*.dat``, ``*.gdf``), sorted by path."""
+    paths = [p for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in SUFFIXES]
+    if not paths:
+        raise ValueError(f"no .parquet, .dat or .gdf recording under {folder}")
+    return [load_recording(path) for path in paths]
+
+
+def load_recording(path: str | Path) -> Recording:
+    """One recording file (see `read_recording_file`) with its speller layout, if any."""
+    path = Path(path)
+    raw, metadata = read_recording_file(path)
+    return Recording(
+        name=path.stem,
+        subject=raw.subject or metadata.get("subject") or path.stem,
+        session=raw.session or metadata.get("session") or "01",
+        raw=raw,
+        speller=speller_layout(raw, metadata),
+    )
+
+
+def read_recording_file(path: str | Path) -> tuple[RawRecording, dict[str, str]]:
+    """A landing-form Parquet (``.parquet``), BCI2000 (``.dat``) or OpenViBE GDF (``.gdf``)
+    recording and its text metadata (the Parquet schema metadata, or the importer's).
+
+    Raises
+    ------
+    ValueError
+        For another suffix, or a file its reader refuses.
+    """
     from p300.importers import import_bci2000, import_openvibe_gdf
 
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        metadata = {
+            key.decode(): value.decode()
+            for key, value in (pq.read_schema(path).metadata or {}).items()
+        }
+        return read_recording(path), metadata
     importers = {".dat": import_bci2000, ".gdf": import_openvibe_gdf}
-    recordings = []
-    for path in sorted(Path(folder).rglob("*")):
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            raw = read_recording(path)
-            metadata = {
-                key.decode(): value.decode()
-                for key, value in (pq.read_schema(path).metadata or {}).items()
-            }
-        elif suffix in importers:
-            imported = importers[suffix](path)
-            raw, metadata = imported.recording, imported.metadata
-        else:
-            continue
-        recordings.append(
-            Recording(
-                name=path.stem,
-                subject=raw.subject or metadata.get("subject") or path.stem,
-                session=raw.session or metadata.get("session") or "01",
-                raw=raw,
-                speller=_speller(raw, metadata),
-            )
-        )
-    if not recordings:
-        raise ValueError(f"no .parquet, .dat or .gdf recording under {folder}")
-    return recordings
+    if suffix not in importers:
+        raise ValueError(f"recording file must end with one of {SUFFIXES}, got {path.name!r}")
+    imported = importers[suffix](path)
+    return imported.recording, imported.metadata
 
 
-def _speller(raw: RawRecording, metadata: dict[str, str]) -> Speller | None:
-    """The layout when the file names it and says which group each flash showed."""
+def speller_layout(raw: RawRecording, metadata: dict[str, str]) -> Speller | None:
+    """The layout when the file names it and says which group each flash showed; None else.
+
+    Characters come from the file's ``character_starts`` when it marks them, else from the
+    pauses between flashes (`p300.decoding.split_trials`).
+    """
     if raw.stim_item is None or "matrix_rows" not in metadata:
         return None
     onsets = raw.onsets
@@ -168,7 +192,13 @@ def _speller(raw: RawRecording, metadata: dict[str, str]) -> Speller | None:
         characters = np.searchsorted(starts, onsets, side="right") - 1
     else:
         characters = split_trials(onsets)
-    return Speller(int(metadata["matrix_rows"]), int(metadata["matrix_columns"]), characters)
+    symbols = metadata.get("matrix_symbols")
+    return Speller(
+        int(metadata["matrix_rows"]),
+        int(metadata["matrix_columns"]),
+        characters,
+        None if symbols is None else tuple(json.loads(symbols)),
+    )
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from p300.preprocessing.params import PreprocessingParams
-from p300.types import RawRecording
+
+if TYPE_CHECKING:  # loads numpy and pandas: the planning and ingest Lambdas only need the names
+    from p300.types import RawRecording
 
 SYSTEM_A_NAME = "system-a"
 #: Study names: lowercase letters, digits and dashes, 1-64 characters, starting with a letter or
@@ -150,7 +153,7 @@ class StudyProfile:
             raise ValueError("next_version keeps the name and numbers the version itself")
         return replace(self, version=self.version + 1, **changes)
 
-    def validate(self, recording: RawRecording) -> None:
+    def validate(self, recording: "RawRecording") -> None:
         """Raise `ProfileMismatchError` if this profile cannot process ``recording``.
 
         Checks, in order: the band-pass fits below the recording's Nyquist frequency
@@ -177,7 +180,7 @@ class StudyProfile:
         if self.montage is not None and tuple(recording.ch_names) != self.montage:
             raise ProfileMismatchError(MONTAGE_MISMATCH, self._montage_problem(recording))
 
-    def _montage_problem(self, recording: RawRecording) -> str:
+    def _montage_problem(self, recording: "RawRecording") -> str:
         channels = tuple(recording.ch_names)
         missing = [name for name in self.montage if name not in channels]
         extra = [name for name in channels if name not in self.montage]

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from p300_aws.names import MONITORING_BUCKET
 
 ALERTS_PREFIX = "alerts/"
+#: The environment variable naming the alerts topic's ARN in the functions that raise alerts.
+TOPIC_ARN_ENV = "ALERTS_TOPIC_ARN"
 #: SNS subjects must be at most 100 printable ASCII characters.
 SUBJECT_MAX_CHARS = 100
 _KIND_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")

@@ -1,11 +1,11 @@
 """Dataset versions: the manifests training runs record, their differences, and their bytes.
 
-Every training run logs ``dataset_manifest.json`` (bucket, key, version id, SHA-256, subject and
-session of each features object it read) and tags itself with the manifest's SHA-256. Because
-the features bucket is versioned, a manifest names data that stays readable after newer versions
-are written: training again on exactly those versions reproduces the run. A manifest is named
-by its SHA-256 (or a unique prefix of it), by the id of a run that recorded it, or by a local
-copy of the JSON file.
+Every training run logs ``dataset_manifest.json`` (its study, and the bucket, key, version id,
+SHA-256, subject and session of each features object it read) and tags itself with the
+manifest's SHA-256. Because the features bucket is versioned, a manifest names data that stays
+readable after newer versions are written: training again on exactly those versions reproduces
+the run. A manifest is named by its SHA-256 (or a unique prefix of it), by the id of a run that
+recorded it, or by a local copy of the JSON file.
 """
 
 import json
@@ -20,7 +20,7 @@ import botocore.exceptions
 
 from p300_aws.errors import MissingObjectError
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
-from p300_aws.names import REGISTERED_MODEL, TRAINING_EXPERIMENT
+from p300_aws.names import REGISTERED_MODEL, STUDY_TAG, TRAINING_EXPERIMENT
 from p300_aws.s3_objects import read_object, sha256_hex
 
 MANIFEST_TAG = "dataset_manifest_sha256"
@@ -59,10 +59,12 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A dataset manifest and its SHA-256 (of its canonical JSON, as training logs it)."""
+    """A dataset manifest and its SHA-256 (of its canonical JSON, as training logs it);
+    ``study`` None for a manifest recorded before studies existed (``system-a``'s data)."""
 
     entries: tuple[ManifestEntry, ...]
     sha256: str
+    study: str | None = None
 
     @property
     def subjects(self) -> list[str]:
@@ -73,7 +75,8 @@ class Manifest:
         return sorted({(e.subject, e.session) for e in self.entries})
 
     def to_dict(self) -> dict:
-        return {"objects": [entry_dict(e) for e in self.entries]}
+        study = {} if self.study is None else {"study": self.study}
+        return study | {"objects": [entry_dict(e) for e in self.entries]}
 
 
 def entry_dict(entry: ManifestEntry) -> dict:
@@ -87,8 +90,8 @@ def parse_manifest(document: bytes | str | Mapping) -> Manifest:
     Raises
     ------
     ManifestError
-        When it is not JSON or not ``{"objects": [{bucket, key, version_id, sha256, subject,
-        session}, ...]}``.
+        When it is not JSON or not ``{"study"?: name, "objects": [{bucket, key, version_id,
+        sha256, subject, session}, ...]}``.
     """
     if not isinstance(document, Mapping):
         try:
@@ -101,8 +104,11 @@ def parse_manifest(document: bytes | str | Mapping) -> Manifest:
             f"a manifest must be an object with an 'objects' list, got "
             f"{sorted(document) if isinstance(document, Mapping) else type(document).__name__}"
         )
+    study = document.get("study")
+    if study is not None and not isinstance(study, str):
+        raise ManifestError(f"a manifest's study must be a name, got {study!r}")
     entries = tuple(_entry(i, item) for i, item in enumerate(objects))
-    return Manifest(entries, sha256_hex(json_bytes(dict(document))))
+    return Manifest(entries, sha256_hex(json_bytes(dict(document))), study)
 
 
 def _entry(index: int, item: object) -> ManifestEntry:
@@ -168,6 +174,8 @@ class DatasetRun:
     params: Mapping[str, str]
     roc_auc: float | None
     model_versions: tuple[str, ...] = ()
+    #: The ``p300.study`` tag; None for a run from before studies (``system-a``'s data).
+    study: str | None = None
 
 
 def match_reference(reference: str, runs: Sequence[DatasetRun]) -> DatasetRun:
@@ -255,6 +263,7 @@ def dataset_runs(tracker: MlflowTracker) -> list[DatasetRun]:
             params=dict(run.data.params),
             roc_auc=run.data.metrics.get(ROC_AUC_METRIC, run.data.metrics.get(BEST_ROC_AUC_METRIC)),
             model_versions=tuple(sorted(by_run.get(run.info.run_id, []), key=int)),
+            study=run.data.tags.get(STUDY_TAG),
         )
         for run in found
         if MANIFEST_TAG in run.data.tags

@@ -30,6 +30,7 @@ from p300.drift import (
     incomparability,
 )
 from p300.features_io import TrainingSet, params_hash, read_features
+from p300.studies import SYSTEM_A_NAME
 from p300_aws.alerts import Alert, raise_alert
 from p300_aws.events import Event, Result
 from p300_aws.mlflow_rest import MlflowRestTracker
@@ -42,13 +43,13 @@ from p300_aws.names import (
     METRIC_NAMESPACE,
     MLFLOW_ARTIFACTS_BUCKET,
     REGISTERED_MODEL,
+    STUDY_TAG,
 )
 from p300_aws.s3_objects import find_object, read_object
 
 REFERENCE_ARTIFACT = "drift_reference.json"
 #: Aliases whose model's reference is used, in order of preference.
 REFERENCE_ALIASES = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
-TOPIC_ARN_ENV = "ALERTS_TOPIC_ARN"
 SUBJECT_DIMENSION = "Subject"
 HTTP_TIMEOUT_S = 10.0
 
@@ -68,16 +69,19 @@ def training_reference(training_set: TrainingSet, *, subjects: Sequence[str]) ->
 
 @dataclass(frozen=True)
 class ModelReference:
-    """The registered model version whose training data new subjects are compared with."""
+    """The registered model version whose training data new subjects are compared with, and
+    the study it was trained on (its ``p300.study`` tag; untagged versions predate studies and
+    were trained on ``system-a``'s data)."""
 
     alias: str
     version: str
     run_id: str
     artifact_uri: str
+    study: str = SYSTEM_A_NAME
 
     def to_dict(self) -> dict:
         return {"model": REGISTERED_MODEL, "alias": self.alias, "version": self.version,
-                "run_id": self.run_id}  # fmt: skip
+                "run_id": self.run_id, "study": self.study}  # fmt: skip
 
 
 def resolve_model(
@@ -100,9 +104,11 @@ def resolve_model(
         run = tracker.get("runs/get", {"run_id": version["run_id"]})
         if run is None:
             raise OSError(f"MLflow has no run {version['run_id']} of {REGISTERED_MODEL} v{version}")
+        tags = {tag["key"]: tag["value"] for tag in version.get("tags", [])}
         return ModelReference(
-            alias, str(version["version"]), version["run_id"], run["run"]["info"]["artifact_uri"]
-        )
+            alias, str(version["version"]), version["run_id"], run["run"]["info"]["artifact_uri"],
+            tags.get(STUDY_TAG, SYSTEM_A_NAME),
+        )  # fmt: skip
     return None
 
 
@@ -171,6 +177,8 @@ class DriftCheckRequest(Event):
     session: str
     features_key: str
     features_version_id: str | None = None
+    #: The subject's study: it is compared only with a model of the same study.
+    study: str = SYSTEM_A_NAME
 
 
 class DriftSkipped(Result):
@@ -229,6 +237,13 @@ def check_subject(
         aliases = " or ".join(REFERENCE_ALIASES)
         return NoReference(
             reason=f"no version of {REGISTERED_MODEL} has alias {aliases}: nothing to compare"
+        )
+    if model.study != request.study:
+        return Incompatible(
+            reason=f"{REGISTERED_MODEL} v{model.version} ({model.alias}) was trained on study "
+            f"{model.study!r}, the subject belongs to study {request.study!r}: studies are "
+            "preprocessed differently and never compared",
+            reference=model.to_dict(),
         )
     if reference is None:
         return NoReference(

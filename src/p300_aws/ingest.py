@@ -4,8 +4,13 @@ The bytes validated and hashed are the bytes written: the landing object is read
 body is written (a file over the size limit is hashed in chunks and copied server-side on the
 condition that its ETag is unchanged). The landing object is deleted only after every write was
 read back with its version and SHA-256, and only if no newer upload replaced it: no byte is lost.
+
+The study of an upload is its key's ``study_<name>/`` folder, else its ``study`` metadata, else
+``system-a`` (`p300_aws.keys`); an upload naming a study that does not exist is quarantined
+(`UNKNOWN_STUDY`). The result names the study version the item is processed with.
 """
 
+import io
 import json
 import logging
 import urllib.parse
@@ -19,7 +24,7 @@ from p300.raw_io import validate_recording_bytes
 from p300_aws import keys
 from p300_aws.errors import BadKeyError, MissingObjectError
 from p300_aws.events import Event, Result
-from p300_aws.feature_params import features_are_current
+from p300_aws.feature_params import needs_processing
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import (
     ObjectHead,
@@ -33,11 +38,16 @@ from p300_aws.s3_objects import (
     sha256_hex,
     stream_sha256,
 )
+from p300_aws.studies import StudyProfiles, UnknownStudyError
 
 log = logging.getLogger(__name__)
 
 #: Problem code of a landing key from which no subject/session can be read.
 BAD_KEY = "BAD_KEY"
+#: Problem code of an upload naming a study that does not exist.
+UNKNOWN_STUDY = "UNKNOWN_STUDY"
+#: Parquet schema metadata naming the study of a recording (when its key names none).
+STUDY_METADATA = b"study"
 #: Object metadata naming the landing key an object came from (URL-encoded: metadata is ASCII).
 LANDING_KEY_METADATA = "landing-key"
 
@@ -48,6 +58,9 @@ class IngestEvent(Event):
     bucket: Literal[LANDING_BUCKET]  # type: ignore[valid-type]
     #: The landing key, already URL-decoded.
     key: Annotated[str, Field(min_length=1)]
+    #: Study name → the version this execution processes it with (catch-up plans pin them);
+    #: a study not named here is processed with its latest version.
+    study_versions: dict[str, int] | None = None
 
 
 class IngestResult(Result):
@@ -56,6 +69,8 @@ class IngestResult(Result):
     outcome: Literal["ingested", "duplicate", "quarantined", "missing"]
     landing_key: str
     sha256: str | None = None
+    study: str | None = None
+    study_version: int | None = None
     subject: str | None = None
     session: str | None = None
     raw_key: str | None = None
@@ -66,7 +81,12 @@ class IngestResult(Result):
 
 
 def ingest_object(
-    s3, key: str, *, params_hash: str, max_bytes: int = DEFAULT_MAX_BYTES
+    s3,
+    key: str,
+    *,
+    profiles: StudyProfiles,
+    study_versions: dict[str, int] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IngestResult:
     """Validate landing object ``key`` and move it to the raw bucket or to quarantine.
 
@@ -75,9 +95,11 @@ def ingest_object(
     s3 : boto3 S3 client
     key : str
         Landing key, already URL-decoded.
-    params_hash : str
-        Hash of the current preprocessing parameters: a duplicate needs processing only when its
-        features were made from other bytes or parameters.
+    profiles : StudyProfiles
+        The study profiles: the upload's study must exist, and a duplicate needs processing
+        only when its features were made from other bytes or another profile's parameters.
+    study_versions : dict of str to int, optional
+        The version of each study to process with (default: the latest).
     max_bytes : int
         Larger files are quarantined (``FILE_TOO_LARGE``) without being parsed.
     """
@@ -98,27 +120,45 @@ def ingest_object(
             landing_ids,
             file_subject=report.recording.subject,
             file_session=report.recording.session,
+            file_study=_file_study(landing.body),
         )
     except BadKeyError as exc:
-        problems.insert(0, {"code": BAD_KEY, "severity": str(Severity.ERROR), "message": str(exc)})
+        problems.insert(0, _error(BAD_KEY, str(exc)))
         landing_ids, ids = None, None
     if ids is None:
         return _quarantine(s3, landing, digest, problems, landing_ids)
-    return _store(s3, landing, digest, ids, problems, params_hash=params_hash)
+    try:
+        profile = profiles.get(ids.study, (study_versions or {}).get(ids.study))
+    except UnknownStudyError as exc:
+        problems.insert(0, _error(UNKNOWN_STUDY, str(exc)))
+        return _quarantine(s3, landing, digest, problems, landing_ids)
+    return _store(s3, landing, digest, ids, problems, profile=profile)
 
 
-def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash: str):
+def _error(code: str, message: str) -> dict:
+    return {"code": code, "severity": str(Severity.ERROR), "message": message}
+
+
+def _file_study(body: bytes) -> str | None:
+    """The ``study`` of a valid Parquet file's schema metadata, None when it names none."""
+    import pyarrow.parquet as pq  # already loaded: the file was just validated with it
+
+    metadata = pq.ParquetFile(io.BytesIO(body)).schema_arrow.metadata or {}
+    study = metadata.get(STUDY_METADATA)
+    return None if study is None else study.decode(errors="replace")
+
+
+def _store(s3, landing: StoredObject, digest: str, ids, problems, *, profile):
     raw_key = keys.raw_key(ids)
     current = find_object(s3, RAW_BUCKET, raw_key)
+    ids_fields = {"study": ids.study, "study_version": profile.version, "subject": ids.subject,
+                  "session": ids.session, "raw_key": raw_key}  # fmt: skip
     if current is not None and current.sha256 == digest:
         _delete_landing(s3, landing.head)
         return IngestResult(
-            outcome="duplicate", landing_key=landing.head.key, sha256=digest,
-            subject=ids.subject, session=ids.session, raw_key=raw_key,
+            outcome="duplicate", landing_key=landing.head.key, sha256=digest, **ids_fields,
             raw_version_id=current.version_id,
-            needs_processing=not features_are_current(
-                s3, ids, raw_sha256=digest, params_hash=params_hash
-            ),
+            needs_processing=needs_processing(s3, ids, raw_sha256=digest, profile=profile),
             problems=problems,
         )  # fmt: skip
     written = put_verified(
@@ -128,15 +168,15 @@ def _store(s3, landing: StoredObject, digest: str, ids, problems, *, params_hash
         landing.body,
         metadata={
             LANDING_KEY_METADATA: urllib.parse.quote(landing.head.key),
+            "study": ids.study,
             "subject": ids.subject,
             "session": ids.session,
         },
     )
     _delete_landing(s3, landing.head)
     return IngestResult(
-        outcome="ingested", landing_key=landing.head.key, sha256=digest, subject=ids.subject,
-        session=ids.session, raw_key=raw_key, raw_version_id=written.version_id,
-        needs_processing=True, problems=problems,
+        outcome="ingested", landing_key=landing.head.key, sha256=digest, **ids_fields,
+        raw_version_id=written.version_id, needs_processing=True, problems=problems,
     )  # fmt: skip
 
 
@@ -199,6 +239,7 @@ def _move_to_quarantine(
         outcome="quarantined",
         landing_key=key,
         sha256=digest,
+        study=landing_ids.study if landing_ids else None,
         subject=landing_ids.subject if landing_ids else None,
         session=landing_ids.session if landing_ids else None,
         problems=problems,

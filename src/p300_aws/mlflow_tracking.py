@@ -302,8 +302,17 @@ class MlflowTracker:
 
         return self.retry(log_model, what="log the model")
 
-    def register(self, model_uri: str, run_id: str, *, name: str, alias: str | None) -> str:
-        """Register ``model_uri`` as a new version of ``name``, then set ``alias`` on it.
+    def register(
+        self,
+        model_uri: str,
+        run_id: str,
+        *,
+        name: str,
+        alias: str | None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Register ``model_uri`` as a new version of ``name`` with ``tags``, then set ``alias``
+        on it.
 
         If setting the alias fails, the new version is deleted again (best effort) so that no
         version is left registered half-way. Returns the version number as text.
@@ -321,7 +330,10 @@ class MlflowTracker:
                 return found
             attempted = True
             with process_wide_mlflow(self.tracking_uri):
-                return str(mlflow.register_model(model_uri, name, await_registration_for=0).version)
+                registered = mlflow.register_model(
+                    model_uri, name, await_registration_for=0, tags=dict(tags or {})
+                )
+                return str(registered.version)
 
         version = self.retry(create_version, what=f"register a version of {name!r}")
         if alias is None:

@@ -36,11 +36,30 @@ TRAIN_TIMEOUT_S = 600
 
 # MLflow.
 REGISTERED_MODEL = "P300-Classifier"
+#: Tags of MLflow runs and registered model versions naming their study and its profile version.
+STUDY_TAG, STUDY_VERSION_TAG = "p300.study", "p300.study_version"
+#: Tags on runs, registered models and versions of a subject's own model: the subject, and the
+#: kind (``population`` or ``subject``, as `p300_serving.model` names them).
+SUBJECT_TAG, KIND_TAG = "p300.subject", "p300.kind"
 PREPROCESSING_EXPERIMENT = "p300-preprocessing"
 TRAINING_EXPERIMENT = "p300-training"
+CALIBRATION_EXPERIMENT = "p300-calibration"
+
+
+def subject_model_name(study: str, subject: str) -> str:
+    """The registered model of one subject's calibrated models: ``P300-<study>_<subject>``.
+
+    Study names and subject ids never hold ``_`` (nor MLflow's forbidden ``/`` and ``:``), so the
+    name says unambiguously which study and subject it belongs to.
+    """
+    return f"P300-{study}_{subject}"
+
 
 # Serving.
 PREDICT_FUNCTION = "p300-predict"
+#: The per-subject serving registry: ``<study>/<subject>/routing.json`` and bundles
+#: (`p300_aws.serving_registry`); the predict function reads it, the release commands write it.
+MODEL_SERVING_BUCKET = "p300-model-serving"
 API_NAME = "p300-api"
 API_STAGE = "prod"
 
@@ -56,10 +75,14 @@ ALERTS_TOPIC = "p300-alerts"
 METRIC_NAMESPACE = "P300"
 #: 1 when a drift check finds drift, else 0 (no dimensions).
 DRIFT_METRIC = "DriftDetected"
+#: 1 when a preprocessed recording raised a data-quality alert (unusable, too few epochs kept,
+#: or a profile that does not fit it), else 0 (no dimensions; also per study, "Study").
+DATA_QUALITY_METRIC = "DataQuality"
 #: Number of serving aliases failing their `/health` probe (also per alias, dimension "Alias").
 HEALTH_METRIC = "HealthProbeFailures"
 #: Latency in ms of each alias's `/health` answer (dimension "Alias"; the console's traffic page).
 HEALTH_LATENCY_METRIC = "HealthProbeLatency"
 HEALTH_PROBE_FUNCTION = "p300-health-probe"
 DRIFT_ALARM = "p300-drift-detected"
+DATA_QUALITY_ALARM = "p300-data-quality"
 HEALTH_ALARM = "p300-health-probe-failures"

@@ -3,7 +3,9 @@
 Event mode: the execution input is the raw EventBridge "Object Created" event of an upload to the
 landing zone; the plan is that one object (keys arrive URL-encoded). Catch-up mode (the hourly
 rule's ``{"catch_up": true}``): every object waiting in the landing zone, plus every raw object
-whose features are missing or stale and that no landing object is about to replace. At the end
+whose features are missing or stale (made from other bytes, or with other parameters than its
+study's current profile) and that no landing object is about to replace. A catch-up plan pins
+the version of every study, so the whole execution processes each study with one version. At the end
 of an execution, ``{"summarize": true, "mode", "results"}`` groups the items' outcomes.
 """
 
@@ -15,13 +17,19 @@ from pydantic import Discriminator, RootModel, Tag
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.events import Event, Result, StepOutput
-from p300_aws.feature_params import features_are_current
+from p300_aws.feature_params import needs_processing
 from p300_aws.names import LANDING_BUCKET, RAW_BUCKET
 from p300_aws.s3_objects import head_object, list_keys
+from p300_aws.studies import StudyProfiles
 
 EVENT_MODE, CATCH_UP_MODE = "event", "catch_up"
 type Mode = Literal["event", "catch_up"]
-SUMMARY_GROUPS = ("processed", "skipped", "quarantined", "failed")
+#: How an execution's items end: features written; nothing to do (duplicates, features already
+#: current); refused by preprocessing (a profile that does not fit, no usable epochs left);
+#: refused by ingest (moved to quarantine); failed.
+SUMMARY_GROUPS = ("processed", "skipped", "rejected", "quarantined", "failed")
+#: Item outcomes that name their own group; every other outcome is skipped.
+_OWN_GROUP = ("processed", "rejected", "quarantined", "failed")
 
 
 class S3Bucket(StepOutput):
@@ -84,6 +92,8 @@ class LandingItem(Result):
 
     bucket: str
     key: str
+    #: Catch-up only: the version of each study the execution processes with.
+    study_versions: dict[str, int] | None = None
 
 
 class RawItem(Result):
@@ -91,6 +101,8 @@ class RawItem(Result):
 
     raw_key: str
     raw_version_id: str | None
+    study: str
+    study_version: int
     subject: str
     session: str
     sha256: str | None
@@ -105,6 +117,7 @@ class Plan(Result):
 
 
 class SummaryEntry(Result):
+    study: str | None
     subject: str | None
     session: str | None
     key: str | None
@@ -117,6 +130,7 @@ class ExecutionSummary(Result):
     mode: Mode
     processed: list[SummaryEntry]
     skipped: list[SummaryEntry]
+    rejected: list[SummaryEntry]
     quarantined: list[SummaryEntry]
     failed: list[SummaryEntry]
     results: list[dict[str, Any]]
@@ -128,41 +142,50 @@ def plan_from_event(event: S3ObjectCreated) -> Plan:
     return Plan(items=[LandingItem(bucket=event.detail.bucket.name, key=key)], mode=EVENT_MODE)
 
 
-def plan_catch_up(s3, *, params_hash: str) -> Plan:
-    """Every landing object, then every raw object with missing or stale features."""
+def plan_catch_up(s3, *, profiles: StudyProfiles) -> Plan:
+    """Every landing object, then every raw object whose features are missing or stale for the
+    current profile of its study; every item pinned to the studies' current versions."""
+    versions = {name: profiles.latest_version(name) for name in profiles.names()}
     landing_keys = [key for key in list_keys(s3, LANDING_BUCKET) if not key.endswith("/")]
     pending = {_target_raw_key(key) for key in landing_keys} - {None}
     items: list[LandingItem | RawItem] = [
-        LandingItem(bucket=LANDING_BUCKET, key=key) for key in landing_keys
+        LandingItem(bucket=LANDING_BUCKET, key=key, study_versions=versions) for key in landing_keys
     ]
-    for raw_key in list_keys(s3, RAW_BUCKET, prefix="subject="):
+    for raw_key in list_keys(s3, RAW_BUCKET, prefix=keys.LAYOUT_PREFIX):
         try:
             ids = keys.parse_raw_key(raw_key)
         except BadKeyError:
             continue  # not ours (a user's stray object); ingest never writes such keys
-        if raw_key in pending:
-            continue  # the landing object will decide whether this subject/session needs work
+        if raw_key in pending or ids.study not in versions:
+            # The landing object will decide whether this subject/session needs work; a study
+            # without a profile cannot have been ingested (its raw object is not ours).
+            continue
+        profile = profiles.get(ids.study, versions[ids.study])
         head = head_object(s3, RAW_BUCKET, raw_key)
-        if head.sha256 and features_are_current(
-            s3, ids, raw_sha256=head.sha256, params_hash=params_hash
-        ):
+        if not needs_processing(s3, ids, raw_sha256=head.sha256, profile=profile):
             continue
         items.append(
-            RawItem(raw_key=raw_key, raw_version_id=head.version_id, subject=ids.subject,
-                    session=ids.session, sha256=head.sha256)
+            RawItem(raw_key=raw_key, raw_version_id=head.version_id, study=ids.study,
+                    study_version=profile.version, subject=ids.subject, session=ids.session,
+                    sha256=head.sha256)
         )  # fmt: skip
     return Plan(items=items, mode=CATCH_UP_MODE)
 
 
 def _target_raw_key(landing_key: str) -> str | None:
-    """The raw key a landing key will be ingested to, when the key alone says so."""
+    """The raw key a landing key will be ingested to, when the key alone says so.
+
+    A key without a study folder is taken for ``system-a``'s: its file could name another
+    study, and then the raw object this hides is processed by the next catch-up instead.
+    """
     try:
         landing = keys.parse_landing_key(landing_key)
     except BadKeyError:
         return None
     if landing.subject is None or landing.session is None:
         return None
-    return keys.raw_key(keys.SubjectSession(landing.subject, landing.session))
+    study = landing.study or keys.DEFAULT_STUDY
+    return keys.raw_key(keys.SubjectSession(study, landing.subject, landing.session))
 
 
 def summarize(results: list[Mapping]) -> dict:
@@ -177,16 +200,12 @@ def summarize(results: list[Mapping]) -> dict:
     Returns
     -------
     dict
-        ``{"processed", "skipped", "quarantined", "failed"}``, each a list of
-        ``{"subject", "session", "key", "reason"}``.
+        `SUMMARY_GROUPS`, each a list of ``{"study", "subject", "session", "key", "reason"}``.
     """
     groups: dict[str, list[dict]] = {name: [] for name in SUMMARY_GROUPS}
     for result in results:
         outcome = result.get("outcome")
-        group = {"processed": "processed", "quarantined": "quarantined", "failed": "failed"}.get(
-            outcome, "skipped"
-        )
-        groups[group].append(_entry(result))
+        groups[outcome if outcome in _OWN_GROUP else "skipped"].append(_entry(result))
     return groups
 
 
@@ -198,12 +217,16 @@ def _entry(result: Mapping) -> dict:
     elif outcome == "quarantined":
         problems = result.get("problems", [])
         reason = next((p["code"] for p in problems if p.get("severity") == "error"), "")
+    elif outcome == "rejected":
+        reason = str(result.get("code"))
     else:
         reason = str(outcome)
     return {
+        "study": result.get("study", item.get("study")),
         "subject": result.get("subject", item.get("subject")),
         "session": result.get("session", item.get("session")),
-        "key": result.get("features_key")
+        "key": result.get("rejection_key")
+        or result.get("features_key")
         or result.get("landing_key")
         or item.get("key")
         or item.get("raw_key"),
@@ -224,12 +247,12 @@ def summarize_execution(request: SummarizeRequest) -> ExecutionSummary:
 
 
 def run_request(
-    s3, request: S3ObjectCreated | CatchUpRequest | SummarizeRequest, *, params_hash: str
+    s3, request: S3ObjectCreated | CatchUpRequest | SummarizeRequest
 ) -> Plan | ExecutionSummary:
     """The plan of an execution input (see the module docstring), or the execution's summary."""
     match request:
         case SummarizeRequest():
             return summarize_execution(request)
         case CatchUpRequest():
-            return plan_catch_up(s3, params_hash=params_hash)
+            return plan_catch_up(s3, profiles=StudyProfiles(s3))
     return plan_from_event(request)

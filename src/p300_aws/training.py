@@ -1,11 +1,14 @@
-"""Train a classifier on the latest features of every processed subject; track and register it.
+"""Train a classifier on the latest features of one study's processed subjects; track and
+register it. Training never mixes studies: it reads only ``study=<name>/`` features.
 
 One MLflow run in ``p300-training`` holds the parameters, pooled and per-subject held-out metrics,
 plots, ``training_subjects.json``, ``dataset_manifest.json`` (every input object's bucket, key,
 version id and SHA-256; the manifest's own SHA-256 is the run tag ``dataset_manifest_sha256``),
 ``feature_schema.json``, ``drift_reference.json`` (what `p300_aws.drift_check` compares new
-subjects with) and the fitted model. The model is registered as ``P300-Classifier`` only
-after all of that was logged and the run finished.
+subjects with) and the fitted model. The run and the registered version are tagged
+``p300.study`` and ``p300.study_version`` (the profile version the features were made with), and
+the manifest names the study. The model is registered as ``P300-Classifier`` only after all of
+that was logged and the run finished.
 """
 
 import importlib.metadata
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from p300 import plots
 from p300.evaluation import TrainingResult, fit_and_evaluate
@@ -26,16 +29,20 @@ from p300.features_io import (
     read_training_set,
 )
 from p300.models import DEFAULT_MODEL, MODEL_NAMES
+from p300.studies import SYSTEM_A_NAME
 from p300_aws import datasets, keys
 from p300_aws.datasets import MANIFEST_TAG
 from p300_aws.drift_check import REFERENCE_ARTIFACT, training_reference
 from p300_aws.errors import BadKeyError
 from p300_aws.events import Event, JsonTuple, Number, Result
+from p300_aws.feature_params import STUDY_VERSION
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
 from p300_aws.names import (
     CHALLENGER_ALIAS,
     FEATURES_BUCKET,
     REGISTERED_MODEL,
+    STUDY_TAG,
+    STUDY_VERSION_TAG,
     TRAIN_TIMEOUT_S,
     TRAINING_EXPERIMENT,
 )
@@ -44,6 +51,8 @@ from p300_aws.s3_objects import list_keys, read_object, sha256_hex
 METRIC_NAMES = ("roc_auc", "balanced_accuracy", "accuracy", "kappa", "n_epochs", "n_target")
 #: Epochs drawn (evenly) for the ERP figure: the picture does not change with more.
 ERP_MAX_EPOCHS = 3000
+
+type StudyName = Annotated[str, AfterValidator(keys.check_study)]
 
 
 class TrainRequest(Event):
@@ -60,6 +69,8 @@ class TrainRequest(Event):
     seed: int = 42
     #: SHA-256 of a recorded dataset manifest: train on exactly its object versions.
     dataset: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    #: The study whose features are read (a manifest names its own).
+    study: StudyName = SYSTEM_A_NAME
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +96,8 @@ class TrainResult(Result):
     run_id: str
     model_name: str
     classifier: str
+    study: str
+    study_version: int | None
     model_version: str
     alias: str | None
     metrics: dict[str, Any]
@@ -104,22 +117,35 @@ class FeaturesObject:
     subject: str
     session: str
     body: bytes = field(repr=False)
+    #: The study profile version it was made with (its ``study-version`` metadata), if known.
+    study_version: int | None = None
 
 
-def read_latest_features(s3) -> list[FeaturesObject]:
-    """The current version of every ``subject=<S>/session=<N>/features.parquet``, by key."""
+def read_latest_features(s3, study: str) -> list[FeaturesObject]:
+    """The current version of every ``study=<study>/subject=<S>/session=<N>/features.parquet``,
+    by key."""
     objects = []
-    for key in list_keys(s3, FEATURES_BUCKET, prefix="subject="):
+    for key in list_keys(s3, FEATURES_BUCKET, prefix=keys.study_prefix(study)):
         try:
             ids = keys.parse_features_key(key)
         except BadKeyError:
             continue  # not written by the pipeline
         stored = read_object(s3, FEATURES_BUCKET, key)
+        version = stored.head.metadata.get(STUDY_VERSION)
         objects.append(
             FeaturesObject(key, stored.head.version_id, sha256_hex(stored.body), ids.subject,
-                           ids.session, stored.body)
+                           ids.session, stored.body,
+                           int(version) if version and version.isdigit() else None)
         )  # fmt: skip
     return objects
+
+
+def study_version_of(objects: list[FeaturesObject]) -> int | None:
+    """The profile version training data was made with: the highest its objects name (objects
+    kept together share one params hash, so versions that differ changed only the montage or
+    the description); None when none names one."""
+    versions = [o.study_version for o in objects if o.study_version is not None]
+    return max(versions) if versions else None
 
 
 def select_compatible(
@@ -165,9 +191,11 @@ def _difference(expected, actual) -> str:
     return "preprocessed differently"
 
 
-def dataset_manifest(objects: list[FeaturesObject]) -> dict:
-    """Every input object's bucket, key, version id, SHA-256, subject and session, by key."""
+def dataset_manifest(objects: list[FeaturesObject], *, study: str) -> dict:
+    """The study, and every input object's bucket, key, version id, SHA-256, subject and
+    session, by key."""
     return {
+        "study": study,
         "objects": [
             {"bucket": FEATURES_BUCKET, "key": o.key, "version_id": o.version_id,
              "sha256": o.sha256, "subject": o.subject, "session": o.session}
@@ -206,10 +234,12 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> Tra
         tags={"model_name": request.model_name},
     )
     try:
-        objects, excluded = _training_objects(s3, tracker, request)
+        study, objects, excluded = _training_objects(s3, tracker, request)
+        tags = study_tags(study, study_version_of(objects))
+        tracker.log_values(run_id, tags=tags)
         training_set = read_training_set([o.body for o in objects])
         result = _fit(request, training_set)
-        manifest = json_bytes(dataset_manifest(objects))
+        manifest = json_bytes(dataset_manifest(objects, study=study))
         manifest_sha256 = sha256_hex(manifest)
         model = tracker.log_sklearn_model(
             run_id, result.model, pip_requirements=_pip_requirements(request.model_name)
@@ -218,7 +248,7 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> Tra
                  manifest_sha256=manifest_sha256)  # fmt: skip
         tracker.end_run(run_id)
         alias = CHALLENGER_ALIAS if request.auto_set_challenger_alias else None
-        version = tracker.register(model.uri, run_id, name=REGISTERED_MODEL, alias=alias)
+        version = tracker.register(model.uri, run_id, name=REGISTERED_MODEL, alias=alias, tags=tags)
     except BaseException:
         tracker.mark_failed(run_id)
         raise
@@ -226,6 +256,8 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> Tra
         run_id=run_id,
         model_name=REGISTERED_MODEL,
         classifier=request.model_name,
+        study=study,
+        study_version=study_version_of(objects),
         model_version=version,
         alias=alias,
         metrics=result.report.pooled.to_dict(),
@@ -236,19 +268,29 @@ def train_and_register(s3, tracker: MlflowTracker, request: TrainRequest) -> Tra
     )
 
 
-def _training_objects(s3, tracker, request: TrainRequest) -> tuple[list[FeaturesObject], list]:
-    """The latest compatible features and the excluded ones; with ``request.dataset``, exactly
-    the object versions of that manifest (already checked compatible when it was recorded)."""
+def study_tags(study: str, version: int | None) -> dict[str, str]:
+    """The ``p300.study`` (and ``p300.study_version``) tags of a run or model version."""
+    return {STUDY_TAG: study} | ({} if version is None else {STUDY_VERSION_TAG: str(version)})
+
+
+def _training_objects(s3, tracker, request: TrainRequest) -> tuple[str, list[FeaturesObject], list]:
+    """The study, its latest compatible features and the excluded ones; with
+    ``request.dataset``, the manifest's study and exactly its object versions (already checked
+    compatible when it was recorded)."""
     if request.dataset is not None:
         manifest, _ = datasets.fetch_manifest(tracker, request.dataset)
-        return [
+        objects = [
             FeaturesObject(e.key, e.version_id, e.sha256, e.subject, e.session, body)
             for e, body in datasets.read_manifest_versions(s3, manifest)
-        ], []
-    objects = read_latest_features(s3)
+        ]
+        return manifest.study or request.study, objects, []
+    objects = read_latest_features(s3, request.study)
     if not objects:
-        raise ValueError(f"no features in s3://{FEATURES_BUCKET}: process recordings first")
-    return select_compatible(objects, subjects=request.subjects)
+        raise ValueError(
+            f"no features of study {request.study!r} in s3://{FEATURES_BUCKET}/"
+            f"{keys.study_prefix(request.study)}: process its recordings first"
+        )
+    return request.study, *select_compatible(objects, subjects=request.subjects)
 
 
 def _fit(request: TrainRequest, training_set: TrainingSet) -> TrainingResult:

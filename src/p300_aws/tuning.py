@@ -22,7 +22,9 @@ from p300.evaluation import fit_and_evaluate
 from p300.feature_selection import make_time_selector
 from p300.features_io import FeaturesSchemaInfo, read_training_set
 from p300.search_space import DEFAULT_GRID, TrialParams, best_trial, expand_grid
+from p300.studies import SYSTEM_A_NAME
 from p300_aws import datasets
+from p300_aws.calibration_job import CalibrateRequest, CalibrateResult, calibrate_subject
 from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG
 from p300_aws.events import Event, JsonTuple, Number, Result
 from p300_aws.mlflow_tracking import MlflowTracker, json_bytes
@@ -36,6 +38,8 @@ from p300_aws.training import (
     dataset_manifest,
     features_by_subject,
     run_metrics,
+    study_tags,
+    study_version_of,
     train_and_register,
 )
 
@@ -99,6 +103,13 @@ class TuningContext(Event):
     auto_set_challenger_alias: bool
     max_concurrency: int
     trials: JsonTuple[TrialParams]
+    #: The study of the frozen dataset and the profile version its features were made with.
+    study: str = SYSTEM_A_NAME
+    study_version: int | None = None
+
+    @property
+    def study_tags(self) -> dict[str, str]:
+        return study_tags(self.study, self.study_version)
 
 
 class TrialOutcome(Event):
@@ -157,22 +168,28 @@ def action(event: object) -> str:
 
 
 class TrainEvent(RootModel):
-    """Every ``p300-train`` event: a training request (no ``action``) or a tuning step."""
+    """Every ``p300-train`` event: a training request (no ``action``), a tuning step, or one
+    subject's calibration (`p300_aws.calibration_job`)."""
 
     root: Annotated[
         Annotated[TrainRequest, Tag(TRAIN)]
         | Annotated[StartTuning, Tag("start_tuning")]
         | Annotated[RunTrial, Tag("run_trial")]
-        | Annotated[PickBest, Tag("pick_best")],
+        | Annotated[PickBest, Tag("pick_best")]
+        | Annotated[CalibrateRequest, Tag("calibrate")],
         Discriminator(action),
     ]
 
 
 def run_job(
-    s3, tracker: MlflowTracker, job: TrainRequest | StartTuning | RunTrial | PickBest
-) -> TrainResult | TuningContext | TrialOutcome | TuningResult:
-    """Run the training or the tuning step ``job`` asks for."""
+    s3,
+    tracker: MlflowTracker,
+    job: TrainRequest | StartTuning | RunTrial | PickBest | CalibrateRequest,
+) -> TrainResult | TuningContext | TrialOutcome | TuningResult | CalibrateResult:
+    """Run the training, the tuning step or the calibration ``job`` asks for."""
     match job:
+        case CalibrateRequest():
+            return calibrate_subject(s3, tracker, job)
         case StartTuning():
             return start_tuning(s3, tracker, job.request)
         case RunTrial():
@@ -193,8 +210,9 @@ def start_tuning(s3, tracker: MlflowTracker, request: TuningRequest) -> TuningCo
     subjects = None if request.subjects is None else list(request.subjects)
     try:
         # The latest compatible features, or exactly the versions of ``dataset`` when given.
-        objects, excluded = _training_objects(s3, tracker, request)
-        manifest = json_bytes(dataset_manifest(objects))
+        study, objects, excluded = _training_objects(s3, tracker, request)
+        study_version = study_version_of(objects)
+        manifest = json_bytes(dataset_manifest(objects, study=study))
         tracker.log_bytes(parent, MANIFEST_ARTIFACT, manifest)
         tracker.log_json(parent, "excluded_subjects.json", excluded)
         tracker.log_values(
@@ -202,12 +220,14 @@ def start_tuning(s3, tracker: MlflowTracker, request: TuningRequest) -> TuningCo
             params={"n_trials": len(trials), "seed": request.seed,
                     "training_subjects_percentage": request.training_subjects_percentage,
                     "subjects": subjects, "max_concurrency": request.max_concurrency},
-            tags={MANIFEST_TAG: sha256_hex(manifest)},
+            tags={MANIFEST_TAG: sha256_hex(manifest)} | study_tags(study, study_version),
         )  # fmt: skip
     except BaseException:
         tracker.mark_failed(parent)
         raise
     return TuningContext(
+        study=study,
+        study_version=study_version,
         parent_run_id=parent,
         dataset_manifest_sha256=sha256_hex(manifest),
         training_subjects_percentage=request.training_subjects_percentage,
@@ -228,7 +248,8 @@ def run_trial(
     run_id = tracker.start_run(
         TRAINING_EXPERIMENT,
         run_name=f"trial-{index}",
-        tags={PARENT_RUN_TAG: parent, "trial_index": str(index), "model_name": trial.model_name},
+        tags={PARENT_RUN_TAG: parent, "trial_index": str(index), "model_name": trial.model_name}
+        | context.study_tags,
     )
     try:
         manifest = _frozen_manifest(tracker, parent, context.dataset_manifest_sha256)
@@ -305,7 +326,7 @@ def pick_best(
         tracker.end_run(parent)
         alias = CHALLENGER_ALIAS if context.auto_set_challenger_alias else None
         version = tracker.register(best["model_uri"], best["run_id"], name=REGISTERED_MODEL,
-                                   alias=alias)  # fmt: skip
+                                   alias=alias, tags=context.study_tags)  # fmt: skip
     except BaseException:
         tracker.mark_failed(parent)
         raise

@@ -10,10 +10,11 @@ API key), in `UPLOAD_ROUTES`:
 - ``/uploads/multipart/<upload_id>/complete`` `CompleteRequest`;
 - ``/uploads/multipart/<upload_id>/abort`` `AbortRequest`.
 
-Every object lands at ``subject_<S>/session_<N>/<file_name>``, a key the ingest pipeline reads
-subject and session from (`p300_aws.keys`). The router (`p300_aws.upload_routes`) answers a bad
-request 400 with a message naming the field, the allowed values and the value received, and an
-unknown upload id 404.
+Every object lands at ``[study_<name>/]subject_<S>/session_<N>/<file_name>``, a key the ingest
+pipeline reads study, subject and session from (`p300_aws.keys`); without a ``study`` the
+recording belongs to its file's ``study`` metadata, else to ``system-a``. The router
+(`p300_aws.upload_routes`) answers a bad request 400 with a message naming the field, the
+allowed values and the value received, and an unknown upload id 404.
 """
 
 import base64
@@ -28,6 +29,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from p300.limits import DEFAULT_MAX_BYTES
+from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.events import problems
 from p300_aws.keys import check_id, parse_landing_key
@@ -56,15 +58,17 @@ def _file_name(value: str) -> str:
 
 
 def _upload_key(value: str) -> str:
-    """A multipart upload's key: the ``subject_<S>/session_<N>/<file>`` it was started with."""
+    """A multipart upload's key: the ``[study_<name>/]subject_<S>/session_<N>/<file>`` it was
+    started with."""
     try:
         parsed = parse_landing_key(value)
     except BadKeyError:
         parsed = None
-    if parsed is None or parsed.session is None or value.count("/") != 2:
+    depth = 2 if parsed is None or parsed.study is None else 3
+    if parsed is None or parsed.session is None or value.count("/") != depth:
         raise ValueError(
-            f"key must be the subject_<S>/session_<N>/<file>.parquet key the upload was "
-            f"started with, got {value!r}"
+            f"key must be the [study_<name>/]subject_<S>/session_<N>/<file>.parquet key the "
+            f"upload was started with, got {value!r}"
         )
     return value
 
@@ -77,6 +81,7 @@ def _distinct(numbers: list[int]) -> list[int]:
 
 type SubjectId = Annotated[str, AfterValidator(functools.partial(check_id, name="subject"))]
 type SessionId = Annotated[str, AfterValidator(functools.partial(check_id, name="session"))]
+type StudyName = Annotated[str, AfterValidator(functools.partial(keys.check_study, name="study"))]
 type FileName = Annotated[str, AfterValidator(_file_name)]
 type UploadKey = Annotated[str, AfterValidator(_upload_key)]
 type PartNumber = Annotated[int, Field(ge=1, le=MAX_PART_NUMBER)]
@@ -89,11 +94,13 @@ class Body(BaseModel):
 
 
 class MultipartStart(Body):
-    """Where an upload lands; without ``file_name``, a time-stamped unique one."""
+    """Where an upload lands; without ``file_name``, a time-stamped unique one; without
+    ``study``, the file's ``study`` metadata or else ``system-a``."""
 
     subject: SubjectId
     session: SessionId
     file_name: FileName | None = None
+    study: StudyName | None = None
 
 
 class SingleUpload(MultipartStart):
@@ -160,7 +167,9 @@ def landing_key(request: MultipartStart, *, now: datetime, token: str) -> str:
     file_name = request.file_name
     if file_name is None:
         file_name = f"recording-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{token}.parquet"
-    return f"subject_{request.subject}/session_{request.session}/{file_name}"
+    return keys.landing_key(
+        file_name, subject=request.subject, session=request.session, study=request.study
+    )
 
 
 class Uploads:

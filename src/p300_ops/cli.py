@@ -7,16 +7,20 @@ import click
 from p300_ops.commands.alerts import alerts_group
 from p300_ops.commands.aliases import deploy_model, promote, rollback, traffic
 from p300_ops.commands.birthdate import birthdate
+from p300_ops.commands.calibrate import calibrate
 from p300_ops.commands.common import home_option
 from p300_ops.commands.console import console
 from p300_ops.commands.datasets import datasets_group
+from p300_ops.commands.decode import decode
 from p300_ops.commands.demo import demo
+from p300_ops.commands.evaluate import evaluate
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.record import record
 from p300_ops.commands.simulate import simulate
+from p300_ops.commands.studies import studies_group
 from p300_ops.commands.subjects import subjects
 from p300_ops.commands.train import train
 from p300_ops.commands.upload import upload
@@ -138,13 +142,17 @@ main.add_command(upload)
 main.add_command(record)
 main.add_command(generate)
 main.add_command(subjects)
+main.add_command(studies_group)
 main.add_command(executions)
 main.add_command(train)
+main.add_command(calibrate)
 main.add_command(datasets_group)
 main.add_command(import_command)
 main.add_command(layers_group)
 main.add_command(simulate)
 main.add_command(birthdate)
+main.add_command(decode)
+main.add_command(evaluate)
 main.add_command(demo)
 main.add_command(deploy_model)
 main.add_command(promote)

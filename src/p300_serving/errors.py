@@ -1,8 +1,8 @@
 """Errors of the prediction service and their HTTP responses, mapped once at the edge.
 
 Every response to bad input is a 4xx with ``{"detail": "<one precise sentence>", "errors":
-[...]?}``: 400 malformed JSON, 413 body too large, 422 well-formed but invalid input; 503 when
-no model is loaded. A 500 means a bug.
+[...]?}``: 400 malformed JSON, 404 no model serves the subject asked for, 413 body too large,
+422 well-formed but invalid input; 503 when no model is loaded. A 500 means a bug.
 """
 
 from fastapi import FastAPI, Request
@@ -15,6 +15,11 @@ class InputError(ValueError):
     """Well-formed input the model cannot take (wrong feature length, channels, sampling rate)."""
 
 
+class SubjectNotServedError(LookupError):
+    """No model answers the subject asked for (none of its own, the population model is of
+    another study); the message names both studies."""
+
+
 class ModelUnavailableError(RuntimeError):
     """No model is loaded; the message says why (no bundle configured, unreadable, wrong alias)."""
 
@@ -23,6 +28,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map the service's exceptions and validation errors to JSON responses."""
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(ModelUnavailableError, _model_unavailable)
+    app.add_exception_handler(SubjectNotServedError, _subject_not_served)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)
 
@@ -38,6 +44,10 @@ async def _input_error(request: Request, exc: InputError) -> JSONResponse:
 
 async def _model_unavailable(request: Request, exc: ModelUnavailableError) -> JSONResponse:
     return error_response(503, f"no model is being served: {exc}")
+
+
+async def _subject_not_served(request: Request, exc: SubjectNotServedError) -> JSONResponse:
+    return error_response(404, str(exc))
 
 
 async def _validation_error(

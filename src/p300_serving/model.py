@@ -2,13 +2,19 @@
 
 Bundle layout (format version 1), a directory or a zip file holding the same files:
 
-- ``bundle.json``: ``format_version``, ``model`` (``name``, ``version``, ``alias``, ``run_id``),
-  ``metrics``, ``features_schema`` (`p300.features_io.FeaturesSchemaInfo.to_dict`, including the
-  preprocessing ``params``), ``scorer`` (``"linear"`` or ``"pickle"``), ``created_at``.
+- ``bundle.json``: ``format_version``, ``model`` (``name``, ``version``, ``alias``, ``run_id``,
+  and ``kind``, ``study``, ``subject``: a ``population`` model trained across the subjects of
+  ``study``, or one ``subject``'s own calibrated model; a bundle without them is a population
+  model of `DEFAULT_STUDY`), ``metrics``, ``features_schema``
+  (`p300.features_io.FeaturesSchemaInfo.to_dict`, including the preprocessing ``params``),
+  ``scorer`` (``"linear"`` or ``"pickle"``), ``created_at``.
 - ``linear.npz`` (scorer ``linear``): ``weights`` shape (n_features,) and ``intercept`` shape (),
   the fitted pipeline folded into one linear function whose logistic is the target probability.
+- ``riemann.npz`` (scorer ``riemann``): the arrays of a fitted Xdawn-covariance pipeline
+  (``xdawn-riemann``, ``xdawn-mdm``), scored with numpy alone (`p300_serving.riemann`).
 - ``model.pkl``: the fitted scikit-learn pipeline, always written; loaded only by scorer
-  ``pickle`` (non-linear pipelines), which costs the scikit-learn import (seconds).
+  ``pickle`` (any other pipeline), which needs scikit-learn (and pyRiemann): not in the
+  prediction Lambda, so such a bundle serves only where they are installed.
 """
 
 import io
@@ -21,9 +27,16 @@ from typing import Protocol
 
 import numpy as np
 
+from p300_serving.riemann import RiemannScorer, logistic
+
 FORMAT_VERSION = 1
 INFO_FILE, LINEAR_FILE, PICKLE_FILE = "bundle.json", "linear.npz", "model.pkl"
-SCORERS = ("linear", "pickle")
+RIEMANN_FILE = "riemann.npz"
+SCORERS = ("linear", "riemann", "pickle")
+#: What a model was trained on: many subjects of a study, or one subject.
+POPULATION, SUBJECT = "population", "subject"
+#: The study of a bundle that names none: System A's, the study of everything without one.
+DEFAULT_STUDY = "system-a"
 
 
 class BundleError(ValueError):
@@ -56,7 +69,7 @@ class LinearScorer:
         ``features`` has shape (n_epochs, n_features), µV.
         """
         decision = features.astype(np.float64, copy=False) @ self.weights + self.intercept
-        return decision, _logistic(decision)
+        return decision, logistic(decision)
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,12 @@ class ModelInfo:
     ----------
     name, version, alias, run_id : str or None
         The MLflow registered model, its version, the alias it was built for, its training run.
+    kind : {'population', 'subject'}
+        Trained across a study's subjects, or calibrated for one subject.
+    study : str
+        The study whose features (preprocessing profile) the model was trained on.
+    subject : str or None
+        The subject of a ``subject`` model.
     metrics : dict of str to float
         The training run's metrics.
     features_schema : dict
@@ -94,6 +113,9 @@ class ModelInfo:
     run_id: str | None
     metrics: dict = field(default_factory=dict)
     features_schema: dict = field(default_factory=dict)
+    kind: str = POPULATION
+    study: str = DEFAULT_STUDY
+    subject: str | None = None
 
     @property
     def n_features(self) -> int:
@@ -104,9 +126,11 @@ class ModelInfo:
         return tuple(self.features_schema["ch_names"])
 
     def reference(self) -> dict:
-        """``{"name", "version", "alias", "run_id"}``: which model answered."""
+        """``{"name", "version", "alias", "run_id", "kind", "study", "subject"}``: which model
+        answered."""
         return {"name": self.name, "version": self.version, "alias": self.alias,
-                "run_id": self.run_id}  # fmt: skip
+                "run_id": self.run_id, "kind": self.kind, "study": self.study,
+                "subject": self.subject}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,7 +160,21 @@ def load_bundle(path: str | Path) -> ServedModel:
     BundleError
         When the path holds no bundle, or its files are unreadable or inconsistent.
     """
-    files = _BundleFiles(Path(path))
+    return _load(_BundleFiles(Path(path)), path)
+
+
+def load_bundle_bytes(data: bytes, *, source: str) -> ServedModel:
+    """Load a bundle from the bytes of its zip file; ``source`` names it in errors.
+
+    Raises
+    ------
+    BundleError
+        As `load_bundle`.
+    """
+    return _load(_ZippedBundle(data, source), source)
+
+
+def _load(files: "_BundleFiles | _ZippedBundle", path: str | Path) -> ServedModel:
     try:
         description = json.loads(files.read(INFO_FILE))
     except (KeyError, FileNotFoundError, json.JSONDecodeError) as exc:
@@ -155,14 +193,24 @@ def load_bundle(path: str | Path) -> ServedModel:
     missing = sorted({"ch_names", "n_features", "params"} - set(info.features_schema))
     if missing:
         raise BundleError(f"features_schema in {INFO_FILE} of {path} lacks {missing}")
-    kind = description.get("scorer")
-    if kind == "linear":
+    if info.kind not in (POPULATION, SUBJECT):
+        raise BundleError(
+            f"model kind in {INFO_FILE} of {path} must be {POPULATION!r} or {SUBJECT!r}, got "
+            f"{info.kind!r}"
+        )
+    scorer_kind = description.get("scorer")
+    if scorer_kind == "linear":
         scorer = _linear_scorer(files.read(LINEAR_FILE), info.n_features, path)
-    elif kind == "pickle":
-        # Trusted: the bundle ships inside our own function code, built by build_bundle.
+    elif scorer_kind == "riemann":
+        scorer = _riemann_scorer(files.read(RIEMANN_FILE), path)
+    elif scorer_kind == "pickle":
+        # Trusted: bundles are built by build_bundle and shipped in our own function code or
+        # in the serving bucket, which only the release commands write.
         scorer = PipelineScorer(pickle.loads(files.read(PICKLE_FILE)))
     else:
-        raise BundleError(f"model bundle scorer must be one of {SCORERS}, got {kind!r} at {path}")
+        raise BundleError(
+            f"model bundle scorer must be one of {SCORERS}, got {scorer_kind!r} at {path}"
+        )
     return ServedModel(info=info, scorer=scorer)
 
 
@@ -176,6 +224,14 @@ def _linear_scorer(npz: bytes, n_features: int, path: Path) -> LinearScorer:
             f"says ({n_features},)"
         )
     return LinearScorer(weights=weights, intercept=intercept)
+
+
+def _riemann_scorer(npz: bytes, path) -> RiemannScorer:
+    with np.load(io.BytesIO(npz)) as arrays:
+        try:
+            return RiemannScorer.from_arrays({name: arrays[name] for name in arrays.files})
+        except KeyError as exc:
+            raise BundleError(f"{RIEMANN_FILE} in {path} lacks {exc}") from None
 
 
 class _BundleFiles:
@@ -196,7 +252,14 @@ class _BundleFiles:
             raise BundleError(f"{self.path} is neither a bundle directory nor a zip file") from exc
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
-    # exp(-|x|) never overflows; equal to 1 / (1 + exp(-x)) on both sides of zero.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+class _ZippedBundle:
+    """Read the files of a bundle held in memory as the bytes of its zip file."""
+
+    def __init__(self, data: bytes, source: str):
+        try:
+            self.archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise BundleError(f"the model bundle {source} is not a zip file") from exc
+
+    def read(self, name: str) -> bytes:
+        return self.archive.read(name)

@@ -99,10 +99,17 @@ class DecodeRequest(_Strict):
 
 
 class ModelReference(BaseModel):
+    """Which model answered."""
+
     name: str
     version: str | None
     alias: str | None
     run_id: str | None
+    kind: Literal["population", "subject"] = Field(
+        description="Trained across a study's subjects, or calibrated for one subject."
+    )
+    study: str = Field(description="The study whose preprocessing the model was trained on.")
+    subject: str | None = Field(description="The subject of a subject model.")
 
 
 class PredictResponse(BaseModel):

@@ -1,7 +1,10 @@
 """What each endpoint computes, as plain functions of a `ServedModel` and a request model.
 
 Raw windows go through `p300.preprocessing.preprocess` with the parameters stored in the bundle,
-then through `p300.features_io.check_compatible` against the model's features schema. Those
+then through `p300.features_io.check_compatible` against the model's features schema. ``/decode``
+pads a raw window's two ends with a mirror image of the signal before the band-pass filter (as
+`p300.decoding.decode_window` does), so the flashes near its edges are scored much as inside a
+long recording; ``/predict/raw`` keeps the pipeline's padding, System A's. Those
 modules are imported on the first raw request only: scipy and pandas take seconds to import,
 and batches of feature vectors need neither.
 """
@@ -15,6 +18,9 @@ from p300.decoding import rank_items
 from p300_serving.errors import InputError
 from p300_serving.model import ServedModel
 from p300_serving.schemas import DecodeRequest, FeatureBatch, RawWindow
+
+#: How ``/decode`` pads a raw window's ends before filtering: a mirror image of the signal.
+DECODE_PAD = "symmetric"
 
 
 def feature_matrix(batch: FeatureBatch | DecodeRequest, n_features: int) -> np.ndarray:
@@ -105,7 +111,7 @@ def decode(model: ServedModel, request: DecodeRequest) -> dict:
 
 def _raw_flashes(model: ServedModel, window: RawWindow) -> tuple[np.ndarray, list, list[dict]]:
     """Features (n_flashes, n_features), items and rejected epochs of a raw window's flashes."""
-    epochs = preprocess_window(model, window)
+    epochs = preprocess_window(model, window, pad=DECODE_PAD)
     kept = epochs.metadata[epochs.metadata["kept"]].sort_values("epoch_index")
     # Flashes without an item (-1) carry no evidence for any candidate.
     with_item = kept["stim_item"].to_numpy() >= 0
@@ -135,8 +141,10 @@ def preload_preprocessing() -> None:
     import p300.preprocessing.fast  # noqa: F401
 
 
-def preprocess_window(model: ServedModel, window: RawWindow):
+def preprocess_window(model: ServedModel, window: RawWindow, *, pad: str = "reflect_limited"):
     """`p300.preprocessing.preprocess` of a raw window with the model's stored parameters.
+
+    ``pad`` is how the band-pass filter extends the window's ends (`p300.preprocessing.PADS`).
 
     Returns
     -------
@@ -154,7 +162,7 @@ def preprocess_window(model: ServedModel, window: RawWindow):
     expected = FeaturesSchemaInfo.from_dict(model.info.features_schema)
     recording = window_recording(window, expected.ch_names)
     try:
-        epochs = preprocess(recording, PreprocessingParams(**expected.params))
+        epochs = preprocess(recording, PreprocessingParams(**expected.params), pad=pad)
         check_compatible(expected, features_schema_info(epochs))
     except IncompatibleFeaturesError as exc:
         raise InputError(f"raw window does not match the model: {exc}") from exc

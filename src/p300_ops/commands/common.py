@@ -7,6 +7,8 @@ from contextlib import contextmanager
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 
+from p300_aws.studies import StudyExistsError, UnknownStudyError
+
 home_option = click.option(
     "--home",
     type=click.Path(file_okay=False),
@@ -42,3 +44,12 @@ def usage_errors(prefix: str = "") -> Iterator[None]:
 def echo_json(document: object) -> None:
     """Print ``document`` as indented JSON (datetimes and paths as text)."""
     click.echo(json.dumps(document, indent=2, default=str))
+
+
+@contextmanager
+def study_errors() -> Iterator[None]:
+    """Turn an unknown study or a study that exists already into one clean CLI error."""
+    try:
+        yield
+    except (UnknownStudyError, StudyExistsError) as exc:
+        raise click.ClickException(str(exc)) from None

@@ -19,6 +19,7 @@ from p300_ops.services.dataset_versions import (
     compare,
     list_datasets,
     run_row,
+    study_of,
 )
 
 SHORT = 12
@@ -51,12 +52,13 @@ def given_options(ctx: click.Context) -> set[str]:
 
 def runs_table(runs: Sequence[DatasetRun], manifests: Mapping[str, Manifest]) -> Table:
     """One row per training run: its manifest, what the manifest holds, models, ROC-AUC."""
-    table = Table("run", "started (UTC)", "manifest", "subjects", "sessions", "objects",
+    table = Table("run", "started (UTC)", "study", "manifest", "subjects", "sessions", "objects",
                   "model versions", "held-out ROC-AUC")  # fmt: skip
     for run in runs:
         manifest = manifests[run.manifest_sha256]
         table.add_row(
-            run.run_id, f"{run.start_time:%Y-%m-%d %H:%M:%S}", run.manifest_sha256[:SHORT],
+            run.run_id, f"{run.start_time:%Y-%m-%d %H:%M:%S}", study_of(run, manifest),
+            run.manifest_sha256[:SHORT],
             str(len(manifest.subjects)), str(len(manifest.sessions)), str(len(manifest.entries)),
             ", ".join(run.model_versions) or "-",
             "-" if run.roc_auc is None else f"{run.roc_auc:.3f}",
@@ -66,8 +68,9 @@ def runs_table(runs: Sequence[DatasetRun], manifests: Mapping[str, Manifest]) ->
 
 def manifest_table(manifest: Manifest) -> Table:
     """One row per object version of the manifest."""
+    study = f" (study {manifest.study})" if manifest.study else ""
     table = Table("subject", "session", "key", "version id", "sha256",
-                  title=f"manifest {manifest.sha256}")  # fmt: skip
+                  title=f"manifest {manifest.sha256}{study}")  # fmt: skip
     for e in manifest.entries:
         table.add_row(e.subject, e.session, e.key, str(e.version_id), e.sha256[:SHORT])
     return table

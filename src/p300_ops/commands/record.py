@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from p300.contract import InvalidRecordingError
+from p300_aws.keys import check_study
 from p300_aws.names import LANDING_BUCKET
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option, usage_errors
 from p300_ops.services import cloud, labels
@@ -32,6 +33,7 @@ from p300_ops.services.upload_api_client import UploadApiError
 )
 @click.option("--subject", required=True, help="Subject id, e.g. 03.")
 @click.option("--session", required=True, help="Session id, e.g. 1 (key session_01).")
+@click.option("--study", help="The study it belongs to (default: its file's, else system-a).")
 @click.option(
     "--chunk-seconds",
     type=click.FloatRange(min=0, min_open=True),
@@ -56,8 +58,9 @@ from p300_ops.services.upload_api_client import UploadApiError
 @click.option("--api-url", help="Upload API stage URL (default: the running local cloud's).")
 @json_option
 def record(
-    home, path, subject, session, chunk_seconds, speed, file_name, part_mib, api_url, as_json
-) -> None:
+    home, path, subject, session, study, chunk_seconds, speed, file_name, part_mib, api_url,
+    as_json,
+) -> None:  # fmt: skip
     """Stream a recording to the landing zone in time chunks, as a headset collector does.
 
     Each chunk becomes a Parquet row group; parts of the growing file go straight to S3 through
@@ -69,10 +72,12 @@ def record(
     Examples:
       p300 record --replay rec.parquet --subject 03 --session 1
       p300 record --replay rec.parquet --subject 03 --session 2 --speed 10
+      p300 record --replay rec.parquet --subject 01 --session 1 --study speller
     """
     with usage_errors():
         subject = labels.label(subject, name="--subject")
         session = labels.label(session, name="--session")
+        study = None if study is None else check_study(study, name="--study")
     try:
         table, sfreq = load_recording(path)
     except InvalidRecordingError as exc:
@@ -94,7 +99,7 @@ def record(
         try:
             done = send_recording(
                 client, table, sfreq=sfreq, subject=subject, session=session,
-                chunk_seconds=chunk_seconds, speed=speed, file_name=file_name,
+                chunk_seconds=chunk_seconds, speed=speed, file_name=file_name, study=study,
                 part_size=part_mib * 1024 * 1024, on_chunk=on_chunk,
             )  # fmt: skip
         except UploadApiError as exc:

@@ -7,22 +7,41 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from p300_aws.keys import check_study
 from p300_aws.names import LANDING_BUCKET
-from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option
+from p300_ops.commands.common import (
+    aws_errors,
+    echo_json,
+    home_option,
+    json_option,
+    study_errors,
+    usage_errors,
+)
 from p300_ops.services import cloud
 from p300_ops.services.subject_status import SubjectStatus, list_subjects
 
-_COLOURS = {"processed": "green", "raw": "yellow", "landed": "cyan", "quarantined": "red"}
+_COLOURS = {
+    "processed": "green",
+    "rejected": "magenta",
+    "raw": "yellow",
+    "landed": "cyan",
+    "quarantined": "red",
+}
 
 
 def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
     """A rich table: one line per subject/session."""
-    table = Table("subject", "session", "stage", "raw (version, sha256)", "features", "notes")
+    table = Table(
+        "study", "subject", "session", "stage", "raw (version, sha256)", "features", "notes"
+    )
     for s in statuses:
         raw = f"{s.raw_version_id or '-'}, {(s.raw_sha256 or '-')[:12]}" if s.raw_key else "-"
         notes = [f"landed: {key}" for key in s.landed]
         notes += [f"quarantined {q.landing_key}: {q.code}: {q.message}" for q in s.quarantined]
+        if s.rejection is not None:
+            notes.append(f"rejected: {s.rejection.code}: {s.rejection.message}")
         table.add_row(
+            s.study,
             s.subject,
             s.session or "-",
             f"[{_COLOURS[s.stage]}]{s.stage}[/]",
@@ -34,22 +53,28 @@ def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
 
 
 @click.command()
+@click.option("--study", help="Only this study's subjects, e.g. speller.")
 @home_option
 @json_option
-def subjects(home, as_json) -> None:
-    """Show every subject/session: landed, raw, processed or quarantined.
+def subjects(study, home, as_json) -> None:
+    """Show every subject/session of every study: landed, raw, processed, rejected or
+    quarantined.
 
     Processed means the features are current: made from the current raw object (their
-    raw-sha256 matches its sha256) with the preprocessing parameters the pipeline runs with,
-    the test the pipeline itself makes before it recomputes them.
+    raw-sha256 matches its sha256) with the parameters of the current profile of its study,
+    the test the pipeline itself makes before it recomputes them. Rejected means
+    preprocessing refused the recording with that profile (a profile that does not fit it, or
+    no usable epochs left): it is not retried until the recording or the profile changes.
 
     \b
     Example:
-      p300 subjects --json
+      p300 subjects --study speller --json
     """
+    with usage_errors():
+        study = None if study is None else check_study(study, name="--study")
     connected = cloud.connect(home)
-    with aws_errors("listing the buckets"):
-        statuses = list_subjects(connected.s3, connected.lambda_client)
+    with aws_errors("listing the buckets"), study_errors():
+        statuses = list_subjects(connected.s3, study=study)
     if as_json:
         echo_json([asdict(s) for s in statuses])
     elif not statuses:

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from p300.studies import SYSTEM_A_NAME
 from p300_ops.commands.common import aws_errors, echo_json, home_option, json_option, usage_errors
 from p300_ops.commands.datasets import MANIFEST_HELP, dataset_errors, given_options, tracker_of
 from p300_ops.services import cloud
@@ -47,6 +48,7 @@ def result_table(output: Mapping) -> Table:
     table = Table("", "", show_header=False)
     table.add_row("MLflow run", str(output.get("run_id")))
     table.add_row("model", f"{output.get('model_name')} version {output.get('model_version')}")
+    table.add_row("study", f"{output.get('study')} (profile v{output.get('study_version')})")
     table.add_row("alias", str(output.get("alias") or "-"))
     table.add_row("training subjects", ", ".join(output.get("training_subjects") or []))
     table.add_row("test subjects", ", ".join(output.get("test_subjects") or []))
@@ -64,6 +66,12 @@ def result_table(output: Mapping) -> Table:
     help=f"Share of the processed subjects to train on (default {DEFAULT_PERCENTAGE:g}).",
 )
 @click.option("--subjects", help="Train on these subjects instead, e.g. 01,02,05.")
+@click.option(
+    "--study",
+    default=SYSTEM_A_NAME,
+    show_default=True,
+    help="Train on this study's subjects only (studies are never mixed).",
+)
 @click.option(
     "--auto-set-challenger-alias",
     is_flag=True,
@@ -115,19 +123,20 @@ def result_table(output: Mapping) -> Table:
 )
 @json_option
 @home_option
-def train(percentage, subjects, auto_set_challenger_alias, model, params, seed, dataset, tune,
-          trials, grid, max_concurrency, wait, timeout, as_json, home) -> None:  # fmt: skip
+def train(percentage, subjects, study, auto_set_challenger_alias, model, params, seed, dataset,
+          tune, trials, grid, max_concurrency, wait, timeout, as_json, home) -> None:  # fmt: skip
     """Train a model on the processed subjects and register it in MLflow.
 
     \b
     Example:
       p300 train --training-subjects-percentage 50 --auto-set-challenger-alias
+      p300 train --study speller --subjects 01,02 --model xdawn-riemann
       p300 train --dataset 3f2a9c   # again on that dataset version, same split
       p300 train --grid "shrinkage=auto,0.1;window=0:0.6,0.2:0.5" --auto-set-challenger-alias
     """
     with usage_errors():
         request = train_request(
-            percentage=percentage, subjects=subjects, model=model, seed=seed,
+            percentage=percentage, subjects=subjects, model=model, seed=seed, study=study,
             auto_set_challenger_alias=auto_set_challenger_alias, model_params=parse_params(params),
         )  # fmt: skip
         if tune or trials or grid:

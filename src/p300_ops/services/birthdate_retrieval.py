@@ -12,8 +12,6 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-import numpy as np
-
 from p300.birthdate import (
     FIELDS,
     BirthdateDecoding,
@@ -25,11 +23,10 @@ from p300.birthdate import (
 )
 from p300.types import RawRecording
 from p300_aws.names import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from p300_ops.services.raw_windows import raw_window_body
 
 #: Longest raw window per request, in s: 40 s × 16 channels × 512 Hz is about 2.3 MB of JSON.
 DEFAULT_MAX_WINDOW_S = 40.0
-#: Raw samples travel rounded to this many decimals of a µV.
-UV_DECIMALS = 2
 
 
 @dataclass(frozen=True)
@@ -161,17 +158,7 @@ def retrieve_birthdate(
 
 def decode_body(window: RawRecording, candidates: tuple[int, ...]) -> dict:
     """The ``/decode`` request for one raw window: summed evidence of ``candidates``."""
-    return {
-        "raw": {
-            "sfreq": window.sfreq,
-            "ch_names": list(window.ch_names),
-            "data": np.round(window.data, UV_DECIMALS).tolist(),
-            "stim": window.stim.tolist(),
-            "stim_item": window.stim_item.tolist(),
-        },
-        "candidates": list(candidates),
-        "aggregate": "sum",
-    }
+    return {"raw": raw_window_body(window), "candidates": list(candidates), "aggregate": "sum"}
 
 
 def _block_result(field: str, target: int, answers: list[dict], latencies: list[float]):

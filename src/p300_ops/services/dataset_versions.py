@@ -8,6 +8,7 @@ The manifests themselves (format, lookup in MLflow, reading their object version
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from p300.studies import SYSTEM_A_NAME
 from p300_aws import datasets
 from p300_aws.datasets import DatasetRun, Manifest, ManifestDiff
 from p300_aws.mlflow_tracking import MlflowTracker
@@ -39,11 +40,18 @@ def list_datasets(tracker: MlflowTracker) -> DatasetListing:
     return DatasetListing(runs, manifests)
 
 
+def study_of(run: DatasetRun, manifest: Manifest) -> str:
+    """The study a run trained on: its manifest's, else its tag's; runs from before studies
+    existed read ``system-a``'s features, the only study there was."""
+    return manifest.study or run.study or SYSTEM_A_NAME
+
+
 def run_row(run: DatasetRun, manifest: Manifest) -> dict:
     """One run of a `DatasetListing` as JSON-ready data."""
     return {
         "run_id": run.run_id,
         "start_time": run.start_time.isoformat(),
+        "study": study_of(run, manifest),
         "manifest_sha256": run.manifest_sha256,
         "n_subjects": len(manifest.subjects),
         "n_sessions": len(manifest.sessions),

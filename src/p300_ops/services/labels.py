@@ -27,18 +27,35 @@ def label_list(text: str, *, name: str) -> list[str]:
     return chosen
 
 
-def landing_key(file_name: str, *, subject: str, session: str | None = None) -> str:
-    """The landing-zone key of a file uploaded for ``subject`` (and ``session``)."""
-    folder = f"subject_{label(subject, name='subject')}"
-    if session is not None:
-        folder += f"/session_{label(session, name='session')}"
-    return f"{folder}/{file_name}"
+def landing_key(
+    file_name: str, *, subject: str, session: str | None = None, study: str | None = None
+) -> str:
+    """The landing-zone key of a file uploaded for ``subject`` (and ``session``), below
+    ``study_<study>/`` when a study is named (`p300_aws.keys.landing_key`)."""
+    return keys.landing_key(
+        file_name,
+        subject=label(subject, name="subject"),
+        session=None if session is None else label(session, name="session"),
+        study=None if study is None else keys.check_study(study, name="--study"),
+    )
 
 
 def landing_ids(key: str) -> tuple[str | None, str | None]:
     """(subject, session) a landing key names, None where it names none or cannot be parsed."""
+    parsed = _parsed(key)
+    return (None, None) if parsed is None else (parsed.subject, parsed.session)
+
+
+def landing_study(key: str) -> str | None:
+    """The study a landing key names (its ``study_<name>/`` folder), else ``system-a``'s, which
+    a file without a study belongs to (its metadata may still name one); None when the key
+    cannot be parsed."""
+    parsed = _parsed(key)
+    return None if parsed is None else parsed.study or keys.DEFAULT_STUDY
+
+
+def _parsed(key: str) -> keys.LandingKey | None:
     try:
-        parsed = keys.parse_landing_key(key)
+        return keys.parse_landing_key(key)
     except BadKeyError:
-        return None, None
-    return parsed.subject, parsed.session
+        return None

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.names import LANDING_BUCKET
+from p300_aws.studies import get_profile
 from p300_ops.services import labels
 
 _PARQUET_MAGIC = b"PAR1"
@@ -40,24 +41,31 @@ class UploadPlan:
 
 
 def plan_uploads(
-    sources: Sequence[Path], *, subject: str | None = None, session: str | None = None
+    sources: Sequence[Path],
+    *,
+    subject: str | None = None,
+    session: str | None = None,
+    study: str | None = None,
 ) -> UploadPlan:
     """Decide the landing key of every Parquet file under ``sources``; reject what cannot go.
 
     A file below a folder named ``subject_XX`` keeps its key from that folder on (System A's
-    layout, e.g. ``subject_01/subject_01_eeg_stim.parquet``); any other file goes to
-    ``subject_<subject>/[session_<session>/]<file name>``, ``subject`` defaulting to the file's
-    ``subject`` metadata. Folders are searched recursively for ``*.parquet``. Missing paths,
-    files that are not Parquet, keys that disagree with ``subject``/``session`` and duplicate
-    keys are rejected with a reason.
+    layout, e.g. ``subject_01/subject_01_eeg_stim.parquet``), from a ``study_<name>`` folder
+    right above it on; any other file goes to ``subject_<subject>/[session_<session>/]<file
+    name>``, ``subject`` defaulting to the file's ``subject`` metadata. With ``study`` every key
+    starts with ``study_<study>/``. Folders are searched recursively for ``*.parquet``. Missing
+    paths, files that are not Parquet, keys that disagree with ``subject``/``session``/``study``
+    and duplicate keys are rejected with a reason.
 
     Raises
     ------
     ValueError
-        When ``subject`` or ``session`` is not a label of letters and digits.
+        When ``subject`` or ``session`` is not a label of letters and digits, or ``study`` is
+        not a study name.
     """
     subject = None if subject is None else labels.label(subject, name="--subject")
     session = None if session is None else labels.label(session, name="--session")
+    study = None if study is None else keys.check_study(study, name="--study")
     plan = UploadPlan()
     taken: dict[str, Path] = {}
     for source in sources:
@@ -68,7 +76,7 @@ def plan_uploads(
         if not files:
             plan.rejected.append(Rejected(source, "folder holds no .parquet files"))
         for file in files:
-            outcome = _plan_file(file.resolve(), subject=subject, session=session)
+            outcome = _plan_file(file.resolve(), subject=subject, session=session, study=study)
             if isinstance(outcome, PlannedUpload) and outcome.key in taken:
                 outcome = Rejected(file, f"same landing key {outcome.key} as {taken[outcome.key]}")
             if isinstance(outcome, Rejected):
@@ -79,13 +87,15 @@ def plan_uploads(
     return plan
 
 
-def _plan_file(path: Path, *, subject: str | None, session: str | None) -> PlannedUpload | Rejected:
+def _plan_file(
+    path: Path, *, subject: str | None, session: str | None, study: str | None
+) -> PlannedUpload | Rejected:
     problem = _not_parquet(path)
     if problem:
         return Rejected(path, problem)
     try:
-        key = _key_from_layout(path, session=session) or labels.landing_key(
-            path.name, subject=_subject_of(path, subject), session=session
+        key = _key_from_layout(path, session=session, study=study) or labels.landing_key(
+            path.name, subject=_subject_of(path, subject), session=session, study=study
         )
     except ValueError as exc:
         return Rejected(path, str(exc))
@@ -101,6 +111,8 @@ def _plan_file(path: Path, *, subject: str | None, session: str | None) -> Plann
         return Rejected(
             path, f"its folder says session {parsed.session} but --session is {session}"
         )
+    if study is not None and parsed.study != study:
+        return Rejected(path, f"its folder says study {parsed.study} but --study is {study}")
     return PlannedUpload(path, key, path.stat().st_size)
 
 
@@ -116,13 +128,19 @@ def _not_parquet(path: Path) -> str | None:
     return None
 
 
-def _key_from_layout(path: Path, *, session: str | None) -> str | None:
-    """The key from the nearest ``subject_XX`` folder above ``path`` on; None when there is none."""
+def _key_from_layout(path: Path, *, session: str | None, study: str | None) -> str | None:
+    """The key from the nearest ``subject_XX`` folder above ``path`` on (from a ``study_<name>``
+    folder right above that one on, else below ``study_<study>/`` when ``study`` is given);
+    None when there is no such folder."""
     for depth, folder in enumerate(path.parents):
         if keys.SUBJECT_FOLDER.fullmatch(folder.name):
             inner = path.parts[len(path.parts) - depth - 2 :]
             if session is not None and len(inner) == 2:
                 inner = (inner[0], f"session_{session}", inner[1])
+            if keys.STUDY_FOLDER.fullmatch(folder.parent.name):
+                inner = (folder.parent.name, *inner)
+            elif study is not None:
+                inner = (f"study_{study}", *inner)
             return "/".join(inner)
     return None
 
@@ -177,9 +195,22 @@ class UploadReport:
 
 
 def upload_planned(
-    s3, plan: UploadPlan, *, on_bytes: Callable[[int], None] = lambda _: None
+    s3,
+    plan: UploadPlan,
+    *,
+    study: str | None = None,
+    on_bytes: Callable[[int], None] = lambda _: None,
 ) -> UploadReport:
-    """Upload the files of ``plan``; what was refused while planning is reported too."""
+    """Upload the files of ``plan`` (for ``study``, which must exist: checked before anything is
+    sent); what was refused while planning is reported too.
+
+    Raises
+    ------
+    UnknownStudyError
+        When ``study`` names no study.
+    """
+    if study is not None and plan.uploads:
+        get_profile(s3, study)
     failed = upload_files(s3, plan.uploads, on_bytes=on_bytes) if plan.uploads else []
     bad = {r.path for r in failed}
     done = [u for u in plan.uploads if u.path not in bad]

@@ -11,6 +11,7 @@ import io
 import json
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,21 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from p300.features_io import FeaturesSchemaInfo
-from p300_serving.model import FORMAT_VERSION, INFO_FILE, LINEAR_FILE, PICKLE_FILE, LinearScorer
+from p300_aws.names import KIND_TAG, STUDY_TAG, SUBJECT_TAG
+from p300_ops.services.riemann_folding import riemann_scorer
+from p300_serving.model import (
+    DEFAULT_STUDY,
+    FORMAT_VERSION,
+    INFO_FILE,
+    LINEAR_FILE,
+    PICKLE_FILE,
+    POPULATION,
+    RIEMANN_FILE,
+    SUBJECT,
+    LinearScorer,
+    ServedModel,
+    load_bundle,
+)
 
 #: Artifact names under which a training run may hold its `FeaturesSchemaInfo` as JSON, in the
 #: order they are tried; any other top-level JSON artifact that parses as one is accepted too.
@@ -36,6 +51,9 @@ def write_bundle(
     run_id: str | None = None,
     metrics: dict | None = None,
     features_schema: FeaturesSchemaInfo,
+    kind: str = POPULATION,
+    study: str = DEFAULT_STUDY,
+    subject: str | None = None,
 ) -> Path:
     """Write a fitted binary classifier and its description as a bundle directory.
 
@@ -50,12 +68,22 @@ def write_bundle(
     metrics : dict of str to float
     features_schema : FeaturesSchemaInfo
         Of the training features; its ``params`` are the preprocessing parameters.
+    kind : {'population', 'subject'}
+    study : str
+        The study whose features the model was trained on.
+    subject : str, optional
+        The subject of a ``subject`` model (required for that kind, refused for the other).
 
     Returns
     -------
     Path
         ``out_dir``.
     """
+    if (kind == SUBJECT) != (subject is not None) or kind not in (POPULATION, SUBJECT):
+        raise ValueError(
+            f"kind must be {POPULATION!r} without a subject or {SUBJECT!r} with one, got "
+            f"kind={kind!r}, subject={subject!r}"
+        )
     classes = np.asarray(getattr(pipeline, "classes_", []))
     if classes.tolist() != [0, 1]:
         raise ValueError(
@@ -64,17 +92,30 @@ def write_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     linear = linear_scorer(pipeline, features_schema.n_features)
+    riemann = None if linear else riemann_scorer(pipeline, features_schema.n_features)
     if linear is not None:
         buffer = io.BytesIO()
         np.savez(buffer, weights=linear.weights, intercept=np.float64(linear.intercept))
         (out_dir / LINEAR_FILE).write_bytes(buffer.getvalue())
+    if riemann is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **riemann.arrays())
+        (out_dir / RIEMANN_FILE).write_bytes(buffer.getvalue())
     (out_dir / PICKLE_FILE).write_bytes(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))
     description = {
         "format_version": FORMAT_VERSION,
-        "model": {"name": name, "version": version, "alias": alias, "run_id": run_id},
+        "model": {
+            "name": name,
+            "version": version,
+            "alias": alias,
+            "run_id": run_id,
+            "kind": kind,
+            "study": study,
+            "subject": subject,
+        },
         "metrics": dict(metrics or {}),
         "features_schema": features_schema.to_dict(),
-        "scorer": "pickle" if linear is None else "linear",
+        "scorer": "linear" if linear else "riemann" if riemann else "pickle",
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (out_dir / INFO_FILE).write_text(json.dumps(description, indent=2))
@@ -173,6 +214,7 @@ def build_bundle(
         schema = _run_features_schema(
             version.run_id, tracking_uri, Path(scratch) / "run", schema_artifact
         )
+    run = client.get_run(version.run_id)
     return write_bundle(
         pipeline,
         out_dir,
@@ -180,9 +222,45 @@ def build_bundle(
         version=str(version.version),
         alias=alias,
         run_id=version.run_id,
-        metrics=dict(client.get_run(version.run_id).data.metrics),
+        metrics=dict(run.data.metrics),
         features_schema=schema,
+        **model_identity(run.data.tags, client.get_registered_model(model_name).tags, version.tags),
     )
+
+
+def model_identity(*tag_sets: dict[str, str]) -> dict:
+    """``{"kind", "study", "subject"}`` from MLflow tags (`KIND_TAG`, `STUDY_TAG`,
+    `SUBJECT_TAG`), later tag sets winning (run, registered model, model version); a model
+    tagged with none is a population model of `DEFAULT_STUDY` (trained before studies)."""
+    merged = {key: value for tags in tag_sets for key, value in (tags or {}).items()}
+    subject = merged.get(SUBJECT_TAG)
+    kind = merged.get(KIND_TAG) or (SUBJECT if subject else POPULATION)
+    return {
+        "kind": kind,
+        "study": merged.get(STUDY_TAG) or DEFAULT_STUDY,
+        "subject": subject if kind == SUBJECT else None,
+    }
+
+
+def zip_bundle(bundle_dir: Path, archive: zipfile.ZipFile, *, prefix: str = "") -> None:
+    """Add every file of a bundle directory to ``archive``, under ``prefix``."""
+    for path in sorted(Path(bundle_dir).rglob("*")):
+        if path.is_file():
+            archive.write(path, f"{prefix}{path.relative_to(bundle_dir)}")
+
+
+def build_zipped_bundle(
+    tracking_uri: str, model_name: str, alias_or_version: str | int
+) -> tuple[bytes, ServedModel]:
+    """The bundle of one registered model version as the bytes of a zip file, and the bundle
+    loaded (see `build_bundle`)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle = build_bundle(tracking_uri, model_name, alias_or_version, Path(scratch) / "b")
+        served = load_bundle(bundle)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            zip_bundle(bundle, archive)
+    return buffer.getvalue(), served
 
 
 def _run_features_schema(

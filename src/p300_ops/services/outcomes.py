@@ -1,8 +1,8 @@
 """The output of an ingest execution read as outcomes, grouped as the pipeline groups them.
 
-The groups are the pipeline's own (`p300_aws.planning.summarize`: processed, skipped,
+The groups are the pipeline's own (`p300_aws.planning.summarize`: processed, skipped, rejected,
 quarantined, failed; a duplicate is skipped); each item also keeps what to know about it: why
-it failed, why it was quarantined, or where its result is.
+it failed, why it was rejected or quarantined, or where its result is.
 """
 
 from collections.abc import Mapping
@@ -29,8 +29,10 @@ def summarize_output(output: object) -> dict[str, list[dict]] | None:
     `summarize` of its per-item ``results``; None when the output is neither."""
     if not isinstance(output, Mapping):
         return None
-    if all(isinstance(output.get(group), list) for group in SUMMARY_GROUPS):
-        return {group: list(output[group]) for group in SUMMARY_GROUPS}
+    # An output written before the "rejected" group existed has none.
+    written = {"rejected": []} | dict(output)
+    if all(isinstance(written.get(group), list) for group in SUMMARY_GROUPS):
+        return {group: list(written[group]) for group in SUMMARY_GROUPS}
     if _results(output) is not None:
         return summarize(output["results"])
     return None
@@ -53,7 +55,7 @@ def item_outcomes(output: object) -> list[ItemOutcome]:
 
 
 def summary_line(summary: Mapping[str, list]) -> str:
-    """``processed 3, skipped 0, quarantined 1, failed 0``."""
+    """``processed 3, skipped 0, rejected 0, quarantined 1, failed 0``."""
     return ", ".join(f"{group} {len(items)}" for group, items in summary.items())
 
 
@@ -73,6 +75,8 @@ def _item_outcome(result: Mapping) -> ItemOutcome:
     elif group == "quarantined":
         problems = result.get("problems", [])
         detail = "; ".join(f"{p.get('code')}: {p.get('message')}" for p in problems)
+    elif group == "rejected":
+        detail = f"{result.get('code')}: {result.get('reason')}"
     else:
         detail = str(entry.get("key") or result.get("raw_key") or "")
     return ItemOutcome(group, outcome, entry.get("subject"), entry.get("session"), detail)

@@ -224,6 +224,7 @@ def send_recording(
     chunk_seconds: float,
     speed: float | None,
     file_name: str | None = None,
+    study: str | None = None,
     part_size: int = MIN_PART_BYTES,
     on_chunk: Callable[[ChunkSent], None] = lambda _: None,
 ) -> Recorded:
@@ -236,7 +237,7 @@ def send_recording(
     UploadApiError
         When the API or S3 refuses a request (the upload is then aborted).
     """
-    upload = client.start(subject=subject, session=session, file_name=file_name)
+    upload = client.start(subject=subject, session=session, file_name=file_name, study=study)
     etags: list[str] = []
     sent_bytes = [0]
 

@@ -37,6 +37,9 @@ HANDLER_FILE = paths.REPO / "functions" / "predict" / "handler.py"
 BUNDLE_DIR_IN_CODE = "model"
 DEFAULT_STEPS = (0.1, 0.5, 1.0)
 ALIASES = tuple(PREDICTION_ROUTES.values())
+#: The route of each alias: ``{"champion": "predict-champion", ...}``.
+ROUTES = {alias: route for route, alias in PREDICTION_ROUTES.items()}
+CHAMPION_ROUTE = ROUTES[CHAMPION_ALIAS]
 
 
 class ReleaseError(ServiceError):
@@ -163,34 +166,76 @@ def promote(
     PromotionFailed
         When a step fails its checks (champion is back on its version, weights cleared).
     """
-    _check_steps(steps)
+    check_steps(steps)
     champion = _alias(lambda_client, function, CHAMPION_ALIAS)
     challenger = _alias(lambda_client, function, CHALLENGER_ALIAS)
     old, new = champion["FunctionVersion"], challenger["FunctionVersion"]
     if old == new:
         raise ReleaseError(f"champion already serves the challenger's Lambda version {new}")
     new_model = _version_model(lambda_client, function, new)
-    batch = features if features is not None else _synthetic_batch(base_url)
-    done = []
-    for weight in steps:
+    url = f"{base_url}/{CHAMPION_ROUTE}/predict"
+    batch = features if features is not None else synthetic_batch(f"{base_url}/{CHAMPION_ROUTE}")
+
+    def route(weight: float) -> None:
         if weight < 1:
             _set_weights(lambda_client, function, old, {new: weight})
         else:
             _set_weights(lambda_client, function, new, {}, previous=old, model=new_model)
-        step = _measure(base_url, batch, weight, new_model["model_version"], checks)
-        done.append(step)
-        progress(step)
-        if not step.passed:
-            restored = json.loads(champion.get("Description") or "{}")
-            _set_weights(lambda_client, function, old, {}, description=restored)
-            raise PromotionFailed(
-                f"canary step at {weight:.0%} failed: {'; '.join(step.failures)}; champion "
-                f"is back on Lambda version {old}",
-                done,
-            )
+
+    def restore() -> str:
+        restored = json.loads(champion.get("Description") or "{}")
+        _set_weights(lambda_client, function, old, {}, description=restored)
+        return f"champion is back on Lambda version {old}"
+
+    def measure(weight: float) -> CanaryStep:
+        answered_by_new = (new_model["model"], new_model["model_version"])
+        return measure_step(url, batch, weight, answered_by_new, checks)
+
+    done = run_canary(steps, route=route, measure=measure, restore=restore, progress=progress)
     _mlflow_client(tracking_uri).set_registered_model_alias(
         new_model["model"], CHAMPION_ALIAS, new_model["model_version"]
     )
+    return done
+
+
+def run_canary(
+    steps: Sequence[float],
+    *,
+    route: Callable[[float], None],
+    measure: Callable[[float], CanaryStep],
+    restore: Callable[[], str],
+    progress: Callable[[CanaryStep], None] = lambda _: None,
+) -> list[CanaryStep]:
+    """The canary both kinds of release share: at each weight, ``route`` that share of
+    champion's traffic to the new version, ``measure`` it; on the first failing step ``restore``
+    champion and raise.
+
+    Parameters
+    ----------
+    steps : sequence of float
+        Checked weights (`check_steps`).
+    route, measure : callable
+        Called with each weight.
+    restore : callable
+        Puts champion back; returns what it did, in words, for the error message.
+
+    Raises
+    ------
+    PromotionFailed
+        Naming the step, its failures and what ``restore`` said.
+    """
+    done = []
+    for weight in steps:
+        route(weight)
+        step = measure(weight)
+        done.append(step)
+        progress(step)
+        if not step.passed:
+            restored = restore()
+            raise PromotionFailed(
+                f"canary step at {weight:.0%} failed: {'; '.join(step.failures)}; {restored}",
+                done,
+            )
     return done
 
 
@@ -305,17 +350,45 @@ def as_dict(step: CanaryStep) -> dict:
     return asdict(step) | {"passed": step.passed}
 
 
-def _check_steps(steps: Sequence[float]) -> None:
+def check_steps(steps: Sequence[float]) -> None:
+    """Weights in (0, 1], increasing, ending at 1; else `ValueError` naming what was given."""
     steps = list(steps)
     valid = steps and all(0 < w <= 1 for w in steps) and steps == sorted(set(steps))
     if not valid or steps[-1] != 1:
         raise ValueError(f"steps must be increasing weights in (0, 1] ending at 1, got {steps}")
 
 
+def ensure_alias(
+    lambda_client, apigateway, alias: str, *, function: str = PREDICT_FUNCTION
+) -> str | None:
+    """Make sure the Lambda alias ``alias`` exists, so that its route answers; returns the
+    Lambda version it was created on, or None when it existed.
+
+    A missing alias is created on a new version of the function's code without a population
+    model: that version serves the subjects' own models (read from the serving registry) and
+    answers 503 for the population model until `deploy_model` ships one.
+    """
+    check_choice("alias", alias, ALIASES)
+    try:
+        lambda_client.get_alias(FunctionName=function, Name=alias)
+        return None
+    except lambda_client.exceptions.ResourceNotFoundException:
+        pass
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(HANDLER_FILE, HANDLER_FILE.name)
+    lambda_client.update_function_code(FunctionName=function, ZipFile=buffer.getvalue())
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
+    description = json.dumps({"model": None, "model_version": None})
+    version = lambda_client.publish_version(FunctionName=function, Description=description)
+    _point_alias(lambda_client, apigateway, function, alias, version["Version"], description)
+    return version["Version"]
+
+
 def code_archive(tracking_uri: str, model_name: str, source: str) -> tuple[bytes, str]:
     """Zip of the handler plus the bundle of ``source`` (an MLflow version or alias) under
     ``model/``; returns the bytes and the MLflow model version the bundle holds."""
-    from p300_ops.services.model_bundles import build_bundle
+    from p300_ops.services.model_bundles import build_bundle, zip_bundle
     from p300_serving.model import load_bundle
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -324,9 +397,7 @@ def code_archive(tracking_uri: str, model_name: str, source: str) -> tuple[bytes
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.write(HANDLER_FILE, HANDLER_FILE.name)
-            for path in sorted(bundle.rglob("*")):
-                if path.is_file():
-                    archive.write(path, f"{BUNDLE_DIR_IN_CODE}/{path.relative_to(bundle)}")
+            zip_bundle(bundle, archive, prefix=f"{BUNDLE_DIR_IN_CODE}/")
     return buffer.getvalue(), served_version
 
 
@@ -409,20 +480,27 @@ def _set_weights(
     )
 
 
-def _synthetic_batch(base_url: str, n_epochs: int = 4) -> np.ndarray:
-    """Random feature vectors of the length champion serves, shape (n_epochs, n_features)."""
+def synthetic_batch(route_url: str, n_epochs: int = 4) -> np.ndarray:
+    """Random feature vectors of the length the model under ``route_url`` serves (its
+    ``/model``), shape (n_epochs, n_features)."""
     import httpx
 
-    response = httpx.get(f"{base_url}/predict-champion/model", timeout=60)
+    response = httpx.get(f"{route_url}/model", timeout=60)
     response.raise_for_status()
     n_features = int(response.json()["features_schema"]["n_features"])
     return np.random.default_rng(0).normal(0.0, 5.0, (n_epochs, n_features))
 
 
-def _measure(
-    base_url: str, features: np.ndarray, weight: float, new_model_version, checks: CanaryChecks
+def measure_step(
+    url: str,
+    features: np.ndarray,
+    weight: float,
+    new_model: tuple[str, str],
+    checks: CanaryChecks,
 ) -> CanaryStep:
-    """Send the canary requests of one step and judge the new version's answers."""
+    """Send the canary requests of one step to ``url`` (a ``/predict`` path) and judge the
+    answers of ``new_model`` (registered name and version; both are compared: a subject's model
+    and the population model may share a version number)."""
     import httpx
 
     step = CanaryStep(weight=weight)
@@ -433,14 +511,16 @@ def _measure(
             step.requests += 1
             started = time.perf_counter()
             try:
-                response = client.post(f"{base_url}/predict-champion/predict", json=body)
+                response = client.post(url, json=body)
             except httpx.HTTPError:
                 step.errors += 1
                 continue
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
                 step.errors += 1
-            elif str(response.json()["model"]["version"]) == str(new_model_version):
+                continue
+            answered = response.json()["model"]
+            if (answered["name"], str(answered["version"])) == (new_model[0], str(new_model[1])):
                 step.new_version_requests += 1
                 latencies.append(elapsed)
     step.p95_ms = percentile_ms(latencies)

@@ -19,6 +19,7 @@ import numpy as np
 
 from p300.evaluation import BinaryMetrics, binary_metrics
 from p300.features_io import read_features
+from p300.studies import SYSTEM_A_NAME
 from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.names import FEATURES_BUCKET, PREDICTION_ROUTES, REGISTERED_MODEL
@@ -135,8 +136,11 @@ def route_url(api_base: str, alias: str) -> str:
     return f"{api_base.rstrip('/')}/{prefixes[alias]}/predict"
 
 
-def load_subject_features(s3, subjects: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{subject: (X, y)}`` from the latest features of every session of each subject.
+def load_subject_features(
+    s3, subjects: Sequence[str], *, study: str = SYSTEM_A_NAME
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{subject: (X, y)}`` from the latest features of every session of each subject of
+    ``study``.
 
     X, shape (n_epochs, n_features), float32 µV; y, shape (n_epochs,), 1 target / 0 non-target.
     Raises `LookupError` naming the subjects that have no features.
@@ -144,7 +148,8 @@ def load_subject_features(s3, subjects: Sequence[str]) -> dict[str, tuple[np.nda
     loaded, missing = {}, []
     for subject in subjects:
         parts = []
-        for key in list_keys(s3, FEATURES_BUCKET, prefix=f"subject={subject}/"):
+        prefix = f"{keys.study_prefix(study)}subject={subject}/"
+        for key in list_keys(s3, FEATURES_BUCKET, prefix=prefix):
             try:
                 keys.parse_features_key(key)
             except BadKeyError:
@@ -158,7 +163,9 @@ def load_subject_features(s3, subjects: Sequence[str]) -> dict[str, tuple[np.nda
             np.concatenate([p.labels for p in parts]).astype(int),
         )
     if missing:
-        raise LookupError(f"no features in s3://{FEATURES_BUCKET} for subjects {missing}")
+        raise LookupError(
+            f"no features in s3://{FEATURES_BUCKET} for subjects {missing} of study {study!r}"
+        )
     return loaded
 
 

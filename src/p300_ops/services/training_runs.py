@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from p300.studies import SYSTEM_A_NAME
+from p300_aws.keys import check_study
 from p300_aws.names import TRAIN_STATE_MACHINE
 from p300_ops.services import pipeline_executions
 from p300_ops.services.errors import ServiceError
@@ -24,14 +26,16 @@ def train_request(
     model: str = "lda",
     model_params: Mapping[str, object] | None = None,
     seed: int = 42,
+    study: str = SYSTEM_A_NAME,
 ) -> dict:
     """The ``p300-train`` input: train on ``percentage`` % of the subjects (default 50) or on the
-    comma-separated ``subjects``.
+    comma-separated ``subjects`` of ``study``.
 
     Raises
     ------
     ValueError
-        When both ``percentage`` and ``subjects`` are given, or a subject id is malformed.
+        When both ``percentage`` and ``subjects`` are given, or a subject id or the study name
+        is malformed.
     """
     if percentage is not None and subjects is not None:
         raise ValueError(
@@ -46,6 +50,7 @@ def train_request(
         "model_name": model,
         "model_params": dict(model_params or {}),
         "seed": seed,
+        "study": check_study(study, name="--study"),
     }
 
 

@@ -71,10 +71,19 @@ class UploadClient:
             raise UploadApiError(response.status_code, _message(response))
         return response.json()
 
-    def start(self, *, subject: str, session: str, file_name: str | None = None) -> MultipartUpload:
+    def start(
+        self,
+        *,
+        subject: str,
+        session: str,
+        file_name: str | None = None,
+        study: str | None = None,
+    ) -> MultipartUpload:
         body = {"subject": subject, "session": session}
         if file_name is not None:
             body["file_name"] = file_name
+        if study is not None:
+            body["study"] = study
         answer = self.request("/uploads/multipart", body)
         return MultipartUpload(answer["key"], answer["upload_id"])
 

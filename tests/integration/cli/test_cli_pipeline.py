@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from p300.studies import SYSTEM_A
 from p300.synthetic import write_system_a_layout
-from p300_aws.feature_params import PARAMS_HASH, RAW_SHA256, preprocessing_params
+from p300_aws.feature_params import PARAMS_HASH, RAW_SHA256
 from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
@@ -116,14 +117,15 @@ def forget_subjects(cloud, s3, subjects: list[str]) -> None:
 
 def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
     """Objects written as the Lambdas write them (raw bucket writes start no pipeline)."""
-    params_hash = preprocessing_params().hash()
+    params_hash = SYSTEM_A.params_hash
     # Features as preprocessing writes them: made from these raw bytes with these params.
     made = (("01", "aa", params_hash), ("02", "old", params_hash), ("03", "aa", "other-params"))
     for session, features_sha, features_params in made:
-        s3.put_object(Bucket=RAW_BUCKET, Key=f"subject=61/session={session}/eeg.parquet",
+        folder = f"study=system-a/subject=61/session={session}"
+        s3.put_object(Bucket=RAW_BUCKET, Key=f"{folder}/eeg.parquet",
                       Body=b"x", Metadata={"sha256": "aa", "landing-key": "k"})  # fmt: skip
         made_from = {RAW_SHA256: features_sha, PARAMS_HASH: features_params}
-        s3.put_object(Bucket=FEATURES_BUCKET, Key=f"subject=61/session={session}/features.parquet",
+        s3.put_object(Bucket=FEATURES_BUCKET, Key=f"{folder}/features.parquet",
                       Body=b"y", Metadata=made_from)  # fmt: skip
     reason = {
         "code": "NOT_PARQUET",
@@ -138,7 +140,7 @@ def test_subjects_reads_raw_features_and_quarantine(cloud, s3):
         rows = subjects_json(cloud)
     finally:  # training reads every current features object: leave none that is not Parquet
         for session, _, _ in made:
-            key = f"subject=61/session={session}/features.parquet"
+            key = f"study=system-a/subject=61/session={session}/features.parquet"
             s3.delete_object(Bucket=FEATURES_BUCKET, Key=key)
             s3.delete_object(Bucket=RAW_BUCKET, Key=key.replace("features", "eeg"))
     assert (rows["61", "01"]["stage"], rows["61", "01"]["features"]) == ("processed", "up to date")

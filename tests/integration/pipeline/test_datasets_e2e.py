@@ -39,7 +39,7 @@ def recording_bytes(number: int, *, seed: int = 11) -> bytes:
 
 
 def features_key(subject: str) -> str:
-    return f"subject={subject}/session=01/features.parquet"
+    return f"study=system-a/subject={subject}/session=01/features.parquet"
 
 
 def cli(cloud, *args: str) -> dict | list:

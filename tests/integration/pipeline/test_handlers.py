@@ -39,7 +39,6 @@ def handlers(cloud, s3):
         env.setenv("AWS_ENDPOINT_URL", cloud.endpoint_url)
         env.setenv("MLFLOW_TRACKING_URI", cloud.tracking_uri)
         env.setenv("ALERTS_TOPIC_ARN", f"arn:aws:sns:us-east-1:000000000000:{ALERTS_TOPIC}")
-        env.delenv("P300_PREPROCESSING_PARAMS", raising=False)
         names = ("plan_ingest", "ingest", "preprocess", "check_drift", "train")
         yield {name: load_handler(name) for name in names}
 
@@ -68,7 +67,7 @@ def test_ingest_moves_the_recorded_landing_object_to_the_raw_bucket(s3, processe
     ingested = processed[0]["ingested"]
     assert ingested["outcome"] == "ingested" and ingested["needs_processing"] is True
     assert (ingested["subject"], ingested["session"]) == (SUBJECTS[0], "02")
-    assert ingested["raw_key"] == f"subject={SUBJECTS[0]}/session=02/eeg.parquet"
+    assert ingested["raw_key"] == f"study=system-a/subject={SUBJECTS[0]}/session=02/eeg.parquet"
     stored = s3.head_object(Bucket=RAW_BUCKET, Key=ingested["raw_key"])
     assert stored["VersionId"] == ingested["raw_version_id"]
     assert (
@@ -79,7 +78,10 @@ def test_ingest_moves_the_recorded_landing_object_to_the_raw_bucket(s3, processe
 def test_preprocess_writes_the_features_of_the_recorded_ingest_output(s3, processed):
     features = processed[0]["features"]
     assert features["outcome"] == "processed"
-    assert features["features_key"] == f"subject={SUBJECTS[0]}/session=02/features.parquet"
+    assert (
+        features["features_key"]
+        == f"study=system-a/subject={SUBJECTS[0]}/session=02/features.parquet"
+    )
     assert features["summary"]["n_kept"] > 0 and features["mlflow_run_id"]
     head = s3.head_object(Bucket=FEATURES_BUCKET, Key=features["features_key"])
     assert head["VersionId"] == features["features_version_id"]
@@ -97,7 +99,7 @@ def test_check_drift_adds_its_verdict_to_the_preprocess_output(processed):
 def test_a_catch_up_plan_lists_raw_objects_needing_work_and_not_ours(handlers, processed):
     plan = handlers["plan_ingest"].lambda_handler(load_event("catch_up"), None)
     assert plan["mode"] == "catch_up"
-    ours = {f"subject={s}/session=02/eeg.parquet" for s in SUBJECTS}
+    ours = {f"study=system-a/subject={s}/session=02/eeg.parquet" for s in SUBJECTS}
     assert not ours & {item.get("raw_key") for item in plan["items"]}  # features are current
 
 

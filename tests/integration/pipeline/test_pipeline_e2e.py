@@ -64,7 +64,7 @@ def landing_key(subject: str) -> str:
 
 
 def features_key(subject: str) -> str:
-    return f"subject={subject}/session=01/features.parquet"
+    return f"study=system-a/subject={subject}/session=01/features.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,10 @@ def test_valid_uploads_become_features_and_leave_the_landing_zone(aws, first_run
         features = head(aws, FEATURES_BUCKET, features_key(subject))
         assert features is not None, f"no features for {subject}"
         assert features["Metadata"]["raw-sha256"]
-        assert head(aws, RAW_BUCKET, f"subject={subject}/session=01/eeg.parquet") is not None
+        assert (
+            head(aws, RAW_BUCKET, f"study=system-a/subject={subject}/session=01/eeg.parquet")
+            is not None
+        )
         assert head(aws, LANDING_BUCKET, landing_key(subject)) is None
 
 

@@ -19,8 +19,9 @@ import pytest
 from mlflow import MlflowClient
 
 from p300.raw_io import recording_to_parquet_bytes
+from p300.studies import SYSTEM_A, new_study
 from p300.synthetic import make_session
-from p300_aws import ingest, planning, processing, training
+from p300_aws import ingest, planning, processing, studies, training
 from p300_aws.errors import MissingObjectError, MlflowUnavailableError
 from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
@@ -41,7 +42,8 @@ from p300_ops.localcloud.processes import free_port, stop_server
 pytestmark = pytest.mark.cloud
 
 PREFIX = f"t{uuid.uuid4().hex[:6]}"
-PARAMS = processing.preprocessing_params(environ={})
+PARAMS = SYSTEM_A.params
+SA = SYSTEM_A.name
 
 
 def subject_id(number: int) -> str:
@@ -94,18 +96,20 @@ def landing_exists(s3, key: str) -> bool:
 def ingest_and_process(s3, tracker, number: int):
     key = f"subject_{subject_id(number)}/subject_{subject_id(number)}_eeg_stim.parquet"
     upload(s3, key, recording_bytes(number))
-    result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    result = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     request = parse_event(processing.PreprocessRequest, result.model_dump(mode="json"))
-    return result, processing.preprocess_object(s3, tracker, request, params=PARAMS)
+    return result, processing.preprocess_object(
+        s3, tracker, request, profiles=studies.StudyProfiles(s3)
+    )
 
 
 def test_valid_upload_is_ingested_then_landing_emptied(s3):
     body = recording_bytes(1)
     key = f"subject_{subject_id(1)}/session_02/morning run.parquet"
     upload(s3, key, body)
-    result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    result = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     assert (result.outcome, result.subject, result.session) == ("ingested", subject_id(1), "02")
-    assert result.raw_key == f"subject={subject_id(1)}/session=02/eeg.parquet"
+    assert result.raw_key == f"study={SA}/subject={subject_id(1)}/session=02/eeg.parquet"
     assert result.needs_processing and result.sha256 == sha256_hex(body)
     stored = s3.get_object(Bucket=RAW_BUCKET, Key=result.raw_key, VersionId=result.raw_version_id)
     assert stored["Body"].read() == body
@@ -119,16 +123,16 @@ def test_duplicate_upload_is_dropped_and_processed_only_while_features_are_missi
     body = recording_bytes(2)
     key = f"subject_{subject_id(2)}/a.parquet"
     upload(s3, key, body)
-    first = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    first = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     upload(s3, key, body)
-    second = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    second = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     assert (second.outcome, second.raw_version_id) == ("duplicate", first.raw_version_id)
     assert second.needs_processing  # no features yet
     assert not landing_exists(s3, key)
     request = parse_event(processing.PreprocessRequest, second.model_dump(mode="json"))
-    processing.preprocess_object(s3, tracker, request, params=PARAMS)
+    processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
     upload(s3, key, body)
-    third = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    third = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     assert (third.outcome, third.needs_processing) == ("duplicate", False)
     assert not landing_exists(s3, key)
 
@@ -156,7 +160,7 @@ def test_invalid_upload_is_quarantined_with_its_reason(s3, name, make_body, code
     body = make_body(3)
     key = f"subject_{subject_id(3)}/{name}"
     upload(s3, key, body)
-    result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    result = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     assert (result.outcome, result.needs_processing) == ("quarantined", False)
     assert result.quarantine_key == f"quarantine/{key}"
     moved = s3.get_object(Bucket=RAW_BUCKET, Key=result.quarantine_key)
@@ -175,7 +179,9 @@ def test_a_file_over_the_size_limit_is_copied_to_quarantine_unread(s3):
     body = recording_bytes(3)
     key = f"subject_{subject_id(3)}/big.parquet"
     upload(s3, key, body)
-    result = ingest.ingest_object(s3, key, params_hash=PARAMS.hash(), max_bytes=len(body) - 1)
+    result = ingest.ingest_object(
+        s3, key, profiles=studies.StudyProfiles(s3), max_bytes=len(body) - 1
+    )
     assert result.outcome == "quarantined"
     assert [p["code"] for p in result.problems] == ["FILE_TOO_LARGE"]
     moved = s3.get_object(Bucket=RAW_BUCKET, Key=result.quarantine_key)
@@ -185,24 +191,30 @@ def test_a_file_over_the_size_limit_is_copied_to_quarantine_unread(s3):
 
 
 def test_a_vanished_landing_object_is_reported_missing(s3):
-    result = ingest.ingest_object(s3, f"subject_{subject_id(3)}/never.parquet", params_hash="x")
+    result = ingest.ingest_object(
+        s3, f"subject_{subject_id(3)}/never.parquet", profiles=studies.StudyProfiles(s3)
+    )
     assert result.outcome == "missing" and not result.needs_processing
 
 
 def test_preprocess_writes_features_and_an_mlflow_run_then_skips(s3, tracker, mlflow_client):
     ingested, processed = ingest_and_process(s3, tracker, 4)
     assert processed.outcome == "processed"
-    assert processed.features_key == f"subject={subject_id(4)}/session=01/features.parquet"
+    assert (
+        processed.features_key == f"study={SA}/subject={subject_id(4)}/session=01/features.parquet"
+    )
     head = head_object(s3, FEATURES_BUCKET, processed.features_key)
     assert head.version_id == processed.features_version_id
     assert head.metadata["raw-sha256"] == ingested.sha256
     assert head.metadata["raw-version-id"] == ingested.raw_version_id
     assert head.metadata["params-hash"] == PARAMS.hash()
+    assert (head.metadata["study"], head.metadata["study-version"]) == (SA, "1")
     assert head.metadata["mlflow-run-id"] == processed.mlflow_run_id
     run = mlflow_client.get_run(processed.mlflow_run_id)
     assert run.info.status == "FINISHED"
     assert mlflow_client.get_experiment(run.info.experiment_id).name == PREPROCESSING_EXPERIMENT
     assert run.data.tags["subject"] == subject_id(4)
+    assert (run.data.tags["p300.study"], run.data.tags["p300.study_version"]) == (SA, "1")
     assert run.data.tags["raw_sha256"] == ingested.sha256
     assert run.data.params["params_hash"] == PARAMS.hash()
     summary = processed.summary
@@ -210,7 +222,7 @@ def test_preprocess_writes_features_and_an_mlflow_run_then_skips(s3, tracker, ml
     assert summary["n_kept"] + summary["n_rejected"] == summary["n_flashes"]
     assert {"read_s", "preprocess_s", "write_s"} <= set(run.data.metrics)
     request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
-    again = processing.preprocess_object(s3, tracker, request, params=PARAMS)
+    again = processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
     assert (again.outcome, again.features_version_id) == ("skipped", processed.features_version_id)
     assert again.mlflow_run_id == processed.mlflow_run_id
 
@@ -221,19 +233,40 @@ def test_catch_up_lists_what_is_left_and_nothing_done(s3, tracker):
     upload(s3, left_key, recording_bytes(6))
     unprocessed_key = f"subject_{subject_id(7)}/x.parquet"
     upload(s3, unprocessed_key, recording_bytes(7))
-    unprocessed = ingest.ingest_object(s3, unprocessed_key, params_hash=PARAMS.hash())
-    plan = planning.plan_catch_up(s3, params_hash=PARAMS.hash()).model_dump()
+    unprocessed = ingest.ingest_object(s3, unprocessed_key, profiles=studies.StudyProfiles(s3))
+    plan = planning.plan_catch_up(s3, profiles=studies.StudyProfiles(s3)).model_dump()
     assert plan["mode"] == "catch_up"
-    assert {"bucket": LANDING_BUCKET, "key": left_key} in plan["items"]
+    [left] = [item for item in plan["items"] if item.get("key") == left_key]
+    assert left["study_versions"][SA] == 1
     raw_items = {item["raw_key"]: item for item in plan["items"] if "raw_key" in item}
     assert raw_items[unprocessed.raw_key]["raw_version_id"] == unprocessed.raw_version_id
-    assert f"subject={subject_id(5)}/session=01/eeg.parquet" not in raw_items
-    new_params = processing.preprocessing_params({"h_freq": 25.0}, environ={})
-    stale = planning.plan_catch_up(s3, params_hash=new_params.hash()).model_dump()
-    assert f"subject={subject_id(5)}/session=01/eeg.parquet" in {
-        item.get("raw_key") for item in stale["items"]
-    }
+    assert raw_items[unprocessed.raw_key]["study"] == SA
+    assert f"study={SA}/subject={subject_id(5)}/session=01/eeg.parquet" not in raw_items
     assert processed.outcome == "processed"
+
+
+def test_a_study_update_makes_only_that_studys_features_stale(s3, tracker):
+    study = f"{PREFIX}-a"
+    studies.create_study(s3, new_study(study, rejection="fixed", reject_peak_to_peak_uv=100.0))
+    key = f"study_{study}/subject_{subject_id(9)}/session_01/x.parquet"
+    upload(s3, key, recording_bytes(9))
+    ingested = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
+    assert (ingested.study, ingested.study_version) == (study, 1)
+    assert ingested.raw_key == f"study={study}/subject={subject_id(9)}/session=01/eeg.parquet"
+    request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
+    processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
+    _, system_a = ingest_and_process(s3, tracker, 10)
+
+    def raw_items() -> dict[str, dict]:
+        plan = planning.plan_catch_up(s3, profiles=studies.StudyProfiles(s3)).model_dump()
+        return {item["raw_key"]: item for item in plan["items"] if "raw_key" in item}
+
+    assert ingested.raw_key not in raw_items()
+    updated = studies.new_profile_version(s3, study, h_freq=25.0)
+    stale = raw_items()
+    assert stale[ingested.raw_key]["study_version"] == updated.version == 2
+    assert f"study={SA}/subject={subject_id(10)}/session=01/eeg.parquet" not in stale
+    assert system_a.outcome == "processed"
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +289,7 @@ def test_training_logs_a_run_and_registers_the_challenger(
     assert 0.0 <= out["metrics"]["roc_auc"] <= 1.0
     version = mlflow_client.get_model_version_by_alias(REGISTERED_MODEL, CHALLENGER_ALIAS)
     assert (version.version, version.run_id) == (out["model_version"], out["run_id"])
+    assert version.tags["p300.study"] == out["study"] == SA
     run = mlflow_client.get_run(out["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["dataset_manifest_sha256"] == out["dataset_manifest_sha256"]
@@ -269,8 +303,11 @@ def test_training_logs_a_run_and_registers_the_challenger(
     manifest_path = mlflow_client.download_artifacts(out["run_id"], "dataset_manifest.json")
     manifest_bytes = Path(manifest_path).read_bytes()
     assert sha256_hex(manifest_bytes) == out["dataset_manifest_sha256"]
+    assert json.loads(manifest_bytes)["study"] == SA
     manifest_keys = {o["key"] for o in json.loads(manifest_bytes)["objects"]}
-    assert {f"subject={s}/session=01/features.parquet" for s in trained_subjects} <= manifest_keys
+    assert {
+        f"study={SA}/subject={s}/session=01/features.parquet" for s in trained_subjects
+    } <= manifest_keys
     stored = list_keys(s3, MLFLOW_ARTIFACTS_BUCKET)
     assert any(key.endswith(f"{out['run_id']}/artifacts/dataset_manifest.json") for key in stored)
     assert any(key.endswith("/artifacts/MLmodel") for key in stored)
@@ -298,19 +335,21 @@ def test_training_with_mlflow_down_retries_then_fails_and_registers_nothing(
 def test_preprocess_with_mlflow_down_writes_no_features(s3):
     key = f"subject_{subject_id(8)}/x.parquet"
     upload(s3, key, recording_bytes(8))
-    ingested = ingest.ingest_object(s3, key, params_hash=PARAMS.hash())
+    ingested = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     dead = MlflowTracker(f"http://127.0.0.1:{free_port()}", policy=RetryPolicy(2, 0.05))
     request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
     with pytest.raises(MlflowUnavailableError, match="start a run"):
-        processing.preprocess_object(s3, dead, request, params=PARAMS)
+        processing.preprocess_object(s3, dead, request, profiles=studies.StudyProfiles(s3))
     with pytest.raises(MissingObjectError):
-        head_object(s3, FEATURES_BUCKET, f"subject={subject_id(8)}/session=01/features.parquet")
+        head_object(
+            s3, FEATURES_BUCKET, f"study={SA}/subject={subject_id(8)}/session=01/features.parquet"
+        )
 
 
 def test_a_failed_training_marks_its_run_failed(s3, tracker, mlflow_client, trained_subjects):
     # Every subject preprocessed like these ones in training leaves none to evaluate on.
     alike, _ = training.select_compatible(
-        training.read_latest_features(s3), subjects=tuple(trained_subjects)
+        training.read_latest_features(s3, SA), subjects=tuple(trained_subjects)
     )
     request = parse_event(training.TrainRequest, {"subjects": sorted({o.subject for o in alike})})
     before = _version_count(mlflow_client)

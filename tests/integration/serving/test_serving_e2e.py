@@ -110,9 +110,15 @@ def mlflow_champion(client: MlflowClient) -> str:
 def test_an_alias_without_a_model_answers_503(aws):
     lambda_client, _, base_url = aws
     code_only = publish_code_only_version(lambda_client)
-    lambda_client.create_alias(
-        FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only
-    )
+    try:
+        lambda_client.create_alias(
+            FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only
+        )
+    except lambda_client.exceptions.ResourceConflictException:  # another module released one
+        lambda_client.update_alias(
+            FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only,
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )  # fmt: skip
     lambda_client.add_permission(
         FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS, StatementId="test-invoke",
         Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",

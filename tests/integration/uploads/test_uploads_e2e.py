@@ -51,7 +51,7 @@ def recording_file(tmp_path, *, subject_number: int, duration_s: float):
 
 
 def wait_for_features(s3, subject: str, session: str) -> dict:
-    key = f"subject={subject}/session={session}/features.parquet"
+    key = f"study=system-a/subject={subject}/session={session}/features.parquet"
     deadline = time.monotonic() + PROCESSED_WITHIN_S
     while time.monotonic() < deadline:
         try:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from infra.asl import STATE_MACHINES_DIR, load_definition
+from p300_aws.calibration_job import CalibrateRequest
 from p300_aws.drift_check import DriftCheckRequest
 from p300_aws.ingest import IngestEvent, IngestResult
 from p300_aws.planning import LandingItem, Plan, RawItem, SummarizeRequest
@@ -76,9 +77,10 @@ def test_the_fields_a_state_builds_are_those_its_event_model_takes(parameters, e
         (ITEM["Preprocess"], [IngestResult, RawItem], PreprocessRequest),
         (ITEM["CheckDrift"], [PreprocessResult], DriftCheckRequest),
         (TRAIN["Train"], [TrainRequest], TrainRequest),
+        (TRAIN["Calibrate"], [CalibrateRequest], CalibrateRequest),
         (TRIAL["Trial"], [RunTrial], RunTrial),
     ],
-    ids=["Ingest", "Preprocess", "CheckDrift", "Train", "Trial"],
+    ids=["Ingest", "Preprocess", "CheckDrift", "Train", "Calibrate", "Trial"],
 )
 def test_a_state_passing_its_input_gets_what_its_function_takes(state, previous_outputs, event):
     assert state["Parameters"]["Payload.$"] == "$"
@@ -105,7 +107,8 @@ def test_the_item_choices_read_fields_that_tell_the_items_apart():
 
 
 def test_what_the_train_machine_reads_from_results_exists():
-    (rule,) = TRAIN["IsTuning"]["Choices"]
+    calibration, rule = TRAIN["WhichJob"]["Choices"]
+    assert {read(c["Variable"]) for c in calibration["And"]} <= fields(CalibrateRequest)[0]
     tuning_keys = {read(choice["Variable"]) for choice in rule["Or"]}
     assert tuning_keys <= fields(TuningRequest)[0]
     assert not tuning_keys & fields(TrainRequest)[0]

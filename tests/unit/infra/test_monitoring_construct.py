@@ -10,6 +10,8 @@ from infra.constructs.functions import FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.monitoring import Monitoring
 from p300_aws.names import (
     ALERTS_TOPIC,
+    DATA_QUALITY_ALARM,
+    DATA_QUALITY_METRIC,
     DRIFT_ALARM,
     DRIFT_METRIC,
     HEALTH_ALARM,
@@ -77,10 +79,15 @@ def test_the_bucket_and_topic_have_their_fixed_names(template):
     template.has_resource_properties("AWS::SNS::Topic", {"TopicName": ALERTS_TOPIC})
 
 
-def test_the_drift_alarm_fires_on_one_detection_in_a_minute_and_notifies_the_topic(template):
-    properties = alarm(template, DRIFT_ALARM)
+@pytest.mark.parametrize(
+    ("name", "metric"), [(DRIFT_ALARM, DRIFT_METRIC), (DATA_QUALITY_ALARM, DATA_QUALITY_METRIC)]
+)
+def test_the_drift_and_data_quality_alarms_fire_on_one_in_a_minute_and_notify_the_topic(
+    template, name, metric
+):
+    properties = alarm(template, name)
     assert properties["Namespace"] == METRIC_NAMESPACE
-    assert properties["MetricName"] == DRIFT_METRIC
+    assert properties["MetricName"] == metric
     assert "Dimensions" not in properties
     assert (properties["Statistic"], properties["Period"]) == ("Maximum", 60)
     assert properties["Threshold"] == 1

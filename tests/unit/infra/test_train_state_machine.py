@@ -1,4 +1,5 @@
-"""The train state machine's ASL: one model by default, a Map of trials when tuning."""
+"""The train state machine's ASL: one model by default, a Map of trials when tuning, one
+subject's calibration when asked."""
 
 import pytest
 
@@ -8,13 +9,27 @@ DEFINITION = load_definition(STATE_MACHINES_DIR / "train.asl.json")
 STATES = DEFINITION["States"]
 
 
-def test_input_with_trials_or_search_tunes_anything_else_trains_once():
+def test_calibrate_calibrates_trials_or_search_tunes_anything_else_trains_once():
     choice = STATES[DEFINITION["StartAt"]]
     assert choice["Type"] == "Choice"
-    (rule,) = choice["Choices"]
-    assert {c["Variable"] for c in rule["Or"]} == {"$.trials", "$.search"}
-    assert rule["Next"] == "StartTuning"
+    calibration, tuning = choice["Choices"]
+    # The action is tested only when present: a missing variable would fail the comparison.
+    assert calibration["And"] == [
+        {"Variable": "$.action", "IsPresent": True},
+        {"Variable": "$.action", "StringEquals": "calibrate"},
+    ]
+    assert calibration["Next"] == "Calibrate"
+    assert {c["Variable"] for c in tuning["Or"]} == {"$.trials", "$.search"}
+    assert tuning["Next"] == "StartTuning"
     assert choice["Default"] == "Train"
+
+
+def test_calibrate_passes_its_input_to_the_train_function_and_returns_its_result():
+    calibrate = STATES["Calibrate"]
+    assert calibrate["Parameters"] == {"FunctionName": "${TrainFunctionArn}", "Payload.$": "$"}
+    assert calibrate["OutputPath"] == "$.Payload"
+    assert any("TransientError" in r["ErrorEquals"] for r in calibrate["Retry"])
+    assert calibrate["End"] is True
 
 
 def test_tuning_runs_start_then_a_map_of_trials_then_pick_best():
@@ -43,6 +58,6 @@ def test_trial_events_carry_ids_and_parameters_only():
                         "index.$": "$$.Map.Item.Index", "trial.$": "$$.Map.Item.Value"}  # fmt: skip
 
 
-@pytest.mark.parametrize("state", ["StartTuning", "PickBest", "Train"])
+@pytest.mark.parametrize("state", ["StartTuning", "PickBest", "Train", "Calibrate"])
 def test_setup_and_pick_failures_fail_the_execution(state):
     assert STATES[state]["Catch"][0]["Next"] == "TrainingFailed"

@@ -42,13 +42,15 @@ def _manifest(*entries: dict):
 
 
 def test_manifest_hash_is_the_one_training_tags_the_run_with():
-    objects = [FeaturesObject(f"subject={s}/session=01/features.parquet", f"v{s}", _sha(s), s,
-                              "01", b"") for s in ("02", "01")]  # fmt: skip
-    logged = json_bytes(dataset_manifest(objects))
+    objects = [FeaturesObject(f"study=speller/subject={s}/session=01/features.parquet", f"v{s}",
+                              _sha(s), s, "01", b"") for s in ("02", "01")]  # fmt: skip
+    logged = json_bytes(dataset_manifest(objects, study="speller"))
 
     manifest = parse_manifest(logged)
 
     assert manifest.sha256 == sha256_hex(logged)
+    assert manifest.study == "speller"
+    assert json_bytes(manifest.to_dict()) == logged
     assert [e.subject for e in manifest.entries] == ["01", "02"]
     assert manifest.entries[0].version_id == "v01"
     # A re-indented copy of the file names the same manifest.

@@ -25,9 +25,11 @@ from tests.drift_subjects import normal_subject, with_flat_channel
 
 PREPROCESS_OUTPUT = {
     "outcome": "processed",
+    "study": "system-a",
+    "study_version": 1,
     "subject": "07",
     "session": "01",
-    "features_key": "subject=07/session=01/features.parquet",
+    "features_key": "study=system-a/subject=07/session=01/features.parquet",
     "features_version_id": "v1",
     "summary": {"n_kept": 200},
     "mlflow_run_id": "r",
@@ -59,7 +61,7 @@ def test_the_reference_needs_training_subjects(training_set):
 def test_request_from_a_preprocess_output():
     request = parse_event(DriftCheckRequest, PREPROCESS_OUTPUT)
     assert (request.outcome, request.subject, request.session) == ("processed", "07", "01")
-    assert request.features_key == "subject=07/session=01/features.parquet"
+    assert request.features_key == "study=system-a/subject=07/session=01/features.parquet"
     assert request.features_version_id == "v1"
     # The rest of the preprocess output passes through to the check's output.
     assert request.model_dump() == PREPROCESS_OUTPUT
@@ -77,6 +79,27 @@ def test_unchanged_features_are_not_checked():
     # No client is touched: None stands for S3, CloudWatch, SNS and the reference store.
     result = check_subject(None, None, None, None, request, topic_arn="arn")
     assert result.model_dump() == {"status": "skipped", "reason": "features skipped, not new"}
+
+
+class _Store:
+    """A reference store whose current model is ``model`` (with no reference read)."""
+
+    def __init__(self, model: ModelReference):
+        self.model = model
+
+    def current(self):
+        return self.model, None
+
+
+def test_a_subject_of_another_study_is_incompatible_without_reading_anything():
+    request = parse_event(DriftCheckRequest, PREPROCESS_OUTPUT | {"study": "speller"})
+    result = check_subject(None, None, None, _Store(MODEL), request, topic_arn="arn")
+    assert result.status == "incompatible"
+    assert result.reason.startswith(
+        "P300-Classifier v3 (champion) was trained on study 'system-a', the subject belongs to "
+        "study 'speller'"
+    )
+    assert result.reference["study"] == "system-a"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +141,8 @@ def test_the_alert_carries_the_verdict_and_its_evidence(training_set):
     evidence = alert.evidence
     assert evidence["drifted_channels"] == ["AFz"]
     assert evidence["reference_model"] == {
-        "model": "P300-Classifier", "alias": "champion", "version": "3", "run_id": "run123"
+        "model": "P300-Classifier", "alias": "champion", "version": "3", "run_id": "run123",
+        "study": "system-a",
     }  # fmt: skip
     assert evidence["threshold"] == pytest.approx(0.05 / 16)
     afz = next(channel for channel in evidence["channels"] if channel["channel"] == "AFz")

@@ -44,7 +44,8 @@ def test_plan_answers_a_recorded_s3_event_with_its_one_object():
     plan = load_handler("plan_ingest").lambda_handler(load_event("s3_object_created"), None)
     assert plan == {
         "items": [{"bucket": "p300-landing-zone",
-                   "key": "subject_07/session_02/morning run (v2).parquet"}],
+                   "key": "subject_07/session_02/morning run (v2).parquet",
+                   "study_versions": None}],
         "mode": "event",
     }  # fmt: skip
 
@@ -54,8 +55,8 @@ def test_plan_summarizes_a_recorded_execution_by_outcome():
     output = load_handler("plan_ingest").lambda_handler(event, None)
     assert [e["subject"] for e in output["processed"]] == ["07"]
     assert output["quarantined"] == [
-        {"subject": "08", "session": "01", "key": "subject_08/session_01/flat.parquet",
-         "reason": "NO_TARGETS"}
+        {"study": None, "subject": "08", "session": "01",
+         "key": "subject_08/session_01/flat.parquet", "reason": "NO_TARGETS"}
     ]  # fmt: skip
     assert output["failed"][0]["reason"].startswith("TransientError: ")
     assert (output["mode"], output["skipped"], output["results"]) == ("event", [], event["results"])

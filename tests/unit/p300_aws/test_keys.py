@@ -7,17 +7,23 @@ from p300_aws.errors import BadKeyError
 
 
 @pytest.mark.parametrize(
-    ("key", "subject", "session"),
+    ("key", "study", "subject", "session"),
     [
-        ("subject_01/subject_01_eeg_stim.parquet", "01", keys.DEFAULT_SESSION),
-        ("subject_12/anything at all.parquet", "12", None),
-        ("subject_A-3/session_02/run 1.PARQUET", "A-3", "02"),
-        ("recording.parquet", None, None),
+        ("subject_01/subject_01_eeg_stim.parquet", None, "01", keys.DEFAULT_SESSION),
+        ("subject_12/anything at all.parquet", None, "12", None),
+        ("subject_A-3/session_02/run 1.PARQUET", None, "A-3", "02"),
+        ("recording.parquet", None, None, None),
+        ("study_speller/subject_01/session_01/run.parquet", "speller", "01", "01"),
+        ("study_lab-2/subject_01/subject_01_eeg_stim.parquet", "lab-2", "01", "01"),
+        ("study_speller/subject_07/a.parquet", "speller", "07", None),
+        ("study_speller/a.parquet", "speller", None, None),
     ],
 )
-def test_parse_landing_key_accepted_forms(key, subject, session):
+def test_parse_landing_key_accepted_forms(key, study, subject, session):
     parsed = keys.parse_landing_key(key)
-    assert (parsed.key, parsed.subject, parsed.session) == (key, subject, session)
+    assert (parsed.key, parsed.study, parsed.subject, parsed.session) == (
+        key, study, subject, session
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -30,6 +36,13 @@ def test_parse_landing_key_accepted_forms(key, subject, session):
         ("subject_0_1/x.parquet", "landing key must be"),
         ("subject_01/run_02/x.parquet", "must be session_<N>"),
         ("subject_01/subject_02_eeg_stim.parquet", "which subject is it"),
+        (
+            "study_Speller/subject_01/x.parquet",
+            "study folder must be study_<name>.*'study_Speller'",
+        ),
+        ("study_/subject_01/x.parquet", "study folder must be study_<name>"),
+        ("study_a/study_b/subject_01/x.parquet", "landing key must be"),
+        ("study_a/subject_01/session_01/x/y.parquet", "landing key must be"),
     ],
 )
 def test_parse_landing_key_rejects(key, match):
@@ -49,54 +62,97 @@ def test_decode_event_key(encoded, decoded):
     assert keys.decode_event_key(encoded) == decoded
 
 
-@pytest.mark.parametrize(
-    ("key", "file_subject", "file_session", "expected"),
-    [
-        ("subject_01/x.parquet", "99", "03", keys.SubjectSession("01", "03")),
-        ("subject_01/session_05/x.parquet", "99", "03", keys.SubjectSession("01", "05")),
-        ("x.parquet", "04", None, keys.SubjectSession("04", keys.DEFAULT_SESSION)),
-        ("x.parquet", "04", "2", keys.SubjectSession("04", "2")),
-    ],
-)
-def test_identify_prefers_the_key_then_the_file(key, file_subject, file_session, expected):
-    landing = keys.parse_landing_key(key)
-    assert keys.identify(landing, file_subject=file_subject, file_session=file_session) == expected
+SA = keys.DEFAULT_STUDY
 
 
 @pytest.mark.parametrize(
-    ("key", "file_subject", "file_session", "match"),
+    ("key", "file_ids", "expected"),
     [
-        ("x.parquet", None, None, "names no subject"),
-        ("x.parquet", "a/b", None, "subject metadata must be"),
-        ("subject_01/x.parquet", "01", "s=1", "session metadata must be"),
+        ("subject_01/x.parquet", ("99", "03", None), keys.SubjectSession(SA, "01", "03")),
+        ("subject_01/session_05/x.parquet", ("99", "03", None),
+         keys.SubjectSession(SA, "01", "05")),
+        ("x.parquet", ("04", None, None), keys.SubjectSession(SA, "04", keys.DEFAULT_SESSION)),
+        ("x.parquet", ("04", "2", None), keys.SubjectSession(SA, "04", "2")),
+        ("x.parquet", ("04", "2", "speller"), keys.SubjectSession("speller", "04", "2")),
+        ("study_lab/subject_01/x.parquet", ("99", None, "speller"),
+         keys.SubjectSession("lab", "01", "01")),
+        ("subject_01/x.parquet", (None, None, "speller"),
+         keys.SubjectSession("speller", "01", "01")),
+    ],
+)  # fmt: skip
+def test_identify_prefers_the_key_then_the_file(key, file_ids, expected):
+    landing = keys.parse_landing_key(key)
+    subject, session, study = file_ids
+    assert (
+        keys.identify(landing, file_subject=subject, file_session=session, file_study=study)
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "file_ids", "match"),
+    [
+        ("x.parquet", (None, None, None), "names no subject"),
+        ("x.parquet", ("a/b", None, None), "subject metadata must be"),
+        ("subject_01/x.parquet", ("01", "s=1", None), "session metadata must be"),
+        ("subject_01/x.parquet", ("01", None, "My Study"), "study metadata must be 1–64 lowercase"),
     ],
 )
-def test_identify_rejects(key, file_subject, file_session, match):
+def test_identify_rejects(key, file_ids, match):
     landing = keys.parse_landing_key(key)
+    subject, session, study = file_ids
     with pytest.raises(BadKeyError, match=match):
-        keys.identify(landing, file_subject=file_subject, file_session=file_session)
+        keys.identify(landing, file_subject=subject, file_session=session, file_study=study)
 
 
-def test_layout_keys_round_trip():
-    ids = keys.SubjectSession("07", "02")
-    assert keys.raw_key(ids) == "subject=07/session=02/eeg.parquet"
-    assert keys.features_key(ids) == "subject=07/session=02/features.parquet"
+@pytest.mark.parametrize("study", [keys.DEFAULT_STUDY, "speller", "lab-2"])
+def test_layout_keys_round_trip(study):
+    ids = keys.SubjectSession(study, "07", "02")
+    assert keys.raw_key(ids) == f"study={study}/subject=07/session=02/eeg.parquet"
+    assert keys.features_key(ids) == f"study={study}/subject=07/session=02/features.parquet"
     assert keys.parse_raw_key(keys.raw_key(ids)) == ids
     assert keys.parse_features_key(keys.features_key(ids)) == ids
+    assert keys.raw_key(ids).startswith(keys.study_prefix(study))
 
 
 @pytest.mark.parametrize(
     "key",
     [
-        "subject=07/session=02/features.parquet",
+        "study=system-a/subject=07/session=02/features.parquet",
+        "subject=07/session=02/eeg.parquet",  # the layout before studies
         "quarantine/subject_07/x.parquet",
-        "subject=07/eeg.parquet",
-        "subject=07/session=02/eeg.parquet/extra",
+        "study=system-a/subject=07/eeg.parquet",
+        "study=system-a/subject=07/session=02/eeg.parquet/extra",
+        "study=System-A/subject=07/session=02/eeg.parquet",
+        "studies/speller/v0001.json",
     ],
 )
 def test_parse_raw_key_rejects_other_keys(key):
-    with pytest.raises(BadKeyError, match=r"subject=<S>/session=<N>/eeg\.parquet"):
+    with pytest.raises(BadKeyError, match=r"study=<name>/subject=<S>/session=<N>/eeg\.parquet"):
         keys.parse_raw_key(key)
+
+
+@pytest.mark.parametrize(
+    ("ids", "key"),
+    [
+        (("01", None, None), "subject_01/f.parquet"),
+        (("01", "02", None), "subject_01/session_02/f.parquet"),
+        (("01", "02", "speller"), "study_speller/subject_01/session_02/f.parquet"),
+    ],
+)
+def test_landing_key_round_trips(ids, key):
+    subject, session, study = ids
+    assert keys.landing_key("f.parquet", subject=subject, session=session, study=study) == key
+    parsed = keys.parse_landing_key(key)
+    assert (parsed.subject, parsed.session, parsed.study) == ids
+
+
+@pytest.mark.parametrize("value", ["Speller", "", "a_b", "-a", "a" * 65, None])
+def test_check_study_names_the_rule_and_the_value(value):
+    with pytest.raises(
+        ValueError, match=rf"^--study must be 1–64 lowercase .*got {re.escape(repr(value))}$"
+    ):
+        keys.check_study(value, name="--study")
 
 
 def test_quarantine_keys_keep_the_landing_key():

@@ -22,7 +22,11 @@ def test_plan_from_a_recorded_s3_event_decodes_the_key():
     event = parse_event(PlanEvent, load_event("s3_object_created")).root
     assert plan_from_event(event).model_dump() == {
         "items": [
-            {"bucket": LANDING_BUCKET, "key": "subject_07/session_02/morning run (v2).parquet"}
+            {
+                "bucket": LANDING_BUCKET,
+                "key": "subject_07/session_02/morning run (v2).parquet",
+                "study_versions": None,
+            }
         ],
         "mode": "event",
     }
@@ -72,10 +76,10 @@ def test_other_events_are_refused_naming_the_field(event, match):
 
 def test_summarize_groups_every_outcome():
     results = [
-        {"outcome": "processed", "subject": "01", "session": "01",
-         "features_key": "subject=01/session=01/features.parquet"},
-        {"outcome": "skipped", "subject": "02", "session": "01",
-         "features_key": "subject=02/session=01/features.parquet"},
+        {"outcome": "processed", "study": "speller", "subject": "01", "session": "01",
+         "features_key": "study=speller/subject=01/session=01/features.parquet"},
+        {"outcome": "skipped", "study": "system-a", "subject": "02", "session": "01",
+         "features_key": "study=system-a/subject=02/session=01/features.parquet"},
         {"outcome": "duplicate", "subject": "03", "session": "01",
          "landing_key": "subject_03/a.parquet", "needs_processing": False},
         {"outcome": "quarantined", "subject": "04", "session": None,
@@ -88,13 +92,13 @@ def test_summarize_groups_every_outcome():
     summary = summarize(results)
     assert tuple(summary) == SUMMARY_GROUPS
     assert summary["processed"] == [
-        {"subject": "01", "session": "01", "key": "subject=01/session=01/features.parquet",
-         "reason": "processed"}
+        {"study": "speller", "subject": "01", "session": "01",
+         "key": "study=speller/subject=01/session=01/features.parquet", "reason": "processed"}
     ]  # fmt: skip
     assert [e["reason"] for e in summary["skipped"]] == ["skipped", "duplicate"]
     assert summary["quarantined"][0]["reason"] == "NO_TARGETS"
     assert summary["failed"] == [
-        {"subject": None, "session": None, "key": "subject_05/c.parquet",
+        {"study": None, "subject": None, "session": None, "key": "subject_05/c.parquet",
          "reason": "TransientError: S3 said 503"}
     ]  # fmt: skip
 

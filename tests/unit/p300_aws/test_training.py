@@ -66,25 +66,26 @@ def test_train_request_rejects(event, match):
 
 
 def _object(subject: str, session: str, body: bytes) -> FeaturesObject:
-    key = f"subject={subject}/session={session}/features.parquet"
+    key = f"study=system-a/subject={subject}/session={session}/features.parquet"
     return FeaturesObject(key, f"v-{subject}", hashlib.sha256(body).hexdigest(), subject,
                           session, body)  # fmt: skip
 
 
 def test_manifest_lists_every_object_by_key_and_its_hash_is_stable():
     objects = [_object("02", "01", b"b"), _object("01", "02", b"a"), _object("01", "01", b"c")]
-    manifest = dataset_manifest(objects)
+    manifest = dataset_manifest(objects, study="system-a")
+    assert manifest["study"] == "system-a"
     assert [o["key"] for o in manifest["objects"]] == [
-        "subject=01/session=01/features.parquet",
-        "subject=01/session=02/features.parquet",
-        "subject=02/session=01/features.parquet",
+        "study=system-a/subject=01/session=01/features.parquet",
+        "study=system-a/subject=01/session=02/features.parquet",
+        "study=system-a/subject=02/session=01/features.parquet",
     ]
     assert manifest["objects"][0] == {
-        "bucket": FEATURES_BUCKET, "key": "subject=01/session=01/features.parquet",
+        "bucket": FEATURES_BUCKET, "key": "study=system-a/subject=01/session=01/features.parquet",
         "version_id": "v-01", "sha256": hashlib.sha256(b"c").hexdigest(), "subject": "01",
         "session": "01",
     }  # fmt: skip
-    assert json_bytes(manifest) == json_bytes(dataset_manifest(objects[::-1]))
+    assert json_bytes(manifest) == json_bytes(dataset_manifest(objects[::-1], study="system-a"))
 
 
 def _training_set(n_per_subject: int = 40, subjects=("01", "02", "03")) -> TrainingSet:
@@ -133,7 +134,7 @@ def test_training_keeps_the_schema_most_subjects_share_and_names_the_others():
 
     assert [o.subject for o in kept] == ["01", "02", "03"]
     assert [(e["subject"], e["key"]) for e in excluded] == [
-        ("04", "subject=04/session=01/features.parquet")
+        ("04", "study=system-a/subject=04/session=01/features.parquet")
     ]
     assert "channel names" in excluded[0]["reason"]
 

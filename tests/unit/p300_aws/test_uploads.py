@@ -63,9 +63,22 @@ def test_a_given_file_name_is_kept():
     )
 
 
+def test_a_study_puts_the_key_below_its_study_folder():
+    request = body(MultipartStart, {"subject": "01", "session": "02", "study": "speller"})
+    key = uploads.landing_key(request, now=NOW, token="ab12")
+    assert key == "study_speller/subject_01/session_02/recording-20261122T193005Z-ab12.parquet"
+    parsed = parse_landing_key(key)
+    assert (parsed.study, parsed.subject, parsed.session) == ("speller", "01", "02")
+    assert body(uploads.AbortRequest, {"key": key}).key == key
+
+
 @pytest.mark.parametrize(
     ("document", "match"),
     [
+        ({"subject": "01", "session": "01", "study": "Speller"},
+         r"study must be 1–64 lowercase letters, .*got 'Speller'"),
+        ({"subject": "01", "session": "01", "study": 3},
+         r"study: Input should be a valid string, got 3"),
         ({"session": "01"}, r"subject: Field required"),
         ({"subject": "01"}, r"session: Field required"),
         ({"subject": "0_1", "session": "01"},
@@ -100,10 +113,13 @@ def test_an_invalid_size_is_refused(size):
 @pytest.mark.parametrize(
     "key",
     ["x.parquet", "subject_01/x.parquet", "subject_01/session_01/a/x.parquet",
-     "subject_01/session_01/x.csv", "subject_0_1/session_01/x.parquet"],
+     "subject_01/session_01/x.csv", "subject_0_1/session_01/x.parquet",
+     "study_speller/subject_01/x.parquet", "study_Speller/subject_01/session_01/x.parquet"],
 )  # fmt: skip
 def test_a_multipart_key_must_be_a_subject_session_landing_key(key):
-    with pytest.raises(UploadRequestError, match=r"key must be the subject_<S>/session_<N>/"):
+    with pytest.raises(
+        UploadRequestError, match=r"key must be the \[study_<name>/\]subject_<S>/session_<N>/"
+    ):
         body(uploads.AbortRequest, {"key": key})
 
 

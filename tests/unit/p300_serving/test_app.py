@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from p300.decoding import rank_items, speller_groups
+from p300.decoding import decode_window, rank_items, speller_groups
 from p300.preprocessing import PreprocessingParams, preprocess
 from p300_serving.app import create_app, create_app_from_env
 
@@ -28,7 +28,8 @@ def test_predict_gives_the_pipelines_labels_and_probabilities(client, pipeline, 
         body["target_probability"], pipeline.predict_proba(features)[:, 1], rtol=1e-6, atol=1e-9
     )
     assert body["model"] == {"name": "P300-Classifier", "version": "3", "alias": "champion",
-                             "run_id": "0123456789abcdef"}  # fmt: skip
+                             "run_id": "0123456789abcdef", "kind": "population",
+                             "study": "system-a", "subject": None}  # fmt: skip
 
 
 def test_base64_batch_equals_json_lists(client, training):
@@ -99,7 +100,8 @@ def test_health_and_model_describe_the_served_model(client, training):
     assert client.get("/health").json() == {
         "status": "ok", "detail": None,
         "model": {"name": "P300-Classifier", "version": "3", "alias": "champion",
-                  "run_id": "0123456789abcdef"},
+                  "run_id": "0123456789abcdef", "kind": "population", "study": "system-a",
+                  "subject": None},
     }  # fmt: skip
     described = client.get("/model").json()
     assert described["metrics"] == {"roc_auc": 0.91, "kappa": 0.55}
@@ -273,15 +275,17 @@ def test_decode_from_a_raw_window_ignores_flashes_without_an_item(client, raw_wi
     assert -1 not in [r["item"] for r in response.json()["ranking"]]
 
 
-def test_decode_from_a_raw_window_equals_decoding_its_epochs(client, raw_window):
+def test_decode_from_a_raw_window_equals_the_cores_mirror_padded_decoding(
+    client, raw_window, window_recording, pipeline, training
+):
     from_raw = client.post("/decode", json={"raw": raw_window}).json()
-    epochs = client.post("/predict/raw", json=raw_window | {"return_features": True}).json()
-    from_features = client.post("/decode", json={
-        "features": [e["features"] for e in epochs["epochs"]],
-        "flashed_items": [e["stim_item"] for e in epochs["epochs"]],
-    }).json()  # fmt: skip
-    assert from_raw["ranking"] == from_features["ranking"]
-    assert from_raw["n_flashes_used"] == len(epochs["epochs"])
+    params = PreprocessingParams(**training[2].params)
+    one_trial = np.zeros(len(window_recording.onsets), int)
+    expected = decode_window(pipeline, window_recording, params, trials=one_trial).rankings[0]
+    assert [r["item"] for r in from_raw["ranking"]] == list(expected.items)
+    np.testing.assert_allclose([r["evidence"] for r in from_raw["ranking"]], expected.evidence,
+                               rtol=1e-5, atol=1e-5)  # fmt: skip
+    assert from_raw["n_flashes_used"] == int(expected.n_flashes.sum())
 
 
 @pytest.mark.parametrize(

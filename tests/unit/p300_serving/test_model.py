@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from p300.models import make_model
 from p300_ops.services.model_bundles import linear_scorer, write_bundle
 from p300_serving.model import BundleError, LinearScorer, PipelineScorer, load_bundle
+from p300_serving.riemann import RiemannScorer
 
 
 def _write(pipeline, out_dir, schema):
@@ -48,7 +49,10 @@ def test_linear_bundle_predicts_like_the_pipeline(form, bundle_dir, pipeline, tr
     [
         (lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500)),
          LinearScorer),
-        (lambda: make_model("xdawn-riemann", n_channels=16, nfilter=2), PipelineScorer),
+        (lambda: make_model("xdawn-riemann", n_channels=16, nfilter=2), RiemannScorer),
+        (lambda: make_model("xdawn-mdm", n_channels=16, nfilter=2), RiemannScorer),
+        (lambda: make_model("xdawn-riemann", n_channels=16, nfilter=2, estimator="scm"),
+         PipelineScorer),
     ],
 )  # fmt: skip
 def test_other_pipelines_round_trip(make, scorer, training, tmp_path):
@@ -93,7 +97,7 @@ def _edit_info(bundle_dir, tmp_path, **changes):
         (lambda d, t: _edit_info(d, t, format_version=99),
          r"format_version 99; this service reads 1"),
         (lambda d, t: _edit_info(d, t, scorer="onnx"),
-         r"scorer must be one of \('linear', 'pickle'\), got 'onnx'"),
+         r"scorer must be one of \('linear', 'riemann', 'pickle'\), got 'onnx'"),
         (lambda d, t: _edit_info(d, t, features_schema={**json.loads(
             (d / "bundle.json").read_text())["features_schema"], "n_features": 7}),
          r"weights of shape \(1120,\); the features schema says \(7,\)"),

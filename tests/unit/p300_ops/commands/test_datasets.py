@@ -52,7 +52,8 @@ def test_tables_show_runs_objects_and_changes():
     assert all(text in listed for text in ("run123", "2026-11-02 09:30:00", new.sha256[:12],
                                            "0.812", " 3 "))  # fmt: skip
     assert run_row(run, new) | {"start_time": None} == {
-        "run_id": "run123", "start_time": None, "manifest_sha256": new.sha256, "n_subjects": 3,
+        "run_id": "run123", "start_time": None, "study": "system-a",
+        "manifest_sha256": new.sha256, "n_subjects": 3,
         "n_sessions": 3, "n_objects": 3, "model_versions": ["4"], "roc_auc": 0.8123,
     }  # fmt: skip
     shown = _render(manifest_table(new))

@@ -1,10 +1,12 @@
 import mne
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from p300.raw_io import read_recording
 from p300_ops.cli import main
+from tests.real_data import real_file
 
 SFREQ = 256.0
 ONSETS_S = np.arange(1.0, 28.0, 0.25)
@@ -68,3 +70,37 @@ def test_argument_errors(vhdr, args, message):
     result = invoke(vhdr, *args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bids", "."], "give FILE or --bids ROOT (one of them)"),
+        (["--out", "x.parquet", "--study", "My Study"], "--study must be 1–64 lowercase"),
+    ],
+)
+def test_source_and_study_errors(vhdr, args, message):
+    result = invoke(vhdr, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bids_needs_a_subject_and_a_task(tmp_path):
+    result = invoke("--bids", tmp_path, "--out", tmp_path / "x.parquet")
+    assert result.exit_code == 2
+    assert "--bids needs --subject and --task" in result.output
+
+
+def test_a_bci2000_file_keeps_its_codes_speller_metadata_and_study(tmp_path):
+    source = real_file("p3k_mit/bp2calib.dat")
+    out = tmp_path / "bp2calib.parquet"
+    result = invoke(source, "--subject", "1", "--session", "1", "--study", "speller",
+                    "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "(bci2000-dat)" in result.output and "speller text:" in result.output
+    metadata = {k.decode(): v.decode() for k, v in pq.read_schema(out).metadata.items()}
+    assert (metadata["study"], metadata["source_format"], metadata["subject"]) == (
+        "speller", "bci2000-dat", "01"
+    )  # fmt: skip
+    recording = read_recording(out)
+    assert recording.stim_item is not None and int((recording.stim == 2).sum()) > 0

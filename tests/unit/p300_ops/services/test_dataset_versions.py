@@ -15,7 +15,7 @@ def test_a_replay_takes_split_seed_and_model_from_the_recorded_run():
     assert replayed(request, RECIPE, given={"dataset"}, sha256=SHA) == {
         "training_subjects_percentage": None, "subjects": ["01", "03"], "seed": 7,
         "model_name": "xdawn-riemann", "model_params": {"n_filters": 2},
-        "auto_set_challenger_alias": True, "dataset": SHA,
+        "auto_set_challenger_alias": True, "dataset": SHA, "study": "system-a",
     }  # fmt: skip
 
 

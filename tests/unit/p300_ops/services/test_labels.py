@@ -42,3 +42,22 @@ def test_label_list_needs_one_subject():
     assert labels.label_list("1, 2,", name="--subjects") == ["01", "02"]
     with pytest.raises(ValueError, match=r"--subjects must name at least one subject, got ' , '"):
         labels.label_list(" , ", name="--subjects")
+
+
+@pytest.mark.parametrize(
+    ("key", "study"),
+    [
+        ("subject_01/x.parquet", "system-a"),
+        ("study_speller/subject_01/x.parquet", "speller"),
+        ("subject_01/a/b/x.parquet", None),
+    ],
+)
+def test_landing_study(key, study):
+    assert labels.landing_study(key) == study
+
+
+def test_landing_key_with_a_study():
+    key = labels.landing_key("rec.parquet", subject="3", session="1", study="speller")
+    assert key == "study_speller/subject_03/session_01/rec.parquet"
+    with pytest.raises(ValueError, match="--study must be 1–64 lowercase"):
+        labels.landing_key("rec.parquet", subject="3", study="Speller")

@@ -116,3 +116,29 @@ def _write(path: Path, content: bytes) -> Path:
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+def test_a_study_prefixes_every_key(system_a_folder, tmp_path):
+    plan = plan_uploads([system_a_folder], study="speller")
+    assert [u.key for u in plan.uploads] == [
+        "study_speller/subject_01/subject_01_eeg_stim.parquet",
+        "study_speller/subject_02/subject_02_eeg_stim.parquet",
+    ]
+    loose = _parquet(tmp_path / "run.parquet")
+    plan = plan_uploads([loose], subject="1", session="2", study="speller")
+    assert [u.key for u in plan.uploads] == ["study_speller/subject_01/session_02/run.parquet"]
+
+
+def test_a_study_folder_above_the_subject_folder_is_kept(tmp_path):
+    file = _parquet(tmp_path / "study_lab" / "subject_03" / "session_01" / "run.parquet")
+    assert [u.key for u in plan_uploads([tmp_path]).uploads] == [
+        "study_lab/subject_03/session_01/run.parquet"
+    ]
+    plan = plan_uploads([file], study="speller")
+    assert plan.uploads == []
+    assert [r.reason for r in plan.rejected] == ["its folder says study lab but --study is speller"]
+
+
+def test_a_bad_study_name_is_refused_naming_the_option(tmp_path):
+    with pytest.raises(ValueError, match="--study must be 1–64 lowercase letters"):
+        plan_uploads([tmp_path], study="My Study")

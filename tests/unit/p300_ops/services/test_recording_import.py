@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from p300_ops.services.recording_import import parse_event_map
+from p300_ops.services.recording_import import format_of, parse_event_map
 
 
 @pytest.mark.parametrize(
@@ -19,3 +21,22 @@ def test_parse_event_map(pairs, mapping):
 def test_parse_event_map_refuses(pair):
     with pytest.raises(ValueError, match=f"--event must be NAME=CODE .*got {pair!r}"):
         parse_event_map((pair,))
+
+
+@pytest.mark.parametrize(
+    ("name", "chosen", "kind"),
+    [
+        ("run.dat", "auto", "bci2000"),
+        ("RUN.GDF", "auto", "openvibe-gdf"),
+        ("rec.vhdr", "auto", "mne"),
+        ("rec.edf", "auto", "mne"),
+        ("rec.gdf", "mne", "mne"),
+    ],
+)
+def test_the_importer_follows_the_suffix_unless_chosen(name, chosen, kind):
+    assert format_of(Path(name), chosen) == kind
+
+
+def test_an_unknown_format_is_refused():
+    with pytest.raises(ValueError, match=r"--format must be one of \('auto', .*got 'csv'"):
+        format_of(Path("x.dat"), "csv")

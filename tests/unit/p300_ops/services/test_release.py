@@ -96,7 +96,8 @@ def test_the_code_archive_holds_the_handler_and_the_bundle(registry):
         info = json.loads(archive.read("model/bundle.json"))
     assert "handler.py" in names
     assert info["model"] == {"name": MODEL, "version": "1", "alias": None,
-                             "run_id": info["model"]["run_id"]}  # fmt: skip
+                             "run_id": info["model"]["run_id"], "kind": "population",
+                             "study": "system-a", "subject": None}  # fmt: skip
     assert info["features_schema"]["n_features"] == 4
 
 

@@ -11,6 +11,7 @@ def test_default_request_is_system_a_half_of_the_subjects():
         "model_name": "lda",
         "model_params": {},
         "seed": 42,
+        "study": "system-a",
     }
 
 
@@ -27,6 +28,7 @@ def test_named_subjects_replace_the_percentage():
         ({"percentage": 75.0, "subjects": "01"}, "not both"),
         ({"subjects": " , "}, "must name at least one subject"),
         ({"subjects": "01,a/b"}, "--subjects must be 1–64 letters"),
+        ({"study": "Speller"}, "--study must be 1–64 lowercase letters"),
     ],
 )
 def test_bad_requests(options, message):
