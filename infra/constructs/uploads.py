@@ -21,6 +21,7 @@ from p300_aws.names import (
     UPLOAD_URL_FUNCTION,
     UPLOAD_USAGE_PLAN_NAME,
 )
+from p300_aws.studies import STUDIES_PREFIX
 
 MEMORY_MB = 256
 TIMEOUT_S = 30
@@ -60,6 +61,8 @@ class Uploads(Construct):
         )
         # Presigned URLs carry the signer's permissions: PutObject covers every multipart step.
         storage.landing.grant_put(self.function)
+        # An upload naming a study that does not exist is refused: it reads the study store.
+        storage.raw.grant_read(self.function, f"{STUDIES_PREFIX}*")
         self.api = apigw.RestApi(
             self,
             "Api",

@@ -15,9 +15,9 @@ from p300.rejection import KeptAssessment
 from p300.studies import ProfileMismatchError, StudyProfile
 from p300_aws import keys
 from p300_aws.alerts import Alert, raise_alert
-from p300_aws.names import DATA_QUALITY_METRIC, METRIC_NAMESPACE
+from p300_aws.names import DATA_QUALITY_KIND, DATA_QUALITY_METRIC, METRIC_NAMESPACE
 
-KIND = "data-quality"
+KIND = DATA_QUALITY_KIND
 STUDY_DIMENSION = "Study"
 
 

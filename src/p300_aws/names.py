@@ -78,6 +78,8 @@ DRIFT_METRIC = "DriftDetected"
 #: 1 when a preprocessed recording raised a data-quality alert (unusable, too few epochs kept,
 #: or a profile that does not fit it), else 0 (no dimensions; also per study, "Study").
 DATA_QUALITY_METRIC = "DataQuality"
+#: The alert kind of those recordings (`p300_aws.data_quality`).
+DATA_QUALITY_KIND = "data-quality"
 #: Number of serving aliases failing their `/health` probe (also per alias, dimension "Alias").
 HEALTH_METRIC = "HealthProbeFailures"
 #: Latency in ms of each alias's `/health` answer (dimension "Alias"; the console's traffic page).

@@ -279,11 +279,16 @@ def _training_objects(s3, tracker, request: TrainRequest) -> tuple[str, list[Fea
     compatible when it was recorded)."""
     if request.dataset is not None:
         manifest, _ = datasets.fetch_manifest(tracker, request.dataset)
+        if (manifest.study or SYSTEM_A_NAME) != request.study:
+            raise ValueError(
+                f"dataset {request.dataset[:12]} holds study {manifest.study!r}'s features, the "
+                f"request names study {request.study!r}: a training reads one study only"
+            )
         objects = [
             FeaturesObject(e.key, e.version_id, e.sha256, e.subject, e.session, body)
             for e, body in datasets.read_manifest_versions(s3, manifest)
         ]
-        return manifest.study or request.study, objects, []
+        return request.study, objects, []
     objects = read_latest_features(s3, request.study)
     if not objects:
         raise ValueError(

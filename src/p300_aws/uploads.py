@@ -34,6 +34,7 @@ from p300_aws.errors import BadKeyError
 from p300_aws.events import problems
 from p300_aws.keys import check_id, parse_landing_key
 from p300_aws.names import LANDING_BUCKET
+from p300_aws.studies import StudyProfiles, UnknownStudyError
 
 #: Presigned URLs stay valid this long (s).
 URL_EXPIRES_S = 900
@@ -183,6 +184,9 @@ class Uploads:
         The landing bucket.
     clock, new_token
         Sources of the default file name's time and random token (replaced in tests).
+    check_study
+        Raises `UnknownStudyError` for a study that does not exist; default: reads the study
+        store (`p300_aws.studies`) with ``s3``.
     """
 
     def __init__(
@@ -192,8 +196,10 @@ class Uploads:
         bucket: str = LANDING_BUCKET,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_token: Callable[[], str] = lambda: secrets.token_hex(4),
+        check_study: Callable[[str], object] | None = None,
     ) -> None:
         self.s3, self.bucket, self.clock, self.new_token = s3, bucket, clock, new_token
+        self.check_study = check_study or (lambda name: StudyProfiles(s3).latest(name))
 
     def single_upload(self, request: SingleUpload) -> dict:
         key = self._key(request)
@@ -230,6 +236,13 @@ class Uploads:
         return {"key": request.key, "aborted": True}
 
     def _key(self, request: MultipartStart) -> str:
+        """The request's landing key; a study that does not exist is refused (400) before any
+        URL is signed: its upload would only be quarantined."""
+        if request.study is not None:
+            try:
+                self.check_study(request.study)
+            except UnknownStudyError as exc:
+                raise UploadRequestError(str(exc)) from None
         return landing_key(request, now=self.clock(), token=self.new_token())
 
     def _sign(self, operation: str, params: dict) -> str:

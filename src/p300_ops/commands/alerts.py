@@ -62,12 +62,14 @@ def probe_table(report: dict) -> Table:
 def alerts_group(ctx, kind, limit, as_json, home) -> None:
     """Alerts newest first with their evidence, and the state of each alarm.
 
-    Alerts are raised when incoming data drifts and when a serving alias starts failing its
-    health probe or recovers. --json prints every alert in full.
+    Alerts are raised when incoming data drifts, when preprocessing rejects a recording or keeps
+    under half of its epochs (data-quality), and when a serving alias starts failing its health
+    probe or recovers. --json prints every alert in full.
 
     \b
     Example:
       p300 alerts --kind health
+      p300 alerts --kind data-quality
       p300 alerts probe
     """
     if ctx.invoked_subcommand is not None:

@@ -18,6 +18,7 @@ from p300_ops.services.errors import ServiceError
 SPLIT_OPTIONS, SEED_OPTION, MODEL_OPTION, PARAMS_OPTION = (
     {"percentage", "subjects"}, "seed", "model", "params",
 )  # fmt: skip
+STUDY_OPTION = "study"
 #: What the library raises about manifests, data versions and MLflow: user errors all.
 DATASET_ERRORS = (datasets.ManifestError, datasets.DatasetVersionError)
 
@@ -100,5 +101,12 @@ def replay_request(
             f"manifest {manifest.sha256} ({reference}) was not recorded by any training run: "
             "--dataset needs a manifest that MLflow holds"
         )
-    return replayed(request, datasets.replay_recipe(run.params), given=given,
-                    sha256=manifest.sha256)  # fmt: skip
+    study = study_of(run, manifest)
+    if STUDY_OPTION in given and request.get("study") != study:
+        raise ServiceError(
+            f"manifest {manifest.sha256[:12]} holds study {study!r}'s data, not --study "
+            f"{request.get('study')!r}: a training reads one study only"
+        )
+    replay = replayed(request, datasets.replay_recipe(run.params), given=given,
+                      sha256=manifest.sha256)  # fmt: skip
+    return replay | {"study": study}

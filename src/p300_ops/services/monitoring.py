@@ -1,5 +1,5 @@
-"""What monitoring has to say: the alerts raised (drift, health), the alarms' states, and the
-health probe run on demand."""
+"""What monitoring has to say: the alerts raised (drift, data quality, health), the alarms'
+states, and the health probe run on demand."""
 
 import json
 from dataclasses import dataclass
@@ -9,6 +9,8 @@ from botocore.config import Config
 
 from p300_aws.alerts import Alert, list_alerts
 from p300_aws.names import (
+    DATA_QUALITY_ALARM,
+    DATA_QUALITY_KIND,
     DRIFT_ALARM,
     HEALTH_ALARM,
     HEALTH_LATENCY_METRIC,
@@ -20,8 +22,8 @@ from p300_aws.names import (
 from p300_ops.services import pipeline_executions
 from p300_ops.services.errors import ServiceError
 
-ALERT_KINDS = ("drift", "health")
-ALARMS = (DRIFT_ALARM, HEALTH_ALARM)
+ALERT_KINDS = ("drift", DATA_QUALITY_KIND, "health")
+ALARMS = (DRIFT_ALARM, DATA_QUALITY_ALARM, HEALTH_ALARM)
 #: The probe may wait 20 s per alias; boto3's default read timeout (60 s) would cut it off.
 PROBE_CLIENT_CONFIG = Config(read_timeout=120, retries={"max_attempts": 1})
 

@@ -198,7 +198,7 @@ def test_a_normal_subject_passes_and_publishes_0(aws, champion, checked):
     assert drift["drifted"] is False, drift
     assert drift["reference"] == {
         "model": REGISTERED_MODEL, "alias": CHAMPION_ALIAS,
-        "version": champion["model_version"], "run_id": champion["run_id"],
+        "version": champion["model_version"], "run_id": champion["run_id"], "study": "system-a",
     }  # fmt: skip
     assert drift["alert_key"] is None
     assert not [a for a in list_alerts(aws["s3"], kind="drift") if a.subject == NORMAL]

@@ -31,9 +31,12 @@ from p300_aws.names import (
     LANDING_BUCKET,
     METRIC_NAMESPACE,
     RAW_BUCKET,
+    UPLOAD_API_NAME,
 )
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
+from p300_ops.services.cloud import api_url
+from p300_ops.services.upload_api_client import UploadApiError, UploadClient, api_key
 from tests.real_data import real_file
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -285,3 +288,15 @@ def test_a_study_update_reprocesses_only_that_studys_subjects(cloud, aws, upload
         Bucket=RAW_BUCKET, Key=f"study={SPELLER}/subject=s{RUN}/session=01/eeg.parquet"
     )
     assert raw["Metadata"]["study"] == SPELLER
+
+
+def test_the_upload_api_takes_a_study_and_refuses_an_unknown_one(cloud, aws, created):
+    apigateway = aws_client("apigateway", cloud.localstack_port)
+    url = api_url(apigateway, UPLOAD_API_NAME, endpoint_url=cloud.endpoint_url)
+    client = UploadClient(url, api_key(apigateway))
+    upload = client.start(subject=f"p{RUN}", session="01", study=SPELLER)
+    assert upload.key.startswith(f"study_{SPELLER}/subject_p{RUN}/session_01/")
+    client.abort(upload)
+    with pytest.raises(UploadApiError, match=f"HTTP 400: unknown study 'nope-{RUN}'") as refused:
+        client.start(subject=f"p{RUN}", session="01", study=f"nope-{RUN}")
+    assert refused.value.status == 400

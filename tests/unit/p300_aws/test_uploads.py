@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 
 from p300.contract import DEFAULT_MAX_BYTES
-from p300_aws import uploads
+from p300_aws import studies, uploads
 from p300_aws.keys import parse_landing_key
 from p300_aws.names import LANDING_BUCKET
 from p300_aws.uploads import (
@@ -38,7 +38,13 @@ def api():
         aws_secret_access_key="test",
         config=Config(signature_version="s3v4"),
     )
-    return Uploads(s3, clock=lambda: NOW, new_token=lambda: "0a1b2c3d")
+    return Uploads(s3, clock=lambda: NOW, new_token=lambda: "0a1b2c3d", check_study=_known)
+
+
+def _known(name: str) -> None:
+    """The study store of these tests: ``speller`` and ``system-a`` exist."""
+    if name not in ("speller", "system-a"):
+        raise studies.unknown_study(name, {"speller": [1], "system-a": [1]})
 
 
 def body(model, document: dict):
@@ -228,3 +234,14 @@ def test_part_urls_are_presigned_upload_part_requests(api):
         assert parts.path == f"/{LANDING_BUCKET}/{key}"
         assert query["uploadId"] == ["UPLOAD-1"]
         assert query["partNumber"] == [number]
+
+
+def test_a_study_upload_lands_below_its_study_folder(api):
+    request = body(SingleUpload, {"subject": "03", "session": "01", "study": "speller"})
+    assert api.single_upload(request)["key"].startswith("study_speller/subject_03/session_01/")
+
+
+def test_an_unknown_study_is_refused_before_any_url_is_signed(api):
+    request = body(MultipartStart, {"subject": "03", "session": "01", "study": "nope"})
+    with pytest.raises(UploadRequestError, match=r"unknown study 'nope': the studies are \["):
+        api.start_multipart(request)
