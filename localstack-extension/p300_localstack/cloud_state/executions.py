@@ -22,7 +22,7 @@ from localstack.services.stepfunctions.backend.execution import (
 from localstack.services.stepfunctions.backend.models import sfn_stores
 from localstack.utils.patch import Patch
 
-from .history import KILLED_CAUSE, STOPPED_CAUSE, aborted, is_running
+from .history import KILLED_CAUSE, STOPPED_CAUSE, aborted, cut_off_unreported, is_running
 from .recorder import Recorder, loaded, record
 from .schema import CloudState
 
@@ -129,8 +129,8 @@ class ExecutionJournal:
 
 def restore(recorder: Recorder, previous: CloudState) -> dict:
     """Put every execution of `previous` not in LocalStack's store back as an
-    `ArchivedExecution`, those cut off as ABORTED (journaled); returns counts and the ARNs of
-    the executions found cut off."""
+    `ArchivedExecution`, those a kill cut off as ABORTED; returns how many, and the executions
+    cut off by the end of the previous run (each reported once: that is journaled)."""
     now = datetime.datetime.now(tz=datetime.UTC)
     restored, cut_off = 0, []
     for found in sorted(previous.of_kind(KIND), key=lambda r: loaded(r)["describe"]["startDate"]):
@@ -141,6 +141,8 @@ def restore(recorder: Recorder, previous: CloudState) -> dict:
         data = loaded(found)
         if is_running(data):
             data = aborted(data, cause=KILLED_CAUSE, at=now)
+        if cut_off_unreported(data):
+            data = {**data, "cut_off": True}
             recorder.commit(lambda r=found, d=data: [record(KIND, r.ident, d)])
             cut_off.append({"execution_arn": arn, "state_machine_arn": data["describe"]
                             ["stateMachineArn"], "cause": data["describe"]["cause"]})  # fmt: skip

@@ -8,8 +8,12 @@ An execution record is a dict:
 - ``events``: its history (GetExecutionHistory's events), empty in a start record;
 - ``state_machine``: what DescribeStateMachineForExecution answers.
 
-An execution whose last record says RUNNING was cut off by LocalStack's end: the restore shows it
-ABORTED (`aborted`), with an error and a cause that say so.
+- ``cut_off``: present once it was cut off by LocalStack's end: False until a restore has
+  reported it, then True.
+
+An execution whose last record says RUNNING was cut off by LocalStack's end without a word (a
+kill): the restore shows it ABORTED (`aborted`), with an error and a cause that say so. At a clean
+stop, the running ones are recorded ABORTED at once, with their history so far.
 """
 
 from datetime import datetime
@@ -40,8 +44,8 @@ def aborted(data: dict, *, cause: str, at: datetime) -> dict:
     -------
     dict
         A new record: status ABORTED with `at` as its stop date, the error and cause in its
-        description, and its history ending with an ``ExecutionAborted`` event (after an
-        ``ExecutionStarted`` one when the record had no history).
+        description, its history ending with an ``ExecutionAborted`` event (after an
+        ``ExecutionStarted`` one when the record had no history), ``cut_off`` False.
     """
     reason = cause.format(at=at.isoformat(timespec="seconds"))
     describe = {
@@ -63,7 +67,7 @@ def aborted(data: dict, *, cause: str, at: datetime) -> dict:
         }
     )
     return {**data, "status": "ABORTED", "describe": describe, "list_item": list_item,
-            "events": events}  # fmt: skip
+            "events": events, "cut_off": False}  # fmt: skip
 
 
 def started_event(data: dict) -> dict:
@@ -83,3 +87,8 @@ def started_event(data: dict) -> dict:
 
 def is_running(data: dict) -> bool:
     return data["status"] == "RUNNING"
+
+
+def cut_off_unreported(data: dict) -> bool:
+    """Whether the execution was cut off and no restore has reported it yet."""
+    return data.get("cut_off") is False
