@@ -11,6 +11,10 @@ Restoring touches only functions the deploy left without some alias they had: al
 manages come back with the deploy itself. For such a function every recorded version missing now
 is put back under its number (its code checked present, with the recorded size), then each
 missing alias whose versions are all there, with its policy and provisioned concurrency.
+
+Each deploy after a restart uploads the code of every function and layer again. Once restored,
+the archives in the internal bucket that no live function or layer version and no recorded
+version uses are deleted (`collect_archives`), or each restart would leave a copy behind.
 """
 
 import dataclasses
@@ -20,6 +24,8 @@ import pickle
 
 from localstack import config
 from localstack.aws.api.lambda_ import State
+from localstack.aws.connect import connect_to
+from localstack.constants import AWS_REGION_US_EAST_1
 from localstack.services.lambda_.invocation.lambda_models import (
     Function,
     FunctionVersion,
@@ -175,6 +181,48 @@ def _restore_alias(
         manager.update_provisioned_concurrency_config(provisioned.provisioned_concurrent_executions)
         result["provisioned_concurrency"] = provisioned.provisioned_concurrent_executions
     return result | {"status": "restored"}
+
+
+def collect_archives(state: CloudState) -> dict:
+    """Delete the archives of LocalStack's internal ``awslambda-<region>-tasks`` buckets that no
+    live function or layer version and no version recorded in `state` uses; returns how many
+    objects and bytes were deleted."""
+    keep = {key for _, _, store in lambda_stores.iter_stores() for key in _live_archives(store)}
+    for found in state.of_kind(VERSION_KIND):
+        keep |= _archives(loaded_version(found))
+    s3 = connect_to(
+        aws_access_key_id=config.INTERNAL_RESOURCE_ACCOUNT, region_name=AWS_REGION_US_EAST_1
+    ).s3
+    deleted = {"objects": 0, "bytes": 0}
+    for bucket in s3.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        if not (name.startswith("awslambda-") and name.endswith("-tasks")):
+            continue
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for stored in page.get("Contents", []):
+                if (name, stored["Key"]) not in keep:
+                    s3.delete_object(Bucket=name, Key=stored["Key"])
+                    deleted["objects"] += 1
+                    deleted["bytes"] += stored["Size"]
+    return deleted
+
+
+def _live_archives(store) -> set[tuple[str, str]]:
+    keys = {key for fn in store.functions.values() for version in fn.versions.values()
+            for key in _archives(version)}  # fmt: skip
+    for layer in store.layers.values():
+        keys |= {_archive(v.code) for v in layer.layer_versions.values() if _archive(v.code)}
+    return keys
+
+
+def _archives(version: FunctionVersion) -> set[tuple[str, str]]:
+    codes = [version.config.code, *(layer.code for layer in version.config.layers)]
+    return {key for code in codes if (key := _archive(code))}
+
+
+def _archive(code) -> tuple[str, str] | None:
+    """(bucket, key) of an archive in the internal bucket (None for image or hot-reload code)."""
+    return (code.s3_bucket, code.s3_key) if isinstance(code, S3Code) else None
 
 
 def _archive_problem(code: S3Code) -> str | None:

@@ -39,6 +39,7 @@ class Restorer:
                 "executions": executions.restore(self.recorder, previous),
                 "alarms": alarms.restore(self.recorder, previous),
             }
+            report["archives_deleted"] = lambda_state.collect_archives(self.recorder.state)
         report["seconds"] = round(time.monotonic() - started, 3)
         LOG.info("cloud state: restored in %.2f s", report["seconds"])
         return report

@@ -101,6 +101,12 @@ def report_lines(report: dict) -> list[str]:
     for entry in report.get("alarms", []):
         if entry["status"] == "restored":
             lines.append(f"alarm {entry['alarm']} is {entry['state']} (since {entry['since']})")
+    deleted = report.get("archives_deleted") or {}
+    if deleted.get("objects"):
+        lines.append(
+            f"deleted {deleted['objects']} Lambda code archives of the last run that nothing "
+            f"uses any more ({deleted['bytes'] / 2**20:.0f} MiB)"
+        )
     return lines
 
 

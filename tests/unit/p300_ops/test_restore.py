@@ -26,6 +26,7 @@ def alias_entry(name, status, weights, **extra):
 
 
 REPORT = {
+    "archives_deleted": {"objects": 14, "bytes": 190 * 2**20},
     "recovery_notes": ["journal-3.log: a torn last record (41 bytes) ignored"],
     "ids": [
         {
@@ -105,6 +106,7 @@ def test_the_report_says_what_came_back_and_what_did_not():
         "shown ABORTED",
         "execution train-1 of p300-train was running when LocalStack stopped: it is shown ABORTED",
         "alarm p300-drift-detected is ALARM (since 2026-12-01 10:00:00)",
+        "deleted 14 Lambda code archives of the last run that nothing uses any more (190 MiB)",
     ]
 
 
