@@ -49,6 +49,8 @@ SUBJECTS = range(1, 5)
 #: Long enough that its preprocessing is still running when the cloud stops.
 MIDWAY_SUBJECT, MIDWAY_DURATION_S = 9, 1800.0
 CALLS, CHALLENGER_SHARE = 200, 0.3
+#: Provisioned concurrency of the challenger alias.
+WARM_ENVIRONMENTS = 1
 WAIT_S = 900.0
 
 
@@ -118,6 +120,10 @@ def _prepare(state) -> Before:
     lam.update_alias(
         FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS,
         RoutingConfig={"AdditionalVersionWeights": {challenger.lambda_version: CHALLENGER_SHARE}},
+    )  # fmt: skip
+    lam.put_provisioned_concurrency_config(
+        FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS,
+        ProvisionedConcurrentExecutions=WARM_ENVIRONMENTS,
     )  # fmt: skip
     old_key = api_key(apigw)
     rotate_key(apigw)
@@ -204,6 +210,11 @@ def test_champion_and_challenger_serve_the_same_versions_with_the_same_split(res
     assert 40 <= served[canary_model] <= 80, served
     assert challenger_answer.json()["model"]["version"] == str(challenger[0]["model_version"])
     assert any("a canary mid-way stays mid-way" in m for m in restarted.messages)
+    warm = _warm_environments(lam)
+    assert warm["RequestedProvisionedConcurrentExecutions"] == WARM_ENVIRONMENTS
+    assert warm["Status"] == "READY", warm
+    assert any(f"provisioned concurrency {WARM_ENVIRONMENTS} re-applied" in m
+               for m in restarted.messages)  # fmt: skip
 
 
 def test_the_executions_and_their_states_are_back(restarted):
@@ -285,6 +296,18 @@ def _wait_until_preprocessing(sfn) -> str:
 def _states(sfn, arn: str) -> list[tuple]:
     return [(run.name, run.kind, run.iteration, run.status, run.error)
             for run in state_runs(pipeline_executions.history(sfn, arn))]  # fmt: skip
+
+
+def _warm_environments(lam, timeout: float = 120.0) -> dict:
+    """The challenger's provisioned concurrency config, once READY (or when `timeout` s pass)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = lam.get_provisioned_concurrency_config(
+            FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS
+        )
+        if found["Status"] == "READY" or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)
 
 
 def _code_sha256(lam, version: str) -> str:

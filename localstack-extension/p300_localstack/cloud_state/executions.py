@@ -133,12 +133,12 @@ def restore(recorder: Recorder, previous: CloudState) -> dict:
     cut off by the end of the previous run (each reported once: that is journaled)."""
     now = datetime.datetime.now(tz=datetime.UTC)
     restored, cut_off = 0, []
-    for found in sorted(previous.of_kind(KIND), key=lambda r: loaded(r)["describe"]["startDate"]):
+    records = [(found, loaded(found)) for found in previous.of_kind(KIND)]
+    for found, data in sorted(records, key=lambda pair: pair[1]["describe"]["startDate"]):
         account_id, region, arn = found.ident
         store = sfn_stores[account_id][region]
         if arn in store.executions:
             continue
-        data = loaded(found)
         if is_running(data):
             data = aborted(data, cause=KILLED_CAUSE, at=now)
         if cut_off_unreported(data):

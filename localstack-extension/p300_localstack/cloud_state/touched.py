@@ -51,7 +51,7 @@ def lambda_touched(operation: str, request: Mapping, response: Mapping) -> list[
 
 def apigateway_touched(operation: str, request: Mapping, response: Mapping) -> list[Thing]:
     """The REST API and usage plan ids, and the API keys, an API Gateway `operation` changed."""
-    if operation == "CreateRestApi":
+    if operation in ("CreateRestApi", "ImportRestApi"):
         return [("resource_id", "rest_api", (response["name"], response["id"]))]
     if operation == "CreateUsagePlan":
         return [("resource_id", "usage_plan", (response["name"], response["id"]))]

@@ -11,7 +11,10 @@ from p300_ops.services.api_keys import ApiKeyInfo, list_keys, rotate_key
 
 
 def keys_table(keys: list[ApiKeyInfo]) -> Table:
-    table = Table("name", "id", "enabled", "created", "usage plans", "value", title="API keys")
+    table = Table(title="API keys")
+    # Names and values are copied from here: fold them rather than cut them.
+    for column in ("name", "id", "enabled", "created", "usage plans", "value"):
+        table.add_column(column, overflow="fold")
     for key in keys:
         table.add_row(key.name, key.id, "yes" if key.enabled else "no", str(key.created)[:19],
                       ", ".join(key.usage_plans) or "-", key.value or "(hidden)")  # fmt: skip

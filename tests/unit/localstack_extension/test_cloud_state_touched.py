@@ -39,6 +39,8 @@ def test_lambda_calls(operation, request_, response, expected):
     [
         ("CreateRestApi", {}, {"id": "abc", "name": "p300-api"},
          [("resource_id", "rest_api", ("p300-api", "abc"))]),
+        ("ImportRestApi", {}, {"id": "abc", "name": "p300-api"},
+         [("resource_id", "rest_api", ("p300-api", "abc"))]),
         ("CreateUsagePlan", {}, {"id": "pl", "name": "p300-uploads"},
          [("resource_id", "usage_plan", ("p300-uploads", "pl"))]),
         ("CreateApiKey", {}, {"id": "k1"}, [("api_key", "k1", None)]),
