@@ -40,6 +40,7 @@ from p300_ops.services.synthetic_subjects import generate_subjects, synthetic_ob
 from p300_ops.services.training_runs import run_training, train_request
 from p300_ops.services.upload_api_client import API_KEY_HEADER, UploadClient, api_key
 from tests.integration.cloud_helpers import cloud_config
+from tests.integration.restart_helpers import WAIT_S, wait_for_ingest_runs
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -51,7 +52,6 @@ MIDWAY_SUBJECT, MIDWAY_DURATION_S = 9, 1800.0
 CALLS, CHALLENGER_SHARE = 200, 0.3
 #: Provisioned concurrency of the challenger alias.
 WARM_ENVIRONMENTS = 1
-WAIT_S = 900.0
 
 
 @dataclass
@@ -109,7 +109,7 @@ def _prepare(state) -> Before:
     aws = _clients(state)
     s3, sfn, lam, apigw = aws["s3"], aws["stepfunctions"], aws["lambda"], aws["apigateway"]
     generate_subjects(s3, SUBJECTS, seed=SEED, duration_s=60.0, form="system-a")
-    _wait_for_ingest_runs(sfn, len(SUBJECTS))
+    wait_for_ingest_runs(sfn, len(SUBJECTS))
     first = run_training(sfn, train_request(percentage=50)).output["model_version"]
     training = run_training(sfn, train_request(percentage=75, auto_set_challenger_alias=True))
     uri = state.tracking_uri
@@ -263,18 +263,6 @@ def test_alarm_states_alerts_and_the_probe_state_survive(restarted):
     assert set(before.alerts) <= {(a.raised_at, a.subject) for a in list_alerts(s3, limit=1000)}
     if before.probe_state is not None:
         assert _probe_state(s3)["LastModified"] >= before.probe_state["LastModified"]
-
-
-def _wait_for_ingest_runs(sfn, count: int) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        runs = pipeline_executions.list_executions(sfn, state_machine="ingest", limit=1000)
-        # An execution listed before its worker starts has no status yet.
-        statuses = [run.get("status", "RUNNING") for run in runs]
-        if statuses.count("SUCCEEDED") >= count and "RUNNING" not in statuses:
-            return
-        time.sleep(2.0)
-    raise AssertionError(f"{count} ingest runs did not finish within {WAIT_S:.0f} s")
 
 
 def _wait_until_preprocessing(sfn) -> str:
