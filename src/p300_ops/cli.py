@@ -17,6 +17,7 @@ from p300_ops.commands.evaluate import evaluate
 from p300_ops.commands.executions import executions
 from p300_ops.commands.generate import generate
 from p300_ops.commands.import_cmd import import_command
+from p300_ops.commands.keys import keys_group
 from p300_ops.commands.layers import layers_group
 from p300_ops.commands.record import record
 from p300_ops.commands.simulate import simulate
@@ -160,3 +161,4 @@ main.add_command(rollback)
 main.add_command(traffic)
 main.add_command(alerts_group)
 main.add_command(console)
+main.add_command(keys_group)

@@ -1,5 +1,9 @@
 """The file format of durable S3's snapshots and journals (pure: no LocalStack imports).
 
+The same format serves every durable log of the extension (see `LogFormat`): durable S3 and the
+cloud state (`p300_localstack.cloud_state`) differ only in the magic that starts their files and in
+the kinds of record they hold.
+
 A file starts with a header::
 
     <8s magic b"P300S3\\x00\\x01"><u16 format version><1s kind b"S" | b"J"><x><u64 generation>
@@ -43,6 +47,24 @@ SNAPSHOT_KIND = b"S"
 JOURNAL_KIND = b"J"
 #: Kinds of state a record carries the resulting state of.
 RECORD_KINDS = ("bucket", "key", "mpu", "part")
+
+
+class LogFormat(NamedTuple):
+    """What tells one durable log's files from another's.
+
+    name : how messages name the log, e.g. "durable S3".
+    magic : the 8 bytes every file of the log starts with.
+    record_kinds : the kinds of record the log holds.
+    reads_format_0 : whether files without a header (format 0, durable S3's first) are read.
+    """
+
+    name: str
+    magic: bytes
+    record_kinds: tuple[str, ...]
+    reads_format_0: bool = False
+
+
+S3_FORMAT = LogFormat("durable S3", MAGIC, RECORD_KINDS, reads_format_0=True)
 
 
 class BlobRef(NamedTuple):
@@ -98,8 +120,8 @@ class Decoded(NamedTuple):
     format_version: int
 
 
-def encode_header(kind: bytes, generation: int) -> bytes:
-    head = HEADER.pack(MAGIC, FORMAT_VERSION, kind, generation)
+def encode_header(kind: bytes, generation: int, *, fmt: LogFormat = S3_FORMAT) -> bytes:
+    head = HEADER.pack(fmt.magic, FORMAT_VERSION, kind, generation)
     return head + HEADER_CRC.pack(zlib.crc32(head))
 
 
@@ -109,10 +131,10 @@ def encode_frame(body: bytes) -> bytes:
     return head + struct.pack("<I", zlib.crc32(head)) + body
 
 
-def encode_record(record: Record) -> bytes:
+def encode_record(record: Record, *, fmt: LogFormat = S3_FORMAT) -> bytes:
     """A framed record, ready to append."""
-    if record.kind not in RECORD_KINDS:
-        raise ValueError(f"record kind must be one of {RECORD_KINDS}, got {record.kind!r}")
+    if record.kind not in fmt.record_kinds:
+        raise ValueError(f"record kind must be one of {fmt.record_kinds}, got {record.kind!r}")
     blobs = tuple(tuple(ref) for ref in record.blobs)
     body = (record.kind, record.ident, record.payload, blobs)
     return encode_frame(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
@@ -122,13 +144,13 @@ def encode_trailer(n_records: int) -> bytes:
     return encode_frame(TRAILER.pack(TRAILER_TAG, n_records))
 
 
-def read_snapshot(path: Path, generation: int) -> Decoded:
+def read_snapshot(path: Path, generation: int, *, fmt: LogFormat = S3_FORMAT) -> Decoded:
     """Every record of a snapshot; raises CorruptFile unless it decodes completely to its
     trailer and end."""
     data = path.read_bytes()
-    if not data.startswith(MAGIC):
-        return _legacy(path, data, allow_torn_tail=False)
-    pos = _check_header(path, data, SNAPSHOT_KIND, generation)
+    if not data.startswith(fmt.magic):
+        return _legacy(path, data, allow_torn_tail=False, fmt=fmt)
+    pos = _check_header(path, data, SNAPSHOT_KIND, generation, fmt)
     records, n_trailer = [], None
     for start, body in _frames(path, data, pos, allow_torn_tail=False):
         if n_trailer is not None:
@@ -144,15 +166,15 @@ def read_snapshot(path: Path, generation: int) -> Decoded:
     return Decoded(records, 0, FORMAT_VERSION)
 
 
-def read_journal(path: Path, generation: int) -> Decoded:
+def read_journal(path: Path, generation: int, *, fmt: LogFormat = S3_FORMAT) -> Decoded:
     """Every record of a journal; a bad last frame is a torn tail (ignored, counted), a bad frame
     anywhere else raises CorruptFile."""
     data = path.read_bytes()
-    if not data.startswith(MAGIC):
-        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+    if not data.startswith(fmt.magic):
+        if len(data) < len(fmt.magic) and fmt.magic.startswith(data):
             return Decoded([], len(data), FORMAT_VERSION)  # torn while writing the header
-        return _legacy(path, data, allow_torn_tail=True)
-    pos = _check_header(path, data, JOURNAL_KIND, generation)
+        return _legacy(path, data, allow_torn_tail=True, fmt=fmt)
+    pos = _check_header(path, data, JOURNAL_KIND, generation, fmt)
     records, end = [], pos
     for start, body in _frames(path, data, pos, allow_torn_tail=True):
         records.append(_record(path, start, body))
@@ -175,7 +197,7 @@ def salvage(path: Path) -> list[Record]:
     return found
 
 
-def _check_header(path: Path, data: bytes, kind: bytes, generation: int) -> int:
+def _check_header(path: Path, data: bytes, kind: bytes, generation: int, fmt: LogFormat) -> int:
     if len(data) < HEADER_SIZE:
         raise CorruptFile(path, 0, "the file header is incomplete")
     head = data[: HEADER.size]
@@ -185,7 +207,7 @@ def _check_header(path: Path, data: bytes, kind: bytes, generation: int) -> int:
     _, version, found_kind, found_generation = HEADER.unpack(head)
     if version != FORMAT_VERSION:
         raise CorruptFile(
-            path, 8, f"format version {version}; this durable S3 reads {FORMAT_VERSION}"
+            path, 8, f"format version {version}; this {fmt.name} reads {FORMAT_VERSION}"
         )
     if found_kind != kind or found_generation != generation:
         raise CorruptFile(
@@ -253,8 +275,10 @@ def _record(path: Path, offset: int, body: bytes) -> Record:
     return Record(kind, tuple(ident), payload, refs)
 
 
-def _legacy(path: Path, data: bytes, *, allow_torn_tail: bool) -> Decoded:
+def _legacy(path: Path, data: bytes, *, allow_torn_tail: bool, fmt: LogFormat) -> Decoded:
     """Format 0: ``<u32 length><u32 crc32>`` frames from byte 0, no header, no trailer."""
+    if not fmt.reads_format_0:
+        raise CorruptFile(path, 0, f"the file does not start with {fmt.name}'s magic")
     records, pos = [], 0
     while pos < len(data):
         if pos + LEGACY_FRAME_HEADER.size <= len(data):
@@ -295,15 +319,17 @@ class JournalFile:
         The journal file. A new file gets its header (fsynced); an existing one is appended to.
     generation : int
         The generation its header names.
+    fmt : LogFormat
+        The log's format (its magic goes into the header).
     """
 
-    def __init__(self, path: Path, generation: int):
+    def __init__(self, path: Path, generation: int, *, fmt: LogFormat = S3_FORMAT):
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.size = os.fstat(self._fd).st_size
             if self.size == 0:
-                header = encode_header(JOURNAL_KIND, generation)
+                header = encode_header(JOURNAL_KIND, generation, fmt=fmt)
                 os.write(self._fd, header)
                 os.fsync(self._fd)
                 self.size = len(header)

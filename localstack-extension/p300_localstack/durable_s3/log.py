@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .blobs import BlobStore
 from .journal import JournalFile, Record, encode_record
-from .recovery import RECOVERY_MODES, Recovery, recover
+from .recovery import RECOVERY_MODES, S3_SCHEMA, LogSchema, Recovery, recover
 from .state import journal_path, remove_generations_before, write_snapshot
 
 LOG = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def free_bytes(directory: Path) -> int:
     return stat.f_bavail * stat.f_frsize
 
 
-def _lock_exclusively(path: Path) -> int:
+def _lock_exclusively(path: Path, name: str) -> int:
     """Hold an exclusive lock on `path` for this process's lifetime (released by the kernel
     when it dies), so two servers never write the same data directory."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -63,8 +63,8 @@ def _lock_exclusively(path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise RuntimeError(
-            f"the durable S3 data directory {path.parent} is in use by another process; "
-            f"give each LocalStack its own P300_S3_DATA_DIR"
+            f"the {name} data directory {path.parent} is in use by another process; "
+            f"give each LocalStack its own data directory"
         ) from None
     return fd
 
@@ -89,12 +89,15 @@ class DurableLog:
         blob writes when the file holds 'blob'.
     clock : callable
         Monotonic seconds (tests pass a fake one to check compaction back-off).
+    schema : LogSchema
+        Which log this is: durable S3's (the default) or another with the same file format.
     """
 
     def __init__(
         self,
         data_dir: Path,
         *,
+        schema: LogSchema = S3_SCHEMA,
         recovery: str = "strict",
         compact_bytes: int = DEFAULT_COMPACT_BYTES,
         fault_file: Path | None = None,
@@ -106,7 +109,8 @@ class DurableLog:
             raise ValueError(f"recovery must be one of {RECOVERY_MODES}, got {recovery!r}")
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
-        self._dir_lock: int | None = _lock_exclusively(data_dir / "lock")
+        self._dir_lock: int | None = _lock_exclusively(data_dir / "lock", schema.fmt.name)
+        self.schema = schema
         self.data_dir = data_dir
         self.compact_bytes = compact_bytes
         self.fault_file = fault_file
@@ -114,7 +118,7 @@ class DurableLog:
         self.lock = threading.Lock()
         self.blobs = BlobStore(data_dir / "blobs", check_space=self._before_blob_write)
         try:
-            self.recovery: Recovery = recover(data_dir, self.blobs, mode=recovery)
+            self.recovery: Recovery = recover(data_dir, self.blobs, mode=recovery, schema=schema)
         except BaseException:
             self.close()
             raise
@@ -137,7 +141,7 @@ class DurableLog:
                 self._compact_locked()
             else:
                 path = journal_path(self.data_dir, self.generation)
-                self._journal = JournalFile(path, self.generation)
+                self._journal = JournalFile(path, self.generation, fmt=self.schema.fmt)
 
     def collect_blobs(self) -> int | None:
         """Delete blobs no record names (and half-written ones); returns how many, or None when
@@ -156,7 +160,7 @@ class DurableLog:
             try:
                 self._compact_locked()
             except OSError as error:
-                LOG.error("durable S3: compaction at stop failed, the journal stays: %s", error)
+                LOG.error("%s: compaction at stop failed, the journal stays: %s", self._name, error)
 
     def close(self) -> None:
         with self.lock:
@@ -182,12 +186,12 @@ class DurableLog:
         """
         with self.lock:
             if self._journal is None:
-                raise OSError("the durable S3 journal is closed")
+                raise OSError(f"the {self._name} journal is closed")
             self._check_not_undone(things, started)
             records = capture()
             if not records:
                 return records
-            frames = b"".join(encode_record(r) for r in records)
+            frames = b"".join(encode_record(r, fmt=self.schema.fmt) for r in records)
             self._inject_fault("journal")
             self.check_space(len(frames))
             self.blobs.sync_folder()
@@ -220,12 +224,16 @@ class DurableLog:
         free = free_bytes(self.data_dir)
         if free - incoming < reserve:
             raise DiskFull(
-                f"not enough disk space for durable S3 in {self.data_dir}: {free / MIB:.1f} MiB "
+                f"not enough disk space for {self._name} in {self.data_dir}: {free / MIB:.1f} MiB "
                 f"free, {incoming} bytes to write, and {reserve / MIB:.1f} MiB are kept free so "
                 f"that the journal can always be compacted; free some space and retry"
             )
 
     # Internals ---------------------------------------------------------------------------------
+    @property
+    def _name(self) -> str:
+        return self.schema.fmt.name
+
     def _check_not_undone(self, things: list[Thing], started: float) -> None:
         for kind, ident in things:
             related = [(kind, ident), ("bucket", ident[:1])]
@@ -257,8 +265,9 @@ class DurableLog:
             self._compact_locked()
         except OSError as error:
             LOG.error(
-                "durable S3: compaction failed, writes go on in the journal and it is retried in "
+                "%s: compaction failed, writes go on in the journal and it is retried in "
                 "%.0f s: %s",
+                self._name,
                 self._backoff_s,
                 error,
             )
@@ -269,10 +278,13 @@ class DurableLog:
 
     def _compact_locked(self) -> None:
         next_generation = self.generation + 1
-        journal = JournalFile(journal_path(self.data_dir, next_generation), next_generation)
+        fmt = self.schema.fmt
+        journal = JournalFile(
+            journal_path(self.data_dir, next_generation), next_generation, fmt=fmt
+        )
         try:
             self._snapshot_bytes = write_snapshot(
-                self.data_dir, next_generation, self.state.records()
+                self.data_dir, next_generation, self.state.records(), fmt
             )
         except BaseException:
             journal.close()

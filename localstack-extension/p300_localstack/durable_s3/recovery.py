@@ -14,12 +14,21 @@ turns blob collection off for good (the marker file ``blobs-kept``), so the cont
 records stay in ``blobs/``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from .blobs import BlobStore
-from .journal import CorruptFile, Record, read_journal, read_snapshot, salvage
+from .journal import (
+    S3_FORMAT,
+    CorruptFile,
+    LogFormat,
+    Record,
+    read_journal,
+    read_snapshot,
+    salvage,
+)
 from .state import (
     JOURNAL_NAME,
     SNAPSHOT_NAME,
@@ -34,8 +43,24 @@ RECOVERY_MODES = ("strict", "salvage")
 RECOVERY_VARIABLE = "P300_S3_RECOVERY"
 #: Present in the data directory when a recovery lost records: blobs are then never collected.
 KEEP_BLOBS_MARKER = "blobs-kept"
-REPORT_PREFIX = "durable S3 refused to start"
 MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class LogSchema:
+    """One durable log: its file format, the variable that chooses its recovery mode, how its
+    records build its state (an object with DurableState's methods), and how a person names a
+    record in a report."""
+
+    fmt: LogFormat
+    recovery_variable: str
+    new_state: Callable[[], object]
+    describe: Callable[[Record], str]
+
+    @property
+    def refusal(self) -> str:
+        """How a report that refuses to start begins."""
+        return f"{self.fmt.name} refused to start"
 
 
 class RecoveryRefused(Exception):
@@ -73,8 +98,12 @@ class Chain(NamedTuple):
     legacy: bool
 
 
-def recover(data_dir: Path, blobs: BlobStore, *, mode: str) -> Recovery:
-    """Rebuild the state from `data_dir` (see the module docstring for `mode`)."""
+def recover(
+    data_dir: Path, blobs: BlobStore, *, mode: str, schema: "LogSchema | None" = None
+) -> Recovery:
+    """Rebuild the state from `data_dir` (see the module docstring for `mode`); `schema`
+    defaults to durable S3's."""
+    schema = schema or S3_SCHEMA
     notes = []
     for stray in data_dir.glob("*.tmp"):  # a compaction's unfinished snapshot, never named
         stray.unlink()
@@ -83,27 +112,27 @@ def recover(data_dir: Path, blobs: BlobStore, *, mode: str) -> Recovery:
     journals = generations(data_dir, JOURNAL_NAME)
     marker = data_dir / KEEP_BLOBS_MARKER
     if not snapshots and not journals:
-        return Recovery(DurableState(), 0, None, 0, True, marker.exists(), notes)
-    newest = read_chain(data_dir, snapshots[-1] if snapshots else None, journals)
+        return Recovery(schema.new_state(), 0, None, 0, True, marker.exists(), notes)
+    newest = read_chain(data_dir, snapshots[-1] if snapshots else None, journals, fmt=schema.fmt)
     chain, lost = newest, False
     if newest.errors:
-        previous = _complete_previous_chain(data_dir, newest, snapshots, journals)
+        previous = _complete_previous_chain(data_dir, newest, snapshots, journals, schema.fmt)
         if mode == "strict":
-            raise RecoveryRefused(damage_report(data_dir, newest, previous))
+            raise RecoveryRefused(damage_report(data_dir, newest, previous, schema=schema))
         if previous is not None:
             chain = previous
             for error in newest.errors:
                 moved = quarantine(data_dir, error.path)
                 notes.append(f"{error}; recovered from the previous generation, moved to {moved}")
         else:
-            chain, lost = _salvaged(data_dir, newest, notes), True
-    state = DurableState()
+            chain, lost = _salvaged(data_dir, newest, notes, schema.fmt), True
+    state = schema.new_state()
     for record in chain.records:
         state.apply(record)
-    problems = content_problems(state, blobs)
+    problems = content_problems(state, blobs, describe=schema.describe)
     if problems:
         if mode == "strict":
-            raise RecoveryRefused(content_report(data_dir, problems))
+            raise RecoveryRefused(content_report(data_dir, problems, schema=schema))
         notes += [f"kept despite: {problem}" for problem in problems]
         lost = True
     if lost:
@@ -124,7 +153,9 @@ def recover(data_dir: Path, blobs: BlobStore, *, mode: str) -> Recovery:
     )
 
 
-def read_chain(data_dir: Path, base: int | None, journals: list[int]) -> Chain:
+def read_chain(
+    data_dir: Path, base: int | None, journals: list[int], *, fmt: LogFormat = S3_FORMAT
+) -> Chain:
     """Read snapshot `base` and every journal of generation `base` or later, collecting every
     damaged file rather than stopping at the first."""
     files, records, errors, torn, legacy = [], [], [], [], False
@@ -133,10 +164,7 @@ def read_chain(data_dir: Path, base: int | None, journals: list[int]) -> Chain:
     files += [journal_path(data_dir, g) for g in journals if base is None or g >= base]
     for path in files:
         try:
-            if path.suffix == ".snap":
-                decoded = read_snapshot(path, base)
-            else:
-                decoded = read_journal(path, int(JOURNAL_NAME.fullmatch(path.name).group(1)))
+            decoded = _read(path, base, fmt)
         except CorruptFile as error:
             errors.append(error)
             continue
@@ -147,9 +175,18 @@ def read_chain(data_dir: Path, base: int | None, journals: list[int]) -> Chain:
     return Chain(base, files, records, errors, torn, legacy)
 
 
-def content_problems(state: DurableState, blobs: BlobStore) -> list[str]:
+def _read(path: Path, base: int | None, fmt: LogFormat):
+    if path.suffix == ".snap":
+        return read_snapshot(path, base, fmt=fmt)
+    return read_journal(path, int(JOURNAL_NAME.fullmatch(path.name).group(1)), fmt=fmt)
+
+
+def content_problems(
+    state: DurableState, blobs: BlobStore, *, describe: Callable[[Record], str] | None = None
+) -> list[str]:
     """What the records name but is not there: blobs missing or of the wrong size, keys and
     uploads without their bucket's record, parts without their upload's record."""
+    describe = describe or describe_s3_record
     problems = [
         f"{describe(record)}: {problem}"
         for record, ref in state.blob_refs()
@@ -161,7 +198,7 @@ def content_problems(state: DurableState, blobs: BlobStore) -> list[str]:
     return problems
 
 
-def describe(record: Record) -> str:
+def describe_s3_record(record: Record) -> str:
     """A person's name for what a record holds."""
     bucket = record.ident[0]
     if record.kind == "bucket":
@@ -173,21 +210,25 @@ def describe(record: Record) -> str:
     return f"part {record.ident[2]} of multipart upload {record.ident[1]} in bucket {bucket}"
 
 
-def damage_report(data_dir: Path, newest: Chain, previous: Chain | None) -> str:
-    lines = [f"{REPORT_PREFIX}: damaged files in {data_dir}:"]
+def damage_report(
+    data_dir: Path, newest: Chain, previous: Chain | None, *, schema: "LogSchema | None" = None
+) -> str:
+    schema = schema or S3_SCHEMA
+    lines = [f"{schema.refusal}: damaged files in {data_dir}:"]
     lines += [f"  - {error}" for error in newest.errors]
     lines.append("Nothing was changed, moved or deleted.")
+    salvage_start = f"Start with {schema.recovery_variable}=salvage"
     if previous is not None:
         names = ", ".join(path.name for path in previous.files)
         lines.append(
             f"The previous generation is complete and holds every acknowledged change ({names}). "
-            f"Start with P300_S3_RECOVERY=salvage to recover from it; the damaged file is then "
+            f"{salvage_start} to recover from it; the damaged file is then "
             f"moved to {data_dir / 'quarantine'}."
         )
     else:
         readable = sum(len(salvage(error.path)) for error in newest.errors)
         lines.append(
-            f"No complete copy exists. Start with P300_S3_RECOVERY=salvage to keep every intact "
+            f"No complete copy exists. {salvage_start} to keep every intact "
             f"record ({readable} can still be read from the damaged files): the damaged files are "
             f"moved to {data_dir / 'quarantine'}, and blobs are never collected again, so the "
             f"contents of lost records stay in {data_dir / 'blobs'}."
@@ -195,32 +236,37 @@ def damage_report(data_dir: Path, newest: Chain, previous: Chain | None) -> str:
     return "\n".join(lines)
 
 
-def content_report(data_dir: Path, problems: list[str]) -> str:
-    lines = [f"{REPORT_PREFIX}: {len(problems)} records in {data_dir} name contents that are lost:"]
+def content_report(
+    data_dir: Path, problems: list[str], *, schema: "LogSchema | None" = None
+) -> str:
+    schema = schema or S3_SCHEMA
+    lines = [
+        f"{schema.refusal}: {len(problems)} records in {data_dir} name contents that are lost:"
+    ]
     lines += [f"  - {problem}" for problem in problems[:MAX_LISTED]]
     if len(problems) > MAX_LISTED:
         lines.append(f"  - and {len(problems) - MAX_LISTED} more")
     lines.append(
-        "Nothing was changed, moved or deleted. Start with P300_S3_RECOVERY=salvage to start "
-        "anyway: those objects stay listed, reading one fails with an error naming it, and blobs "
-        "are never collected again."
+        f"Nothing was changed, moved or deleted. Start with {schema.recovery_variable}=salvage "
+        "to start anyway: those objects stay listed, reading one fails with an error naming it, "
+        "and blobs are never collected again."
     )
     return "\n".join(lines)
 
 
 def _complete_previous_chain(
-    data_dir: Path, newest: Chain, snapshots: list[int], journals: list[int]
+    data_dir: Path, newest: Chain, snapshots: list[int], journals: list[int], fmt: LogFormat
 ) -> Chain | None:
     """The chain from the snapshot before the newest, when only the newest snapshot is damaged
     and that older chain is complete (it then holds everything the newest one did)."""
     damaged = {error.path for error in newest.errors}
     if len(snapshots) < 2 or damaged != {snapshot_path(data_dir, snapshots[-1])}:
         return None
-    previous = read_chain(data_dir, snapshots[-2], journals)
+    previous = read_chain(data_dir, snapshots[-2], journals, fmt=fmt)
     return None if previous.errors else previous
 
 
-def _salvaged(data_dir: Path, newest: Chain, notes: list[str]) -> Chain:
+def _salvaged(data_dir: Path, newest: Chain, notes: list[str], fmt: LogFormat) -> Chain:
     """The newest chain with every intact record of its damaged files, which go to quarantine."""
     damaged = {error.path: error for error in newest.errors}
     records = []
@@ -231,12 +277,11 @@ def _salvaged(data_dir: Path, newest: Chain, notes: list[str]) -> Chain:
             notes.append(f"{damaged[path]}; kept its {len(kept)} intact records, moved to {moved}")
             records += kept
         else:
-            records += (
-                read_snapshot(path, newest.base).records
-                if path.suffix == ".snap"
-                else read_journal(path, int(JOURNAL_NAME.fullmatch(path.name).group(1))).records
-            )
+            records += _read(path, newest.base, fmt).records
     return newest._replace(records=records, errors=[])
+
+
+S3_SCHEMA = LogSchema(S3_FORMAT, RECOVERY_VARIABLE, DurableState, describe_s3_record)
 
 
 def _size(path: Path) -> int:

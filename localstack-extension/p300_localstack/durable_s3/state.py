@@ -21,7 +21,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .blobs import fsync_directory
-from .journal import SNAPSHOT_KIND, BlobRef, Record, encode_header, encode_record, encode_trailer
+from .journal import (
+    S3_FORMAT,
+    SNAPSHOT_KIND,
+    BlobRef,
+    LogFormat,
+    Record,
+    encode_header,
+    encode_record,
+    encode_trailer,
+)
 
 SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.snap")
 JOURNAL_NAME = re.compile(r"journal-(\d+)\.log")
@@ -181,17 +190,19 @@ def generations(data_dir: Path, pattern: re.Pattern) -> list[int]:
     return sorted(int(m.group(1)) for p in data_dir.iterdir() if (m := pattern.fullmatch(p.name)))
 
 
-def write_snapshot(data_dir: Path, generation: int, records: Iterable[Record]) -> int:
+def write_snapshot(
+    data_dir: Path, generation: int, records: Iterable[Record], fmt: LogFormat = S3_FORMAT
+) -> int:
     """Write `records` as snapshot `generation`, durably (fsync of file and folder); returns its
     size in bytes. On failure the temporary file is removed and nothing else changed."""
     final = snapshot_path(data_dir, generation)
     temporary = final.with_suffix(".tmp")
     try:
         with open(temporary, "wb") as out:
-            out.write(encode_header(SNAPSHOT_KIND, generation))
+            out.write(encode_header(SNAPSHOT_KIND, generation, fmt=fmt))
             n_records = 0
             for record in records:
-                out.write(encode_record(record))
+                out.write(encode_record(record, fmt=fmt))
                 n_records += 1
             out.write(encode_trailer(n_records))
             out.flush()

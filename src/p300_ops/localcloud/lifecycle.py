@@ -1,15 +1,20 @@
 """`p300 up / down / status / logs`: the whole local cloud as one unit.
 
-`up` starts LocalStack, optionally PostgreSQL, then MLflow, and deploys the CDK app; it records
-what it started in `<state home>/cloud.json`. `down` stops exactly those processes, by PID.
+`up` starts LocalStack, optionally PostgreSQL, then MLflow, deploys the CDK app and restores the
+cloud state of an earlier run (`restore`); it records what it started in `<state home>/cloud.json`.
+`down` stops exactly those processes, by PID.
 """
 
+import contextlib
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from p300_ops.localcloud import cdk, localstack, mlflow_server, postgres
+from p300_ops.localcloud import cdk, localstack, mlflow_server, postgres, restore
 from p300_ops.localcloud.processes import LocalCloudError, ServerProcess, stop_server, tail
 from p300_ops.services import layer_builds
 
@@ -77,9 +82,39 @@ def _state_file(home: Path) -> Path:
 
 
 def up(config: CloudConfig, *, progress=print) -> CloudState:
-    """Start everything and deploy the app; on any failure stop what this call started."""
+    """Start everything, deploy the app and restore the cloud state; on any failure stop what
+    this call started. Raises AlreadyRunning when the cloud of this state home runs, or another
+    `up` is starting it."""
     home = config.home
     home.mkdir(parents=True, exist_ok=True)
+    with _only_up(home):
+        return _up(config, progress)
+
+
+@contextlib.contextmanager
+def _only_up(home: Path) -> Iterator[None]:
+    """Hold ``<home>/up.lock`` while `up` runs: a second `up` on the same state home refuses at
+    once instead of starting a second LocalStack on the same state."""
+    path = home / "up.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AlreadyRunning(
+                f"another `p300 up` (PID {holder}) is starting the local cloud in {home}; "
+                f"nothing was started"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _up(config: CloudConfig, progress) -> CloudState:
+    home = config.home
     existing = CloudState.load(home)
     if existing:
         alive = {name for name, s in existing.servers.items() if s.is_running()}
@@ -138,6 +173,12 @@ def up(config: CloudConfig, *, progress=print) -> CloudState:
             progress,
             lambda: mlflow_server.wait_for_mlflow(state.servers["mlflow"]),
         )
+        _step(
+            state,
+            "restore",
+            progress,
+            lambda: restore.restore(config.localstack_port, state.tracking_uri, progress=progress),
+        )
     except BaseException:
         for server in reversed(list(state.servers.values())):
             stop_server(server, timeout=10)
@@ -153,6 +194,7 @@ def _step(state: CloudState, name: str, progress, action):
             "layers": "building Lambda layers (cached while their recipes are unchanged) ...",
             "deploy": "deploying the CDK app ...",
             "mlflow": "waiting for MLflow ...",
+            "restore": "restoring the cloud state of the last run ...",
         }.get(name, f"starting {name} ...")
     )
     started = time.monotonic()

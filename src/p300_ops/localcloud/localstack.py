@@ -25,8 +25,9 @@ from p300_ops.localcloud.processes import (
 
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
-#: How durable S3 starts its report when it refuses damaged state (the extension's recovery.py).
-DURABLE_S3_REFUSAL = "durable S3 refused to start"
+#: How the extension's durable logs start their report when they refuse damaged state
+#: (`LogSchema.refusal` in the extension's durable_s3/recovery.py): durable S3 and the cloud state.
+REFUSALS = ("durable S3 refused to start", "cloud state refused to start")
 #: The credentials LocalStack accepts; not secrets.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -112,11 +113,19 @@ def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = 
         "P300_LAMBDA_PYTHON": str(paths.LAMBDA_PYTHON),
         "P300_LAMBDA_WORKDIR": str(state / "lambda"),
         "P300_S3_DATA_DIR": str(home / "s3"),
-        # 'salvage' after durable S3 refused damaged state (its report says when).
+        "P300_CLOUD_STATE_DIR": str(cloud_state_dir(home)),
+        # 'salvage' after durable S3 or the cloud state refused damaged state (reports say when).
         "P300_S3_RECOVERY": os.environ.get("P300_S3_RECOVERY", ""),
+        "P300_CLOUD_STATE_RECOVERY": os.environ.get("P300_CLOUD_STATE_RECOVERY", ""),
     }
     env.update(overrides or {})
     return env
+
+
+def cloud_state_dir(home: Path) -> Path:
+    """Where the extension keeps API ids and keys, Lambda versions and aliases, executions and
+    alarm states across restarts (docs/local-cloud.md)."""
+    return home / "cloud-state"
 
 
 def health(port: int, *, timeout: float = 2.0) -> dict | None:
@@ -161,10 +170,11 @@ def start_localstack(
 
 
 def _start_failure(log_path: Path, port: int, timeout: float) -> str:
-    """Why LocalStack did not come up: durable S3's report when it refused the stored state,
-    else the last lines of the log."""
+    """Why LocalStack did not come up: the report of durable S3 or the cloud state when one
+    refused the stored state, else the last lines of the log."""
     text = tail(log_path, lines=200)
-    if (at := text.rfind(DURABLE_S3_REFUSAL)) >= 0:
+    at = max(text.rfind(refusal) for refusal in REFUSALS)
+    if at >= 0:
         return f"LocalStack did not start: {text[at:]}\n(whole log: {log_path})"
     return (
         f"LocalStack did not become healthy on port {port} within {timeout:.0f} s. "

@@ -122,14 +122,35 @@ def deploy_model(
             f"{mlflow_alias!r}"
         )
     source = str(model_version) if model_version is not None else (mlflow_alias or alias)
+    deployment = publish(
+        lambda_client, apigateway, tracking_uri, alias, source,
+        model_name=model_name, function=function,
+    )  # fmt: skip
+    if model_version is not None:
+        _mlflow_client(tracking_uri).set_registered_model_alias(
+            model_name, alias, deployment.model_version
+        )
+    return deployment
+
+
+def publish(
+    lambda_client,
+    apigateway,
+    tracking_uri: str,
+    alias: str,
+    source: str,
+    *,
+    model_name: str = REGISTERED_MODEL,
+    function: str = PREDICT_FUNCTION,
+) -> Deployment:
+    """Publish the bundle of ``source`` (an MLflow model version or alias) as a new Lambda
+    version and point ``alias`` at it (100 %); MLflow's aliases are left as they are."""
     code, served_version = code_archive(tracking_uri, model_name, source)
     lambda_client.update_function_code(FunctionName=function, ZipFile=code)
     lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function)
     description = json.dumps({"model": model_name, "model_version": served_version})
     version = lambda_client.publish_version(FunctionName=function, Description=description)
     _point_alias(lambda_client, apigateway, function, alias, version["Version"], description)
-    if model_version is not None:
-        _mlflow_client(tracking_uri).set_registered_model_alias(model_name, alias, served_version)
     return Deployment(alias, version["Version"], model_name, served_version)
 
 
