@@ -32,7 +32,7 @@ from p300_ops import paths
 from p300_ops.localcloud import cdk, localstack
 from p300_ops.services import layer_builds, release
 from p300_ops.services.cloud import api_url
-from tests.integration.cloud_helpers import register_model
+from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -71,7 +71,7 @@ def registered(cloud, features) -> Registered:
     for shrinkage in (0.1, 0.9):
         with threadpool_limits(1):
             model = make_model("lda", shrinkage=shrinkage).fit(x, y)
-        versions.append(register_model(cloud.tracking_uri, experiment, model, schema))
+        versions.append(register_as_training_does(cloud.tracking_uri, experiment, model, schema))
     client = MlflowClient(tracking_uri=cloud.tracking_uri, registry_uri=cloud.tracking_uri)
     first, second = versions
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first)

@@ -86,7 +86,9 @@ def test_the_function_has_only_the_core_layer_and_may_write_the_landing_zone(tem
     assert not {a for a in allowed if a.startswith("s3:DeleteObject")}
     landing = {"Ref": next(iter(template.find_resources("AWS::S3::Bucket", {
         "Properties": {"BucketName": LANDING_BUCKET}})))}  # fmt: skip
-    for resource in resources_of(template, UPLOAD_URL_FUNCTION, "s3:PutObject"):
+    put_resources = resources_of(template, UPLOAD_URL_FUNCTION, "s3:PutObject")
+    assert put_resources
+    for resource in put_resources:
         assert landing["Ref"] in json.dumps(resource), resource  # the landing zone only
 
 
