@@ -18,7 +18,7 @@ from p300_ops.localcloud.localstack import aws_client
 from p300_ops.localcloud.processes import kill_server
 from tests.integration.cloud_helpers import alive, cloud_config, process_family
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BUCKETS = {"p300-landing-zone", "p300-raw-data", "p300-processed-features", "p300-mlflow-artifacts"}
 

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from p300_ops.localcloud import lifecycle
 from tests.integration.cloud_helpers import alive, cloud_config, process_family
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture

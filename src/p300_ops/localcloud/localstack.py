@@ -27,6 +27,8 @@ DEFAULT_PORT = 4566
 REGION = "us-east-1"
 #: How durable S3 starts its report when it refuses damaged state (the extension's recovery.py).
 DURABLE_S3_REFUSAL = "durable S3 refused to start"
+#: How coverage.py tells a Python subprocess to measure itself (its `process_startup`).
+COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 #: The credentials LocalStack accepts; not secrets.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -115,6 +117,8 @@ def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = 
         # 'salvage' after durable S3 refused damaged state (its report says when).
         "P300_S3_RECOVERY": os.environ.get("P300_S3_RECOVERY", ""),
     }
+    # A test run measuring coverage measures our extension in LocalStack too (`[run] patch`).
+    env.update({k: v for k, v in os.environ.items() if k in COVERAGE_ENV})
     env.update(overrides or {})
     return env
 

@@ -22,7 +22,7 @@ from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
 from tests.integration.cloud_helpers import landing_rule_disabled
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from tests.integration.localstack.s3_scenario import (
     s3_client,
 )
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")

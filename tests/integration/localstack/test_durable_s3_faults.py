@@ -17,7 +17,7 @@ from p300_ops.localcloud.processes import LocalCloudError, kill_server, stop_ser
 from tests.integration.localstack.conftest import client, launch
 from tests.integration.localstack.s3_scenario import blob, describe, populate, s3_client
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 def data_files(home: Path) -> dict[str, bytes]:

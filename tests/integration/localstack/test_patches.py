@@ -21,7 +21,7 @@ from tests.integration.localstack.conftest import (
     stack_failure_reasons,
 )
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")

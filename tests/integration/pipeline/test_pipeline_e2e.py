@@ -32,7 +32,7 @@ from p300_aws.planning import SUMMARY_GROUPS
 from p300_ops.localcloud import localstack
 from tests.integration.cloud_helpers import event_sentinel, landing_rule_disabled
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(900)]
 
 #: Subjects of this module: unique per run, so a shared cloud's earlier data cannot interfere.
 RUN = uuid.uuid4().hex[:6].upper()

@@ -36,7 +36,7 @@ from p300_ops.localcloud import mlflow_server
 from p300_ops.localcloud.localstack import aws_client
 from p300_ops.localcloud.processes import free_port, stop_server
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(900)]
 
 PREFIX = f"t{uuid.uuid4().hex[:6]}"
 PARAMS = processing.preprocessing_params(environ={})

@@ -22,7 +22,7 @@ from p300_aws.names import (
 )
 from p300_ops.localcloud import localstack
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 RUN = uuid.uuid4().hex[:6].upper()
 SUBJECTS = [f"T{RUN}{n}" for n in range(1, 5)]
