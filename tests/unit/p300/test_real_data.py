@@ -20,6 +20,9 @@ from p300.real_data import (
 from p300.synthetic import make_session
 from tests.real_data import MUSE_RECORDINGS, real_data_dir
 
+#: Whole-recording evaluations (cross-validated fits): ~1 min each alone, several on a busy machine.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def real_recordings():
