@@ -298,13 +298,14 @@ def ran_at_once(answers: list[dict]) -> bool:
 def test_concurrent_invokes_run_in_separate_environments(localstack, basic):
     """Four invokes at once get four environments, and run at the same time (their wall time,
     cold and warm, is bench/bench_lambda.py's figure)."""
-    name = basic("sleep_then_pid")
+    name = basic("sleep_then_pid", name="basic-concurrent", Timeout=10)
     clients = [client(localstack, "lambda") for _ in range(4)]
 
     # Sleeps long enough to outlast four cold starts sharing two busy cores.
     cold = concurrent_sleeps(clients, name, seconds=3)
     warm = concurrent_sleeps(clients, name, seconds=3)
 
+    assert all("pid" in a for a in cold + warm), cold + warm
     assert len({a["pid"] for a in cold}) == 4
     assert {a["pid"] for a in warm} == {a["pid"] for a in cold}
     assert ran_at_once(cold) and ran_at_once(warm)
