@@ -2,11 +2,14 @@
 
 Starts its own LocalStack on a free port (private temporary home), deploys a trivial function,
 measures the first invoke after start, a cold invoke of a second function and `--warm` warm
-invokes through boto3, then stops LocalStack.
+invokes through boto3; then how soon a 1 s timeout answers an invoke that would sleep 30 s, and the
+wall time of 4 concurrent invokes that each sleep 1 s (cold, then warm: 1 s when they truly run at
+once); then stops LocalStack. (tests/integration/localstack/test_lambda_runtime.py checks the
+behaviour; these are its speeds.)
 
     .venv/bin/python bench/bench_lambda.py [--warm 100]
 
-Targets: warm median ≤ 30 ms, cold ≤ 0.3 s.
+Targets: warm median ≤ 30 ms, cold ≤ 0.3 s, timeout answered ≤ 1.5 s, 4 warm concurrent ≤ 1.5 s.
 """
 
 import argparse
@@ -15,6 +18,7 @@ import json
 import os
 import statistics
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -25,14 +29,21 @@ from p300_ops.localcloud.localstack import aws_client, start_localstack
 from p300_ops.localcloud.processes import free_port, stop_server
 
 HANDLER_SOURCE = "def handler(event, context):\n    return {'ok': True, 'echo': event}\n"
+SLEEPER_SOURCE = (
+    "import time\n"
+    "def handler(event, context):\n    time.sleep(event['seconds'])\n    return {'ok': True}\n"
+)
 WARM_TARGET_MS = 30.0
 COLD_TARGET_S = 0.3
+TIMEOUT_TARGET_S = 1.5
+CONCURRENT_TARGET_S = 1.5
+N_CONCURRENT = 4
 
 
-def trivial_handler_zip() -> bytes:
+def handler_zip(source: str = HANDLER_SOURCE) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", HANDLER_SOURCE)
+        archive.writestr("index.py", source)
     return buffer.getvalue()
 
 
@@ -58,13 +69,14 @@ def lambda_client(port: int):
     return aws_client("lambda", port)
 
 
-def deploy(client, name: str) -> None:
+def deploy(client, name: str, *, source: str = HANDLER_SOURCE, timeout_s: int = 3) -> None:
     client.create_function(
         FunctionName=name,
         Runtime="python3.13",
         Role="arn:aws:iam::000000000000:role/bench",
         Handler="index.handler",
-        Code={"ZipFile": trivial_handler_zip()},
+        Code={"ZipFile": handler_zip(source)},
+        Timeout=timeout_s,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name)
 
@@ -76,6 +88,33 @@ def invoke_ms(client, i: int, *, name: str = "bench") -> float:
     if response.get("FunctionError"):
         raise RuntimeError(f"benchmark function failed: {response}")
     return (time.perf_counter() - started) * 1000
+
+
+def timeout_answer_s(client) -> float:
+    """Wall time (s) of an invoke that would sleep 30 s in a function with a 1 s timeout."""
+    deploy(client, "times-out", source=SLEEPER_SOURCE, timeout_s=1)
+    started = time.perf_counter()
+    response = client.invoke(FunctionName="times-out", Payload=json.dumps({"seconds": 30}))
+    payload = json.loads(response["Payload"].read())
+    if "Task timed out after 1.00 seconds" not in payload.get("errorMessage", ""):
+        raise RuntimeError(f"the 1 s timeout did not answer: {payload}")
+    return time.perf_counter() - started
+
+
+def concurrent_wall_s(port: int, name: str) -> float:
+    """Wall time (s) of `N_CONCURRENT` invokes of `name` (sleeping 1 s each) sent at once."""
+    clients = [lambda_client(port) for _ in range(N_CONCURRENT)]
+
+    def call(client) -> None:
+        client.invoke(FunctionName=name, Payload=json.dumps({"seconds": 1}))["Payload"].read()
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in clients]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def environment_rss_mb(server_pid: int) -> list[float]:
@@ -102,6 +141,10 @@ def main() -> None:
         cold_ms = invoke_ms(client, -1)
         warm = [invoke_ms(client, i) for i in range(args.warm)]
         rss_mb = environment_rss_mb(server.pid)
+        timeout_s = timeout_answer_s(client)
+        deploy(client, "sleeps", source=SLEEPER_SOURCE)
+        concurrent_cold_s = concurrent_wall_s(server.port, "sleeps")
+        concurrent_warm_s = concurrent_wall_s(server.port, "sleeps")
     finally:
         stop_server(server)
     direct = direct_call_times_ms(args.warm)
@@ -118,6 +161,15 @@ def main() -> None:
         f"p95 {percentile(direct, 0.95) * 1000:6.1f} µs"
     )
     print(f"environments           : {len(rss_mb)}, RSS {', '.join(f'{m:.0f}' for m in rss_mb)} MB")
+    print(
+        f"1 s timeout answered   : {timeout_s:8.2f} s     (target ≤ {TIMEOUT_TARGET_S} s; "
+        f"{timeout_s:.1f}× the timeout)"
+    )
+    print(
+        f"{N_CONCURRENT} concurrent 1 s sleeps: cold {concurrent_cold_s:.2f} s, warm "
+        f"{concurrent_warm_s:.2f} s   (target warm ≤ {CONCURRENT_TARGET_S} s; serial would be "
+        f"{N_CONCURRENT} s)"
+    )
     print(
         f"ratios                 : warm/direct {warm_median / direct_median:,.0f}×, "
         f"cold/warm {cold_ms / warm_median:.1f}×"

@@ -28,6 +28,23 @@ def real_data_dir() -> Path:
     return folder
 
 
+#: The Muse oddball recordings of ``muse_p300/`` (their stems): named, not globbed, so that a
+#: missing folder fails each test that reads one instead of leaving nothing to run.
+MUSE_RECORDINGS = (
+    "auditory_subject_1",
+    "visual_subject_1",
+    "visual_subject_2",
+    "visual_subject_3",
+    "visual_subject_4",
+    "visual_subject_5",
+)
+
+
+def muse_file(name: str) -> Path:
+    """The Parquet file of Muse recording ``name`` (one of `MUSE_RECORDINGS`)."""
+    return real_file(f"muse_p300/{name}.parquet")
+
+
 def real_file(relative: str) -> Path:
     """A file of the shared real recordings, e.g. ``p3k_mit/bp2calib.dat``."""
     path = real_data_dir() / relative

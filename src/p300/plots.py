@@ -18,6 +18,11 @@ TARGET_COLOUR, NONTARGET_COLOUR = "tab:red", "tab:blue"
 def plot_erp(
     epochs, labels, *, times, ch_names: Sequence[str], n_cols: int = 4, dpi: int = 100
 ) -> bytes:
+    """`erp_figure` as PNG bytes at ``dpi``."""
+    return _png(erp_figure(epochs, labels, times=times, ch_names=ch_names, n_cols=n_cols), dpi=dpi)
+
+
+def erp_figure(epochs, labels, *, times, ch_names: Sequence[str], n_cols: int = 4) -> Figure:
     """Target vs non-target average ERP on a grid of channels, mean ± SEM.
 
     Parameters
@@ -31,13 +36,11 @@ def plot_erp(
     ch_names : sequence of str, length n_channels
     n_cols : int
         Channels per row of the grid.
-    dpi : int
-        Resolution of the PNG.
 
     Returns
     -------
-    bytes
-        The figure as PNG.
+    Figure
+        One panel per channel (titled with its name), then hidden unused panels.
     """
     epochs, labels, times = np.asarray(epochs), np.asarray(labels), np.asarray(times)
     if epochs.ndim != 3 or epochs.shape[1:] != (len(ch_names), len(times)):
@@ -79,12 +82,19 @@ def plot_erp(
     fig.suptitle(
         f"Average ERP, mean ± SEM ({n_target} target, {len(labels) - n_target} non-target epochs)"
     )
-    return _png(fig, dpi=dpi)
+    return fig
 
 
 def plot_roc(
     scores_by_subject: Mapping[str, tuple], *, title: str = "ROC, held-out subjects", dpi: int = 100
 ) -> bytes:
+    """`roc_figure` as PNG bytes at ``dpi``."""
+    return _png(roc_figure(scores_by_subject, title=title), dpi=dpi)
+
+
+def roc_figure(
+    scores_by_subject: Mapping[str, tuple], *, title: str = "ROC, held-out subjects"
+) -> Figure:
     """Pooled ROC curve (thick) with one thin curve per subject.
 
     Parameters
@@ -93,12 +103,11 @@ def plot_roc(
         labels, shape (n_epochs,), 1 target / 0 non-target; scores, shape (n_epochs,), larger =
         more target-like. Subjects with one class only are left out of the thin curves.
     title : str
-    dpi : int
 
     Returns
     -------
-    bytes
-        The figure as PNG.
+    Figure
+        One axes: the thin curves, then the pooled curve labelled ``pooled``.
     """
     if not scores_by_subject:
         raise ValueError("scores_by_subject must hold at least one subject; got none")
@@ -121,7 +130,7 @@ def plot_roc(
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    return _png(fig, dpi=dpi)
+    return fig
 
 
 def plot_subject_auc(
@@ -130,6 +139,13 @@ def plot_subject_auc(
     title: str = "ROC-AUC per subject",
     dpi: int = 100,
 ) -> bytes:
+    """`subject_auc_figure` as PNG bytes at ``dpi``."""
+    return _png(subject_auc_figure(auc_by_subject, title=title), dpi=dpi)
+
+
+def subject_auc_figure(
+    auc_by_subject: Mapping[str, float | None], *, title: str = "ROC-AUC per subject"
+) -> Figure:
     """Bar per subject of its ROC-AUC, with the 0.5 chance line; None bars marked n/a.
 
     Parameters
@@ -137,12 +153,11 @@ def plot_subject_auc(
     auc_by_subject : mapping str -> float or None
         None where the AUC is undefined (a subject with one class).
     title : str
-    dpi : int
 
     Returns
     -------
-    bytes
-        The figure as PNG.
+    Figure
+        One axes: a bar per subject in the mapping's order.
     """
     if not auc_by_subject:
         raise ValueError("auc_by_subject must hold at least one subject; got none")
@@ -169,7 +184,7 @@ def plot_subject_auc(
     ax.set_xticks(range(len(subjects)), subjects, rotation=45, ha="right")
     ax.set(ylim=(0, 1.08), xlim=(-0.6, len(subjects) - 0.4), ylabel="ROC-AUC")
     ax.set_title(title)
-    return _png(fig, dpi=dpi)
+    return fig
 
 
 def _mean_sem_line(ax, times: np.ndarray, epochs: np.ndarray, *, colour: str, label: str) -> None:

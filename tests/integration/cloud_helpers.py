@@ -1,9 +1,14 @@
 """Shared by the integration tests: a local cloud on free ports, and the processes it runs."""
 
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
+from p300_aws.names import INGEST_STATE_MACHINE, LANDING_BUCKET
 from p300_ops.localcloud import lifecycle
 from p300_ops.localcloud.processes import free_port
 
@@ -32,26 +37,52 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def register_model(tracking_uri: str, experiment: str, model, schema) -> str:
-    """Log a fitted ``model`` with its features ``schema`` (`FeaturesSchemaInfo`) in a new run of
-    ``experiment`` and register it as a new version of the platform's model, as a training
-    does; returns the version. Pickled: these models serve tests, not users."""
-    import mlflow.sklearn
-    from mlflow import MlflowClient
+@contextmanager
+def event_sentinel(events, sqs, *, name: str, pattern: dict) -> Iterator[Callable[[], dict]]:
+    """An enabled EventBridge rule matching ``pattern`` that delivers to a queue of its own, for
+    the negative tests of other rules: once the sentinel has an event, EventBridge has matched it
+    against every rule, so "nothing happened" can be checked without sleeping on a guess.
 
-    from p300_aws.names import REGISTERED_MODEL
+    Yields ``wait()``, which returns the first event the sentinel received (failing after 60 s).
+    """
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, Targets=[{"Id": "sentinel", "Arn": queue_arn}])
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    run = client.create_run(found.experiment_id if found else client.create_experiment(experiment))
-    client.log_dict(run.info.run_id, schema.to_dict(), "features_schema.json")
-    mlflow.set_tracking_uri(tracking_uri)
+    def wait() -> dict:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)
+            if received.get("Messages"):
+                return json.loads(received["Messages"][0]["Body"])
+        raise AssertionError(f"sentinel rule {name} received no event matching {pattern} in 60 s")
+
     try:
-        with mlflow.start_run(run_id=run.info.run_id):
-            info = mlflow.sklearn.log_model(
-                model, name="model", registered_model_name=REGISTERED_MODEL,
-                serialization_format="pickle", pip_requirements=["scikit-learn"],
-            )  # fmt: skip
+        yield wait
     finally:
-        mlflow.set_tracking_uri(None)
-    return str(info.registered_model_version)
+        events.remove_targets(Rule=name, Ids=["sentinel"])
+        events.delete_rule(Name=name)
+        sqs.delete_queue(QueueUrl=queue_url)
+
+
+@contextmanager
+def landing_rule_disabled(events) -> Iterator[str]:
+    """The rule that starts an ingest on each landing upload, disabled for the block (uploads
+    stay in the landing zone); yields its name."""
+    (rule,) = [
+        r
+        for r in events.list_rules()["Rules"]
+        if LANDING_BUCKET in r.get("EventPattern", "")
+        and any(
+            t["Arn"].endswith(f":{INGEST_STATE_MACHINE}")
+            for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]
+        )
+    ]
+    events.disable_rule(Name=rule["Name"])
+    try:
+        yield rule["Name"]
+    finally:
+        events.enable_rule(Name=rule["Name"])

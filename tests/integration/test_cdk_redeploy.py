@@ -12,7 +12,7 @@ import pytest
 from p300_ops.localcloud import cdk
 from p300_ops.localcloud.localstack import aws_client
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 APP = Path(__file__).parent / "cdk_redeploy_app"
 

@@ -1,13 +1,15 @@
 """`p300 up/down/status/logs` against the real thing, and nothing lost across restarts.
 
 One local cloud goes through a scenario: deploy, fill buckets and MLflow, `down` + `up`, then a
-`kill -9` of LocalStack + `up`; after each restart everything must be back.
+`kill -9` of LocalStack + `up`; after each restart everything must be back. Each test also passes
+alone or after any other: the cloud is started again when a test left it down, and filled once.
 """
 
 import hashlib
 import os
+import tempfile
+from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -16,7 +18,7 @@ from p300_ops.localcloud.localstack import aws_client
 from p300_ops.localcloud.processes import kill_server
 from tests.integration.cloud_helpers import alive, cloud_config, process_family
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BUCKETS = {"p300-landing-zone", "p300-raw-data", "p300-processed-features", "p300-mlflow-artifacts"}
 
@@ -31,12 +33,30 @@ def scenario(tmp_path_factory):
         lifecycle.down(config.home)
 
 
+def started(scenario: dict) -> dict:
+    """The scenario, its cloud started again when an earlier test left it down."""
+    if lifecycle.CloudState.load(scenario["config"].home) is None:
+        scenario["state"] = lifecycle.up(scenario["config"], progress=lambda _: None)
+    return scenario
+
+
+@pytest.fixture
+def running(scenario):
+    return started(scenario)
+
+
+@pytest.fixture(scope="module")
+def filled(scenario) -> dict:
+    """What `_fill` stored in the scenario's cloud (once per module), to find after restarts."""
+    return _fill(started(scenario))
+
+
 def s3(box):
     return aws_client("s3", box["state"].localstack_port)
 
 
-def test_deploy_creates_the_four_buckets(scenario):
-    client = s3(scenario)
+def test_deploy_creates_the_four_buckets(running):
+    client = s3(running)
     names = {b["Name"] for b in client.list_buckets()["Buckets"]}
     assert names >= BUCKETS
     for versioned in ("p300-raw-data", "p300-processed-features"):
@@ -47,24 +67,24 @@ def test_deploy_creates_the_four_buckets(scenario):
     assert "EventBridgeConfiguration" in notification
 
 
-def test_status_reports_every_component_healthy(scenario):
-    rows = lifecycle.status(scenario["config"].home)
+def test_status_reports_every_component_healthy(running):
+    rows = lifecycle.status(running["config"].home)
     assert [r.name for r in rows] == ["localstack", "mlflow", "stack P300Platform"]
     assert all(r.healthy for r in rows), rows
-    assert rows[0].port == scenario["config"].localstack_port
-    assert rows[1].port == scenario["config"].mlflow_port
+    assert rows[0].port == running["config"].localstack_port
+    assert rows[1].port == running["config"].mlflow_port
     assert rows[2].detail == "CREATE_COMPLETE"
 
 
-def test_second_up_starts_nothing(scenario):
-    before = {p.pid for p in process_family(scenario["state"])}
+def test_second_up_starts_nothing(running):
+    before = {p.pid for p in process_family(running["state"])}
     with pytest.raises(lifecycle.AlreadyRunning, match="already running"):
-        lifecycle.up(scenario["config"], progress=lambda _: None)
-    assert {p.pid for p in process_family(scenario["state"])} == before
+        lifecycle.up(running["config"], progress=lambda _: None)
+    assert {p.pid for p in process_family(running["state"])} == before
 
 
-def test_logs_show_localstack_and_mlflow(scenario):
-    home = scenario["config"].home
+def test_logs_show_localstack_and_mlflow(running):
+    home = running["config"].home
     assert "Ready." in lifecycle.logs(home, "localstack", lines=500)
     assert "/health" in lifecycle.logs(home, "mlflow", lines=500)
 
@@ -83,13 +103,12 @@ def _fill(box) -> dict:
     v1 = client.put_object(Bucket="p300-raw-data", Key="s/raw.parquet", Body=b"v1")["VersionId"]
     v2 = client.put_object(Bucket="p300-raw-data", Key="s/raw.parquet", Body=big)["VersionId"]
 
-    mlflow.set_tracking_uri(box["state"].tracking_uri)
-    mlflow.set_experiment("restart-check")
-    with mlflow.start_run() as run:
-        mlflow.log_param("shrinkage", "auto")
-        mlflow.log_metric("roc_auc", 0.81)
-        mlflow.log_text("hello artifacts", "notes/hello.txt")
     registry = MlflowClient(box["state"].tracking_uri)
+    run = registry.create_run(registry.create_experiment("restart-check"))
+    registry.log_param(run.info.run_id, "shrinkage", "auto")
+    registry.log_metric(run.info.run_id, "roc_auc", 0.81)
+    registry.log_text(run.info.run_id, "hello artifacts", "notes/hello.txt")
+    registry.set_terminated(run.info.run_id)
     registry.create_registered_model("P300-Classifier")
     version = registry.create_model_version(
         "P300-Classifier", f"runs:/{run.info.run_id}/notes", run.info.run_id
@@ -122,8 +141,9 @@ def _check_everything_back(box, expected) -> None:
     run = registry.get_run(expected["run_id"])
     assert run.data.metrics["roc_auc"] == pytest.approx(0.81)
     assert run.data.params["shrinkage"] == "auto"
-    text = mlflow.artifacts.load_text(f"runs:/{expected['run_id']}/notes/hello.txt")
-    assert text == "hello artifacts"
+    with tempfile.TemporaryDirectory() as folder:
+        text = Path(registry.download_artifacts(expected["run_id"], "notes/hello.txt", folder))
+        assert text.read_text() == "hello artifacts"
     assert registry.get_model_version_by_alias("P300-Classifier", "challenger").version == "1"
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="p300-mlflow-artifacts")["Contents"]]
     assert any(k.endswith("notes/hello.txt") for k in keys)
@@ -134,9 +154,8 @@ def _check_everything_back(box, expected) -> None:
     assert stack["StackStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 
 
-def test_down_then_up_loses_nothing_and_leaves_no_process(scenario):
-    expected = _fill(scenario)
-    scenario["expected"] = expected
+def test_down_then_up_loses_nothing_and_leaves_no_process(running, filled):
+    scenario, expected = running, filled
     family = process_family(scenario["state"])
     assert len(family) >= 2
     assert lifecycle.down(scenario["config"].home) == ["mlflow", "localstack"]
@@ -146,8 +165,8 @@ def test_down_then_up_loses_nothing_and_leaves_no_process(scenario):
     _check_everything_back(scenario, expected)
 
 
-def test_kill_9_of_localstack_then_up_loses_nothing(scenario):
-    expected = scenario["expected"]
+def test_kill_9_of_localstack_then_up_loses_nothing(running, filled):
+    scenario, expected = running, filled
     client = s3(scenario)
     client.put_object(Bucket="p300-processed-features", Key="late.bin", Body=b"acknowledged")
     old_family = process_family(scenario["state"])
@@ -162,7 +181,7 @@ def test_kill_9_of_localstack_then_up_loses_nothing(scenario):
     assert late["Body"].read() == b"acknowledged"
 
 
-def test_down_when_nothing_runs_says_so(scenario):
-    lifecycle.down(scenario["config"].home)
+def test_down_when_nothing_runs_says_so(running):
+    lifecycle.down(running["config"].home)
     with pytest.raises(lifecycle.NothingRunning, match="nothing is running"):
-        lifecycle.down(scenario["config"].home)
+        lifecycle.down(running["config"].home)

@@ -11,7 +11,7 @@ from p300_ops.localcloud.localstack import start_localstack
 from p300_ops.localcloud.mlflow_server import start_mlflow, wait_for_mlflow
 from p300_ops.localcloud.processes import LocalCloudError, free_port
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(900)]
 
 
 def run_cli(*args, home):

@@ -4,14 +4,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from p300_ops.localcloud import lifecycle
 from tests.integration.cloud_helpers import alive, cloud_config, process_family
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
@@ -30,10 +29,10 @@ def test_mlflow_on_postgres_survives_down_and_up(reachable_home):
         assert set(state.servers) == {"localstack", "postgres", "mlflow"}
         rows = {r.name: r for r in lifecycle.status(config.home)}
         assert rows["postgres"].healthy and rows["postgres"].port == config.postgres_port
-        mlflow.set_tracking_uri(state.tracking_uri)
-        mlflow.set_experiment("pg-check")
-        with mlflow.start_run() as run:
-            mlflow.log_metric("kappa", 0.5)
+        client = MlflowClient(state.tracking_uri)
+        run = client.create_run(client.create_experiment("pg-check"))
+        client.log_metric(run.info.run_id, "kappa", 0.5)
+        client.set_terminated(run.info.run_id)
         family = process_family(state)
         assert lifecycle.down(config.home) == ["mlflow", "postgres", "localstack"]
         assert alive(family) == []

@@ -28,6 +28,8 @@ REGION = "us-east-1"
 #: How the extension's durable logs start their report when they refuse damaged state
 #: (`LogSchema.refusal` in the extension's durable_s3/recovery.py): durable S3 and the cloud state.
 REFUSALS = ("durable S3 refused to start", "cloud state refused to start")
+#: How coverage.py tells a Python subprocess to measure itself (its `process_startup`).
+COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 #: The credentials LocalStack accepts; not secrets.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -118,6 +120,8 @@ def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = 
         "P300_S3_RECOVERY": os.environ.get("P300_S3_RECOVERY", ""),
         "P300_CLOUD_STATE_RECOVERY": os.environ.get("P300_CLOUD_STATE_RECOVERY", ""),
     }
+    # A test run measuring coverage measures our extension in LocalStack too (`[run] patch`).
+    env.update({k: v for k, v in os.environ.items() if k in COVERAGE_ENV})
     env.update(overrides or {})
     return env
 

@@ -21,8 +21,9 @@ from p300_aws.feature_params import PARAMS_HASH, RAW_SHA256
 from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, QUARANTINE_PREFIX, RAW_BUCKET
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
+from tests.integration.cloud_helpers import landing_rule_disabled
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +64,19 @@ def test_a_large_file_goes_up_in_parts_intact(cloud, s3, tmp_path):
     loose = tmp_path / "big.parquet"
     pq.write_table(pa.table(columns), loose)
     assert 16 * 1024 * 1024 < loose.stat().st_size < 32 * 1024 * 1024  # two parts
-    result = run(cloud, "upload", str(loose), "--subject", "31", "--session", "1", "--json")
-    [uploaded] = json.loads(result.stdout)["uploaded"]
-    assert uploaded["key"] == "subject_31/session_01/big.parquet"
-    landed = s3.list_objects_v2(Bucket=LANDING_BUCKET, Prefix="subject_31/")
-    for item in landed.get("Contents", []):  # not yet ingested: check the landed object
-        body = s3.get_object(Bucket=LANDING_BUCKET, Key=item["Key"])["Body"].read()
-        assert hashlib.sha256(body).digest() == hashlib.sha256(loose.read_bytes()).digest()
-        assert item["ETag"].strip('"').endswith("-2")  # two parts
-    assert ("31", "01") in subjects_json(cloud)
-    forget_subjects(cloud, s3, ["31"])  # noise without targets: nothing to train on
+    # Not ingested while the rule is off: the object stays in the landing zone to be checked.
+    with landing_rule_disabled(aws_client("events", cloud.localstack_port)):
+        result = run(cloud, "upload", str(loose), "--subject", "31", "--session", "1", "--json")
+        [uploaded] = json.loads(result.stdout)["uploaded"]
+        assert uploaded["key"] == "subject_31/session_01/big.parquet"
+        landed = s3.get_object(Bucket=LANDING_BUCKET, Key=uploaded["key"])
+        assert (
+            hashlib.sha256(landed["Body"].read()).digest()
+            == hashlib.sha256(loose.read_bytes()).digest()
+        )
+        assert landed["ETag"].strip('"').endswith("-2")  # two parts
+        assert subjects_json(cloud)["31", "01"]["stage"] == "landed"
+        s3.delete_object(Bucket=LANDING_BUCKET, Key=uploaded["key"])  # noise: nothing to train on
 
 
 def test_bad_paths_are_reported_and_the_good_ones_uploaded(cloud, tmp_path):

@@ -19,7 +19,7 @@ from tests.integration.localstack.s3_scenario import (
     s3_client,
 )
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,10 @@ def test_changes_after_a_restart_are_durable_too(populated):
     assert "copy.edf" not in [v[0] for v in expected["plain"]["versions"]]
 
 
+#: Acknowledged PUTs (of 4 writers) before LocalStack is killed.
+KILL_AFTER_ACKS = 200
+
+
 def _writer(server, bucket: str, worker: int, acked: dict, stop: threading.Event) -> None:
     s3 = s3_client(server)
     n = 0
@@ -110,8 +114,10 @@ def test_no_acknowledged_put_is_lost_when_killed_mid_writes(tmp_path):
     ]
     for thread in writers:
         thread.start()
-    time.sleep(4)
-    kill_server(server)
+    deadline = time.monotonic() + 120
+    while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kill_server(server)  # mid-writes: the writers are still sending
     stop.set()
     for thread in writers:
         thread.join(timeout=60)
@@ -129,5 +135,5 @@ def test_no_acknowledged_put_is_lost_when_killed_mid_writes(tmp_path):
                 lost.append(key)
     finally:
         stop_server(server)
-    assert len(acked) > 50, f"too few writes acknowledged to be a test: {len(acked)}"
+    assert len(acked) >= KILL_AFTER_ACKS, f"too few writes acknowledged to be a test: {len(acked)}"
     assert lost == [], f"{len(lost)} of {len(acked)} acknowledged PUTs lost"

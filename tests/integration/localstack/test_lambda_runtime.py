@@ -134,11 +134,15 @@ def test_init_errors_have_the_aws_shape(lambda_client, code, handler, error_type
     assert error["errorMessage"].startswith(message)
 
 
+#: The sleep a 1 s timeout must cut short: an answer sooner than this is the timeout's.
+SLEEP_PAST_TIMEOUT_S = 30
+
+
 def test_timeout_is_enforced_and_the_next_invoke_reinitialises(lambda_client, basic):
     name = basic("sleep_then_pid", name="basic-timeout", Timeout=1)
 
     started = time.monotonic()
-    response, error = invoke(lambda_client, name, {"seconds": 3}, LogType="Tail")
+    response, error = invoke(lambda_client, name, {"seconds": SLEEP_PAST_TIMEOUT_S}, LogType="Tail")
     elapsed = time.monotonic() - started
     after, result = invoke(lambda_client, name, {"seconds": 0}, LogType="Tail")
 
@@ -147,7 +151,8 @@ def test_timeout_is_enforced_and_the_next_invoke_reinitialises(lambda_client, ba
         r"\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f-]{36} Task timed out after 1\.00 seconds",
         error["errorMessage"],
     )
-    assert elapsed < 2.5
+    # A deadline, so a bound: generous (how soon is bench/bench_lambda.py's figure).
+    assert elapsed < SLEEP_PAST_TIMEOUT_S / 2, f"the 1 s timeout answered after {elapsed:.1f} s"
     assert "Task timed out after 1.00 seconds" in tail_logs(response)
     assert "FunctionError" not in after and isinstance(result["pid"], int)
     assert "Init Duration" in tail_logs(after)
@@ -269,32 +274,41 @@ def test_weighted_alias_routes_about_80_20(lambda_client):
     assert abs(on_two - n_invokes * share) <= 4 * sigma
 
 
-def concurrent_sleeps(clients, name: str) -> tuple[float, set[int]]:
-    """Invoke `name` once per client at the same time (each sleeps 1 s): (wall s, PIDs)."""
-    pids: list[int] = []
+def concurrent_sleeps(clients, name: str, *, seconds: float = 1) -> list[dict]:
+    """Invoke `name` once per client at the same time (each sleeps `seconds`); their answers."""
+    answers: list[dict] = []
 
     def call(lambda_client) -> None:
-        pids.append(invoke(lambda_client, name, {"seconds": 1})[1]["pid"])
+        answers.append(invoke(lambda_client, name, {"seconds": seconds})[1])
 
     threads = [threading.Thread(target=call, args=(c,)) for c in clients]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    return time.monotonic() - started, set(pids)
+        thread.join(timeout=120)
+    assert len(answers) == len(clients), answers
+    return answers
+
+
+def ran_at_once(answers: list[dict]) -> bool:
+    """Whether every handler had started before any of them ended."""
+    return max(a["started"] for a in answers) < min(a["ended"] for a in answers)
 
 
 def test_concurrent_invokes_run_in_separate_environments(localstack, basic):
-    name = basic("sleep_then_pid")
+    """Four invokes at once get four environments, and run at the same time (their wall time,
+    cold and warm, is bench/bench_lambda.py's figure)."""
+    name = basic("sleep_then_pid", name="basic-concurrent", Timeout=10)
     clients = [client(localstack, "lambda") for _ in range(4)]
 
-    cold_wall_s, cold_pids = concurrent_sleeps(clients, name)
-    warm_wall_s, warm_pids = concurrent_sleeps(clients, name)
+    # Sleeps long enough to outlast four cold starts sharing two busy cores.
+    cold = concurrent_sleeps(clients, name, seconds=3)
+    warm = concurrent_sleeps(clients, name, seconds=3)
 
-    assert len(cold_pids) == 4 and cold_wall_s < 4.0  # four cold starts share 2 cores
-    assert warm_pids == cold_pids
-    assert warm_wall_s < 2.0
+    assert all("pid" in a for a in cold + warm), cold + warm
+    assert len({a["pid"] for a in cold}) == 4
+    assert {a["pid"] for a in warm} == {a["pid"] for a in cold}
+    assert ran_at_once(cold) and ran_at_once(warm)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from tests.integration.localstack.conftest import (
     zip_bytes,
 )
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 SANDBOX_ZIP = zip_bytes({"index.py": (FUNCTIONS / "sandbox" / "index.py").read_bytes()})
 
 

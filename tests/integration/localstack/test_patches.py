@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from p300_ops.localcloud.processes import stop_server
+from tests.integration.cloud_helpers import event_sentinel
 from tests.integration.localstack.conftest import (
     ROLE_ARN,
     client,
@@ -20,7 +21,7 @@ from tests.integration.localstack.conftest import (
     stack_failure_reasons,
 )
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -186,11 +187,15 @@ def test_a_disabled_rule_delivers_nothing(request, instance, fixed):
     events.put_rule(Name="paused", EventPattern=json.dumps({"source": ["p300.test"]}))
     events.put_targets(Rule="paused", Targets=[{"Id": "queue", "Arn": queue_arn}])
     events.disable_rule(Name="paused")
+    pattern = {"source": ["p300.test"]}
 
-    events.put_events(Entries=[{"Source": "p300.test", "DetailType": "t", "Detail": "{}"}])
+    with event_sentinel(events, sqs, name="enabled-sentinel", pattern=pattern) as seen:
+        events.put_events(Entries=[{"Source": "p300.test", "DetailType": "t", "Detail": "{}"}])
+        seen()  # the event has been matched against every rule
+        # Unpatched, the message is expected: wait for it as long as the sentinel may take.
+        received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0 if fixed else 20)
 
-    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
-    assert len(received) == (0 if fixed else 1)
+    assert len(received.get("Messages", [])) == (0 if fixed else 1)
 
 
 def warm_function_template(message: str, warm: int) -> dict:

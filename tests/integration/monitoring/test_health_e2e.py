@@ -31,7 +31,7 @@ from p300_aws.names import (
 from p300_ops import paths
 from p300_ops.localcloud import localstack
 from p300_ops.services import release
-from tests.integration.cloud_helpers import register_model
+from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -68,7 +68,7 @@ def good_version(cloud, aws):
     x, y, schema = two_session_features()
     with threadpool_limits(1):
         model = make_model("lda", shrinkage=0.5).fit(x, y)
-    version = register_model(cloud.tracking_uri, "health-e2e", model, schema)
+    version = register_as_training_does(cloud.tracking_uri, "health-e2e", model, schema)
     deployment = release.deploy_model(
         aws["lambda"], aws["apigateway"], cloud.tracking_uri, CHAMPION_ALIAS, model_version=version
     )

@@ -20,7 +20,7 @@ from p300_aws.s3_objects import sha256_hex
 from p300_ops.cli import main
 from p300_ops.localcloud import localstack
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 RUN = uuid.uuid4().hex[:6].upper()
 SUBJECTS = [f"D{RUN}{n}" for n in range(1, 5)]

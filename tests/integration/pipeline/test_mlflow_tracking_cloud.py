@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 
 def test_concurrent_first_runs_of_a_new_experiment_all_start(cloud):

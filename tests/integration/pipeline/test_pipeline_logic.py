@@ -9,8 +9,6 @@ the buckets.
 import dataclasses
 import json
 import logging
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from p300_ops.localcloud import mlflow_server
 from p300_ops.localcloud.localstack import aws_client
 from p300_ops.localcloud.processes import free_port, stop_server
 
-pytestmark = pytest.mark.cloud
+pytestmark = [pytest.mark.cloud, pytest.mark.timeout(900)]
 
 PREFIX = f"t{uuid.uuid4().hex[:6]}"
 PARAMS = SYSTEM_A.params
@@ -384,49 +382,47 @@ def private_mlflow(cloud, tmp_path):
         stop_server(server, timeout=10)
 
 
+class LosesMlflowOnceTheRunStarts(MlflowTracker):
+    """A real tracker whose server is stopped right after the training's run is created: the
+    fault arrives at a known step, while the training goes on (reading, fitting, logging)."""
+
+    def __init__(self, uri: str, *, server, policy: RetryPolicy):
+        super().__init__(uri, policy=policy)
+        self.server, self.run_ids = server, []
+
+    def start_run(self, experiment: str, *, run_name: str, tags) -> str:
+        run_id = super().start_run(experiment, run_name=run_name, tags=tags)
+        self.run_ids.append(run_id)
+        assert stop_server(self.server, timeout=10), "the private MLflow was not running"
+        return run_id
+
+
 def test_mlflow_lost_mid_training_fails_cleanly_and_registers_nothing(
     s3, trained_subjects, private_mlflow
 ):
     server = private_mlflow()
     uri = mlflow_server.tracking_uri(server.port)
-    flaky = MlflowTracker(uri, policy=RetryPolicy(attempts=2, backoff_s=0.1))
-    outcome = {}
+    flaky = LosesMlflowOnceTheRunStarts(uri, server=server,
+                                        policy=RetryPolicy(attempts=2, backoff_s=0.1))  # fmt: skip
+    request = parse_event(
+        training.TrainRequest, {"subjects": trained_subjects[:2], "auto_set_challenger_alias": True}
+    )
+    with pytest.raises(MlflowUnavailableError, match="MLflow unavailable: log the model failed"):
+        training.train_and_register(s3, flaky, request)
 
-    def train():
-        request = parse_event(
-            training.TrainRequest,
-            {"subjects": trained_subjects[:2], "auto_set_challenger_alias": True},
-        )
-        try:
-            outcome["result"] = training.train_and_register(s3, flaky, request)
-        except Exception as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=train)
-    worker.start()
-    client = MlflowClient(uri)
-    deadline = time.monotonic() + 60
-    while not _has_runs(client) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop_server(server, timeout=10)  # the run exists; the fit is under way
-    worker.join(timeout=300)
-    assert isinstance(outcome.get("error"), MlflowUnavailableError), outcome
+    (run_id,) = flaky.run_ids
     restarted_uri = mlflow_server.tracking_uri(private_mlflow().port)
     restarted = MlflowClient(restarted_uri, registry_uri=restarted_uri)
     assert restarted.search_model_versions(f"name='{REGISTERED_MODEL}'") == []
     (run,) = restarted.search_runs(_experiment_ids(restarted))
-    assert run.info.status in ("RUNNING", "FAILED")  # FAILED only if reachable at the end
-    # A run left RUNNING is failed by the next training once it outlived the timeout (here 0).
+    # The server was gone when the training failed, so its run could not be marked FAILED:
+    assert (run.info.run_id, run.info.status) == (run_id, "RUNNING")
+    # the next training fails it once it outlived the Lambda's timeout (here 0).
     reaped = MlflowTracker(restarted_uri).fail_abandoned_runs(
         training.TRAINING_EXPERIMENT, older_than_s=0
     )
-    assert reaped == ([run.info.run_id] if run.info.status == "RUNNING" else [])
-    assert restarted.get_run(run.info.run_id).info.status == "FAILED"
-
-
-def _has_runs(client) -> bool:
-    ids = _experiment_ids(client)
-    return bool(ids) and bool(client.search_runs(ids))
+    assert reaped == [run_id]
+    assert restarted.get_run(run_id).info.status == "FAILED"
 
 
 def _experiment_ids(client) -> list[str]:

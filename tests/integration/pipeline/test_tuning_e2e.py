@@ -22,7 +22,7 @@ from p300_aws.names import (
 )
 from p300_ops.localcloud import localstack
 
-pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(900)]
 
 RUN = uuid.uuid4().hex[:6].upper()
 SUBJECTS = [f"T{RUN}{n}" for n in range(1, 5)]
@@ -124,11 +124,12 @@ def test_tuning_registers_the_trial_with_the_best_held_out_auc(cloud, tuning):
 def test_trials_are_nested_runs_of_the_parent_which_holds_the_table(cloud, tuning):
     output = json.loads(tuning["output"])
     client = MlflowClient(cloud.tracking_uri)
-    for row in output["trials"]:
-        if row["status"] == "succeeded":
-            run = client.get_run(row["run_id"])
-            assert run.data.tags["mlflow.parentRunId"] == output["run_id"]
-            assert run.info.status == "FINISHED"
+    succeeded = [row for row in output["trials"] if row["status"] == "succeeded"]
+    assert succeeded, output["trials"]
+    for row in succeeded:
+        run = client.get_run(row["run_id"])
+        assert run.data.tags["mlflow.parentRunId"] == output["run_id"]
+        assert run.info.status == "FINISHED"
     parent = client.get_run(output["run_id"])
     assert parent.info.status == "FINISHED"
     assert parent.data.params["best_trial"] == str(output["best_trial"])

@@ -16,7 +16,7 @@ from p300_ops.localcloud import localstack
 from p300_ops.services import release
 from p300_ops.services.birthdate_retrieval import retrieve_birthdate
 from p300_ops.services.cloud import api_url, rest_api_id
-from tests.integration.cloud_helpers import register_model
+from tests.registered_models import register_as_training_does
 from tests.synthetic_features import six_subject_lda
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -37,7 +37,7 @@ def champion(cloud, apigateway) -> str:
     """System A's LDA fitted on six synthetic subjects (200 s each), registered and deployed as
     champion; its model version."""
     model, schema = six_subject_lda()
-    version = register_model(cloud.tracking_uri, "birthdate-e2e", model, schema)
+    version = register_as_training_does(cloud.tracking_uri, "birthdate-e2e", model, schema)
     lambda_client = localstack.aws_client("lambda", cloud.localstack_port)
     release.deploy_model(
         lambda_client, apigateway, cloud.tracking_uri, CHAMPION_ALIAS, model_version=version

@@ -2,10 +2,12 @@
 
 The tests run in file order against one cloud (shared with other modules, which may have
 registered and released models before): a code-only alias answers 503, then two model versions
-registered here are deployed, routed, promoted, rolled back and redeployed over.
+registered here are deployed, routed, promoted, rolled back and redeployed over (`p300
+deploy-model`, `promote`, `rollback` and `traffic` each run once through the CLI).
 """
 
 import io
+import json
 import re
 import subprocess
 import uuid
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from mlflow import MlflowClient
 from threadpoolctl import threadpool_limits
 
@@ -29,10 +32,11 @@ from p300_aws.names import (
     REGISTERED_MODEL,
 )
 from p300_ops import paths
+from p300_ops.cli import main
 from p300_ops.localcloud import cdk, localstack
 from p300_ops.services import layer_builds, release
 from p300_ops.services.cloud import api_url
-from tests.integration.cloud_helpers import register_model
+from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -71,7 +75,7 @@ def registered(cloud, features) -> Registered:
     for shrinkage in (0.1, 0.9):
         with threadpool_limits(1):
             model = make_model("lda", shrinkage=shrinkage).fit(x, y)
-        versions.append(register_model(cloud.tracking_uri, experiment, model, schema))
+        versions.append(register_as_training_does(cloud.tracking_uri, experiment, model, schema))
     client = MlflowClient(tracking_uri=cloud.tracking_uri, registry_uri=cloud.tracking_uri)
     first, second = versions
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, first)
@@ -128,13 +132,29 @@ def test_an_alias_without_a_model_answers_503(aws):
     assert "model" in response.json()["detail"]
 
 
-def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, features):
-    lambda_client, apigateway, base_url = aws
-    uri = cloud.tracking_uri
-    champion = release.deploy_model(lambda_client, apigateway, uri, CHAMPION_ALIAS)
-    challenger = release.deploy_model(lambda_client, apigateway, uri, CHALLENGER_ALIAS)
+def p300(cloud, *args: str) -> dict:
+    """``p300 ARGS --json`` run through the CLI; its JSON output (the command must succeed)."""
+    result = CliRunner().invoke(main, [*args, "--json", "--home", cloud.home])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def alias_routing(lambda_client, alias: str) -> tuple[str, dict]:
+    """(Lambda version, extra weights) of the predict function's ``alias``."""
+    found = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=alias)
+    return found["FunctionVersion"], (found.get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights", {}
+    )
+
+
+def test_deploy_model_command_serves_each_version_on_its_route(cloud, aws, registered, features):
+    lambda_client, _, base_url = aws
     first, second = registered.first, registered.second
-    assert (champion.model_version, challenger.model_version) == (first, second)
+    champion = p300(cloud, "deploy-model", "--alias", CHAMPION_ALIAS)  # MLflow's champion
+    challenger = p300(cloud, "deploy-model", "--alias", CHALLENGER_ALIAS, "--model-version", second)
+    assert (champion["model_version"], challenger["model_version"]) == (first, second)
+    assert alias_routing(lambda_client, CHAMPION_ALIAS) == (champion["lambda_version"], {})
+    assert alias_routing(lambda_client, CHALLENGER_ALIAS) == (challenger["lambda_version"], {})
     x = features[0]
     for route, version, alias in (("predict-champion", first, CHAMPION_ALIAS),
                                   ("predict-challenger", second, CHALLENGER_ALIAS)):  # fmt: skip
@@ -144,7 +164,7 @@ def test_deployed_versions_are_served_by_their_routes(cloud, aws, registered, fe
         assert len(body["labels"]) == 3
     rows = {row["alias"]: row["versions"] for row in release.traffic(lambda_client)}
     assert rows[CHAMPION_ALIAS] == [
-        {"lambda_version": champion.lambda_version, "weight": 1.0,
+        {"lambda_version": champion["lambda_version"], "weight": 1.0,
          "model": REGISTERED_MODEL, "model_version": first}
     ]  # fmt: skip
 
@@ -180,18 +200,29 @@ def test_weighted_routing_follows_the_weights(aws, registered, features):
     assert 15 <= counts[registered.second] <= 45, counts
 
 
-def test_promote_moves_champion_and_rollback_restores_it(cloud, aws, registered, features):
+def test_promote_command_moves_champion_and_rollback_command_restores_it(
+    cloud, aws, registered, features
+):
     lambda_client, _, base_url = aws
-    uri = cloud.tracking_uri
-    steps = release.promote(lambda_client, uri, base_url=base_url, steps=(0.5, 1.0),
-                            checks=release.CanaryChecks(requests_per_step=10))  # fmt: skip
-    assert [step.weight for step in steps] == [0.5, 1.0]
-    assert all(step.passed for step in steps)
-    assert steps[-1].new_version_requests == 10
+    before, _ = alias_routing(lambda_client, CHAMPION_ALIAS)
+    challenger_version, _ = alias_routing(lambda_client, CHALLENGER_ALIAS)
+
+    promoted = p300(cloud, "promote", "--steps", "50,100", "--requests", "10")
+
+    assert promoted["promoted"] is True
+    assert [(step["weight"], step["passed"]) for step in promoted["steps"]] == [
+        (0.5, True),
+        (1.0, True),
+    ]
+    assert promoted["steps"][-1]["new_version_requests"] == 10
+    assert alias_routing(lambda_client, CHAMPION_ALIAS) == (challenger_version, {})
     assert served_version(base_url, "predict-champion", features[0]) == registered.second
     assert mlflow_champion(registered.client) == registered.second
-    back = release.rollback(lambda_client, uri)
-    assert back.model_version == registered.first
+
+    back = p300(cloud, "rollback")
+
+    assert (back["lambda_version"], back["model_version"]) == (before, registered.first)
+    assert alias_routing(lambda_client, CHAMPION_ALIAS) == (before, {})
     assert served_version(base_url, "predict-champion", features[0]) == registered.first
     assert mlflow_champion(registered.client) == registered.first
 

@@ -20,11 +20,13 @@ from p300_aws.names import (
     METRIC_NAMESPACE,
     MONITORING_BUCKET,
 )
+from tests.unit.infra.iam import function_actions, resources_of
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:
-    """A stack with an API, the monitoring construct and one more function granted alerting."""
+    """A stack with an API, the monitoring construct, one more function granted alerting and one
+    not granted it."""
     app = cdk.App(context={"aws:cdk:disable-asset-staging": True})
     stack = cdk.Stack(app, "MonitoringTest")
     layer_dir = tmp_path_factory.mktemp("core") / "python"
@@ -35,13 +37,16 @@ def template(tmp_path_factory) -> Template:
     monitoring = Monitoring(
         stack, "Monitoring", function_layers=dict.fromkeys(LAYER_NAMES, core), api=api
     )
-    checker = lambda_.Function(
-        stack,
-        "Checker",
-        function_name="checker",
-        runtime=lambda_.Runtime.PYTHON_3_13,
-        handler="handler.lambda_handler",
-        code=lambda_.Code.from_inline("def lambda_handler(event, context): pass"),
+    checker, _ = (
+        lambda_.Function(
+            stack,
+            name.capitalize(),
+            function_name=name,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_inline("def lambda_handler(event, context): pass"),
+        )
+        for name in ("checker", "bystander")
     )
     monitoring.grant_alerting(checker)
     return Template.from_stack(stack)
@@ -57,15 +62,6 @@ def alarm(template: Template, name: str) -> dict:
     found = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": name}})
     assert len(found) == 1, f"expected one alarm {name}, found {list(found)}"
     return next(iter(found.values()))["Properties"]
-
-
-def policy_actions(template: Template) -> set[str]:
-    actions = set()
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            listed = statement["Action"]
-            actions.update([listed] if isinstance(listed, str) else listed)
-    return actions
 
 
 def test_the_bucket_and_topic_have_their_fixed_names(template):
@@ -108,7 +104,10 @@ def test_an_alerting_function_gets_the_topic_arn_and_the_permissions(template):
             "Environment": {"Variables": {"ALERTS_TOPIC_ARN": {"Ref": topic_id}}},
         },
     )
-    assert {"sns:Publish", "cloudwatch:PutMetricData", "s3:PutObject"} <= policy_actions(template)
+    assert {"sns:Publish", "cloudwatch:PutMetricData", "s3:PutObject"} <= function_actions(
+        template, "checker"
+    )
+    assert resources_of(template, "checker", "sns:Publish") == [{"Ref": topic_id}]
 
 
 def test_the_health_alarm_fires_on_one_failing_alias_and_ignores_missing_data(template):
@@ -151,4 +150,9 @@ def test_the_probe_gets_the_api_id_its_layers_only_and_its_permissions(template)
     fake_layer = {"Ref": resource_id(template, "AWS::Lambda::LayerVersion")}
     assert properties["Layers"] == [fake_layer] * len(FUNCTION_LAYERS[HEALTH_PROBE_FUNCTION])
     assert properties["Timeout"] == 60
-    assert {"lambda:ListAliases", "s3:GetObject*", "s3:PutObject"} <= policy_actions(template)
+    allowed = function_actions(template, HEALTH_PROBE_FUNCTION)
+    assert {"lambda:ListAliases", "s3:GetObject*", "s3:PutObject", "sns:Publish"} <= allowed
+
+
+def test_a_function_not_granted_alerting_gets_no_permission(template):
+    assert function_actions(template, "bystander") == set()

@@ -4,6 +4,8 @@ subject's calibration when asked."""
 import pytest
 
 from infra.asl import STATE_MACHINES_DIR, load_definition
+from p300.search_space import TrialParams
+from p300_aws.tuning import RunTrial, TuningContext
 
 DEFINITION = load_definition(STATE_MACHINES_DIR / "train.asl.json")
 STATES = DEFINITION["States"]
@@ -52,10 +54,39 @@ def test_a_trial_retries_transient_errors_and_a_failure_is_reported_not_fatal():
     assert inner["TrialFailed"]["Parameters"]["status"] == "failed"
 
 
-def test_trial_events_carry_ids_and_parameters_only():
-    selector = STATES["Trials"]["ItemSelector"]
-    assert selector == {"action": "run_trial", "context.$": "$.context",
-                        "index.$": "$$.Map.Item.Index", "trial.$": "$$.Map.Item.Value"}  # fmt: skip
+def apply_template(template: dict, state_input: dict, context_object: dict) -> dict:
+    """A ``Parameters``/``ItemSelector`` object built as Step Functions builds it: the value of
+    ``name.$`` is read at its path, ``$.…`` in the state input and ``$$.…`` in the context
+    object; other values are copied."""
+    built = {}
+    for key, value in template.items():
+        if not key.endswith(".$"):
+            built[key] = value
+            continue
+        source, path = (
+            (context_object, value[3:]) if value.startswith("$$.") else (state_input, value[2:])
+        )
+        for part in path.split("."):
+            source = source[part]
+        built[key.removesuffix(".$")] = source
+    return built
+
+
+def test_each_map_item_becomes_a_trial_event_with_its_index_parameters_and_the_context():
+    context = {
+        "parent_run_id": "r0", "dataset_manifest_sha256": "ab" * 32,
+        "training_subjects_percentage": 50, "subjects": None, "seed": 42,
+        "auto_set_challenger_alias": False, "max_concurrency": 2,
+        "trials": [{"model_name": "lda"}, {"model_name": "lda", "decimation": 2}],
+    }  # fmt: skip
+    trials_input = {"request": {"trials": context["trials"]}, "context": context}
+    for index, trial in enumerate(context["trials"]):
+        item = {"Map": {"Item": {"Index": index, "Value": trial}}}
+        event = RunTrial.model_validate(
+            apply_template(STATES["Trials"]["ItemSelector"], trials_input, item)
+        )
+        assert (event.index, event.trial) == (index, TrialParams.model_validate(trial))
+        assert event.context == TuningContext.model_validate(context)
 
 
 @pytest.mark.parametrize("state", ["StartTuning", "PickBest", "Train", "Calibrate"])

@@ -11,11 +11,13 @@ from infra.constructs.storage import Storage
 from infra.constructs.uploads import ROOT_RESOURCE, Uploads
 from p300_aws.names import (
     API_STAGE,
+    LANDING_BUCKET,
     UPLOAD_API_KEY_NAME,
     UPLOAD_API_NAME,
     UPLOAD_URL_FUNCTION,
     UPLOAD_USAGE_PLAN_NAME,
 )
+from tests.unit.infra.iam import function_actions, resources_of
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +81,15 @@ def test_the_function_has_only_the_core_layer_and_may_write_the_landing_zone(tem
     )
     (function,) = functions.values()
     assert len(function["Properties"]["Layers"]) == len(FUNCTION_LAYERS[UPLOAD_URL_FUNCTION])
-    policies = json.dumps(template.find_resources("AWS::IAM::Policy"))
-    assert "s3:PutObject" in policies
-    assert "s3:Abort*" in policies
-    assert "s3:DeleteObject" not in policies
+    allowed = function_actions(template, UPLOAD_URL_FUNCTION)
+    assert {"s3:PutObject", "s3:Abort*"} <= allowed
+    assert not {a for a in allowed if a.startswith("s3:DeleteObject")}
+    landing = {"Ref": next(iter(template.find_resources("AWS::S3::Bucket", {
+        "Properties": {"BucketName": LANDING_BUCKET}})))}  # fmt: skip
+    put_resources = resources_of(template, UPLOAD_URL_FUNCTION, "s3:PutObject")
+    assert put_resources
+    for resource in put_resources:
+        assert landing["Ref"] in json.dumps(resource), resource  # the landing zone only
 
 
 def test_no_password_or_secret_appears_in_the_template(template):

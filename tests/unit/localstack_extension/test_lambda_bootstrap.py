@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from p300_ops.localcloud.localstack import COVERAGE_ENV
+
 BOOTSTRAP = (
     Path(__file__).parents[3] / "localstack-extension/p300_localstack/lambda_runtime/bootstrap.py"
 )
@@ -80,6 +82,8 @@ def environment(tmp_path):
             "LOCALSTACK_RUNTIME_ID": "env-1",
             "P300_INVOKE_PORT": str(port),
             "P300_PARENT_PID": str(os.getpid()),
+            # A run measuring coverage measures the environment too (it saves on its way out).
+            **{name: os.environ[name] for name in COVERAGE_ENV if name in os.environ},
         }
         process = subprocess.Popen([sys.executable, str(BOOTSTRAP)], env=env, cwd=tmp_path,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
@@ -91,8 +95,12 @@ def environment(tmp_path):
 
     yield start
     for process in started:
-        process.kill()
-        process.wait()
+        process.terminate()  # its SIGTERM handler ends it through os._exit, as LocalStack does
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     server.shutdown()
 
 

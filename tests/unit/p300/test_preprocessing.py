@@ -24,8 +24,7 @@ from p300.preprocessing.filtering import (
 from p300.preprocessing.resampling import resample_rows_fft, resampling_matrix
 from p300.synthetic import make_session
 from p300.types import RawRecording
-
-REAL_FILES = sorted(Path("/work/shared/data/real/muse_p300").glob("*.parquet"))
+from tests.real_data import MUSE_RECORDINGS, muse_file
 
 
 def read_muse(path: Path) -> RawRecording:
@@ -227,9 +226,9 @@ def test_fast_path_handles_a_recording_where_every_epoch_is_dropped():
     assert features.summary["n_kept"] == 0
 
 
-@pytest.mark.parametrize("path", REAL_FILES, ids=[p.stem for p in REAL_FILES])
-def test_fast_equals_reference_on_real_recordings(path):
-    recording = read_muse(path)
+@pytest.mark.parametrize("name", MUSE_RECORDINGS)
+def test_fast_equals_reference_on_real_recordings(name):
+    recording = read_muse(muse_file(name))
     fast, reference = preprocess(recording), preprocess(recording, method="reference")
     assert_same_result(fast, reference)
     summary = fast.summary

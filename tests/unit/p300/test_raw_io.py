@@ -1,7 +1,6 @@
 """Raw Parquet recordings: real files, System A's form, round trips, speed."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +16,7 @@ from p300.raw_io import (
     write_recording_parquet,
 )
 from p300.types import RawRecording
-
-REAL_DIR = Path("/work/shared/data/real/muse_p300")
-REAL_FILES = sorted(REAL_DIR.glob("*.parquet"))
+from tests.real_data import MUSE_RECORDINGS, muse_file
 
 
 def system_a_bytes(*, n_channels: int = 16, seconds: float = 30.0, stim_dtype=np.int64) -> bytes:
@@ -52,10 +49,9 @@ def small_recording(**overrides) -> RawRecording:
     return RawRecording(**(fields | overrides))
 
 
-@pytest.mark.skipif(not REAL_FILES, reason=f"no real recordings in {REAL_DIR}")
-@pytest.mark.parametrize("path", REAL_FILES, ids=[p.stem for p in REAL_FILES])
-def test_real_muse_recordings_validate_without_problems(path):
-    report = validate_recording_file(path)
+@pytest.mark.parametrize("name", MUSE_RECORDINGS)
+def test_real_muse_recordings_validate_without_problems(name):
+    report = validate_recording_file(muse_file(name))
 
     assert report.ok and report.problems == ()
     recording = report.recording

@@ -18,7 +18,10 @@ from p300.real_data import (
     speller_split,
 )
 from p300.synthetic import make_session
-from tests.real_data import real_data_dir
+from tests.real_data import MUSE_RECORDINGS, real_data_dir
+
+#: Whole-recording evaluations (cross-validated fits): ~1 min each alone, several on a busy machine.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +115,8 @@ def test_a_folder_without_recordings_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     with pytest.raises(ValueError, match=r"no \.parquet, \.dat or \.gdf recording under"):
         load_folder(tmp_path)
+
+
+def test_every_muse_recording_of_the_folder_is_tested():
+    found = sorted(path.stem for path in (real_data_dir() / "muse_p300").glob("*.parquet"))
+    assert found == sorted(MUSE_RECORDINGS)

@@ -172,14 +172,26 @@ def test_train_request_refuses_a_dataset_that_is_not_a_full_hash(dataset):
 # --- against a real (SQLite-backed) MLflow store ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tracker(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow")
+def new_tracker(root) -> MlflowTracker:
+    """A tracker of a fresh SQLite-backed store under ``root``, with the training experiment."""
     tracker = MlflowTracker(f"sqlite:///{root / 'mlflow.db'}", policy=RetryPolicy(1, 0))
     tracker.client.create_experiment(
         TRAINING_EXPERIMENT, artifact_location=(root / "artifacts").as_uri()
     )
     return tracker
+
+
+@pytest.fixture(scope="module")
+def tracker(tmp_path_factory):
+    """The store of `recorded`'s runs, which its tests only read."""
+    return new_tracker(tmp_path_factory.mktemp("mlflow"))
+
+
+@pytest.fixture
+def own_tracker(tmp_path):
+    """A store of the test's own, for tests that record runs (the shared one stays as
+    `recorded` left it, whatever order the tests run in)."""
+    return new_tracker(tmp_path)
 
 
 PARAMS = _params(training_subjects_percentage=50.0, training_subjects=["01"], seed=42,
@@ -243,18 +255,21 @@ def test_resolve_manifest_of_an_unrecorded_file_has_no_run(tracker, recorded, tm
         resolve_manifest(tracker, str(tmp_path / "nope.json"))
 
 
-def test_fetch_manifest_wants_a_full_hash_and_checks_the_artifact(tracker, recorded):
+def test_fetch_manifest_wants_a_full_hash(tracker, recorded):
     sha_a = sha256_hex(json_bytes(recorded["first"]))
     manifest, run = fetch_manifest(tracker, sha_a)
     assert (manifest.sha256, run.run_id) == (sha_a, recorded["a"])
     with pytest.raises(ManifestError, match="full SHA-256"):
         fetch_manifest(tracker, sha_a[:10])
-    forged = _record(tracker, {"objects": [_entry("07")]}, roc_auc=0.5, tag="f" * 64)
+
+
+def test_fetch_manifest_checks_the_artifact_against_the_tag(own_tracker):
+    forged = _record(own_tracker, {"objects": [_entry("07")]}, roc_auc=0.5, tag="f" * 64)
     with pytest.raises(DatasetVersionError, match=f"run {forged}'s dataset_manifest.json has"):
-        fetch_manifest(tracker, "f" * 64)
+        fetch_manifest(own_tracker, "f" * 64)
 
 
-def test_a_tuning_parent_shows_its_best_trial_roc_auc(tracker, recorded):
-    parent = _record(tracker, {"objects": [_entry("08")]}, roc_auc=0.9, metric="best_roc_auc")
-    (listed,) = [r for r in dataset_runs(tracker) if r.run_id == parent]
-    assert listed.roc_auc == 0.9
+def test_a_tuning_parent_shows_its_best_trial_roc_auc(own_tracker):
+    parent = _record(own_tracker, {"objects": [_entry("08")]}, roc_auc=0.9, metric="best_roc_auc")
+    (listed,) = dataset_runs(own_tracker)
+    assert (listed.run_id, listed.roc_auc) == (parent, 0.9)

@@ -24,8 +24,12 @@ def test_busy_port_is_a_clear_error():
             check_port_free(port, what="LocalStack")
 
 
-def test_free_port_is_free():
-    check_port_free(free_port(), what="anything")
+def test_free_port_is_free_and_checked_free():
+    port = free_port()
+    check_port_free(port, what="anything")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))  # raises OSError if the port were taken
+        assert listener.getsockname()[1] == port
 
 
 def test_stop_server_stops_the_server_and_its_children(tmp_path):

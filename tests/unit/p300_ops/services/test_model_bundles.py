@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from p300_aws.mlflow_tracking import process_wide_mlflow
 from p300_ops.services.model_bundles import build_bundle
 from p300_serving.model import LinearScorer, load_bundle
+from tests.registered_models import register_as_training_does
 
 MODEL = "P300-Classifier"
 pytestmark = pytest.mark.slow
@@ -16,28 +18,19 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, pipeline, training):
-    """A registry holding version 1 (alias champion, with schema) and 2 (no schema artifact)."""
+    """A registry holding version 1 (alias champion, with schema) and 2 (no schema artifact),
+    registered as a training registers them."""
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment("p300-training", artifact_location=(root / "a").as_uri())
-    for with_schema in (True, False):
-        run = client.create_run(experiment)
-        client.log_metric(run.info.run_id, "roc_auc", 0.87)
-        if with_schema:
-            client.log_dict(run.info.run_id, training[2].to_dict(), "features_schema.json")
-        client.log_dict(run.info.run_id, {"subjects": ["01", "02"]}, "training_subjects.json")
-        mlflow.set_tracking_uri(uri)
-        try:
-            with mlflow.start_run(run_id=run.info.run_id):
-                # Explicit requirements: inferring them costs seconds and is not under test.
-                mlflow.sklearn.log_model(pipeline, name="model", registered_model_name=MODEL,
-                                         serialization_format="pickle",
-                                         pip_requirements=["scikit-learn"])  # fmt: skip
-        finally:
-            mlflow.set_tracking_uri(None)
-    client.set_registered_model_alias(MODEL, "champion", "1")
-    client.set_registered_model_alias(MODEL, "challenger", "2")
+    client.create_experiment("p300-training", artifact_location=(root / "a").as_uri())
+    for schema, alias in ((training[2], "champion"), (None, "challenger")):
+        version = register_as_training_does(
+            uri, "p300-training", pipeline, schema, alias=alias, name=MODEL
+        )
+        run_id = client.get_model_version(MODEL, version).run_id
+        client.log_metric(run_id, "roc_auc", 0.87)
+        client.log_dict(run_id, {"subjects": ["01", "02"]}, "training_subjects.json")
     return uri
 
 
@@ -48,11 +41,8 @@ def test_bundle_from_mlflow_predicts_like_the_registered_model(
     out = build_bundle(registry, MODEL, alias_or_version, tmp_path / "bundle")
     served = load_bundle(out)
     assert isinstance(served.scorer, LinearScorer)
-    mlflow.set_tracking_uri(registry)
-    try:
+    with process_wide_mlflow(registry):
         original = mlflow.sklearn.load_model(f"models:/{MODEL}/1")
-    finally:
-        mlflow.set_tracking_uri(None)
     features = training[0]
     labels, probability, _ = served.predict(features)
     np.testing.assert_array_equal(labels, original.predict(features))

@@ -5,14 +5,14 @@ import json
 import re
 import zipfile
 
-import mlflow.sklearn
 import numpy as np
 import pytest
 from mlflow import MlflowClient
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from p300.features_io import FeaturesSchemaInfo
+from p300.models import make_model
 from p300_ops.services import release
+from tests.registered_models import register_as_training_does
 
 MODEL = "P300-Classifier"
 
@@ -64,27 +64,19 @@ def test_deploy_model_checks_its_arguments(alias, options, match):
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    """A SQLite registry with version 1 of the model (a 4-feature LDA) and its features schema."""
+    """A SQLite registry with version 1 of the model (a 4-feature LDA) and its features schema,
+    registered as a training registers it."""
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment("release", artifact_location=(root / "a").as_uri())
-    run = client.create_run(experiment)
+    client.create_experiment("release", artifact_location=(root / "a").as_uri())
     schema = FeaturesSchemaInfo(
         ch_names=("Fz", "Cz"), sfreq=128.0, tmin=0.0, tmax=1 / 128, n_times=2, n_features=4,
         params_hash="0" * 16, params={},
     )  # fmt: skip
-    client.log_dict(run.info.run_id, schema.to_dict(), "features_schema.json")
     rng = np.random.default_rng(0)
-    model = LinearDiscriminantAnalysis().fit(rng.normal(size=(40, 4)), np.arange(40) % 2)
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run(run_id=run.info.run_id):
-            mlflow.sklearn.log_model(model, name="model", registered_model_name=MODEL,
-                                     serialization_format="pickle",
-                                     pip_requirements=["scikit-learn"])  # fmt: skip
-    finally:
-        mlflow.set_tracking_uri(None)
+    model = make_model("lda").fit(rng.normal(size=(40, 4)), np.arange(40) % 2)
+    register_as_training_does(uri, "release", model, schema, name=MODEL)
     return uri
 
 

@@ -173,7 +173,11 @@ def test_log_to_wandb_offline_writes_a_run_to_sync(tmp_path, monkeypatch):
     assert table["data"][1][3] == 1.0
     images = {p.name.split("_0_")[0] for p in run_dir.rglob("media/images/*.png")}
     assert images == {"roc", "subject_auc"}
-    # Offline runs keep the summary inside the binary run record that `wandb sync` uploads.
+    # Offline runs keep the summary inside the binary run record that `wandb sync` uploads; its
+    # service may still be writing it after `finish`: stop the service, as the CLI's exit does.
+    import wandb
+
+    wandb.teardown()
     record = next(run_dir.rglob("run-*.wandb")).read_bytes()
     assert b"pooled/accuracy" in record and b"latency_ms/p99" in record
     assert (tmp_path / "roc.png").read_bytes()[:4] == b"\x89PNG"

@@ -40,8 +40,10 @@ def print_and_log(event, context):
 
 
 def sleep_then_pid(event, context):
+    """Sleeps; says in which process, and when (epoch s) it started and ended."""
+    started = time.time()
     time.sleep(event.get("seconds", 1))
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "started": started, "ended": time.time()}
 
 
 def exit_now(event, context):
