@@ -69,7 +69,9 @@ def console(cloud):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: a live sync Playwright keeps its event loop running in the main thread, which
+# would break any later test that runs a loop of its own (Mangum's handler does).
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (./p300 test does it)")
