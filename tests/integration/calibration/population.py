@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 from p300.models import make_model
 from p300_aws.names import CHAMPION_ALIAS
 from p300_ops.services import release
-from tests.integration.cloud_helpers import register_model
+from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
 
 
@@ -20,7 +20,8 @@ def release_population_champion(
     x, y, schema = two_session_features()
     with threadpool_limits(1):
         model = make_model("lda").fit(x, y)
-    version = register_model(tracking_uri, f"population-{uuid.uuid4().hex[:6]}", model, schema)
+    experiment = f"population-{uuid.uuid4().hex[:6]}"
+    version = register_as_training_does(tracking_uri, experiment, model, schema)
     release.deploy_model(lambda_client, apigateway, tracking_uri, CHAMPION_ALIAS,
                          model_version=version)  # fmt: skip
     return version, x
