@@ -53,7 +53,7 @@ def create_app(home: str | Path | None = None) -> Starlette:
             Route("/executions/{name}/live", pages.execution_live),
             Route("/executions/{name}/runs/{index:int}", pages.state_run),
             Route("/subjects", pages.subjects),
-            Route("/subjects/{subject}", pages.subject),
+            Route("/subjects/{study}/{subject}", pages.subject),
             Route("/models", pages.models),
             Route("/runs/{run_id}/artifacts/{path:path}", pages.run_artifact),
             Route("/traffic", pages.traffic),

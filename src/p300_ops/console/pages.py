@@ -7,6 +7,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from p300_aws.studies import UnknownStudyError
 from p300_ops.console import erp_svg, graph_svg
 from p300_ops.console.errors import BadParameter, PageNotFound
 from p300_ops.console.execution_view import RUN_STATUS, execution_view
@@ -26,7 +27,7 @@ from p300_ops.services.pipeline_executions import (
     trigger,
 )
 from p300_ops.services.subject_features import FeaturesNotFound, epoch_counts, session_erp
-from p300_ops.services.subject_status import list_subjects
+from p300_ops.services.subject_status import SubjectStatus, list_subjects
 
 PAGE_SIZE = 25
 #: State machine name → the short name the CLI takes (ingest, train).
@@ -201,15 +202,11 @@ def _pretty_text(text: str | None) -> str | None:
 
 
 def subjects(request: Request) -> Response:
-    """Every subject/session: stage, raw and features versions, epochs, quarantine reasons."""
+    """Every subject/session of every study (or of ``?study=``): stage, raw and features
+    versions, epochs, quarantine reasons."""
+    study = request.query_params.get("study") or None
     connected = _cloud(request)
-    statuses = list_subjects(connected.s3, connected.lambda_client)
-    counts = {
-        (s.subject, s.session): epoch_counts(connected.s3, s.subject, s.session)
-        for s in statuses
-        if s.raw_key and s.session
-    }
-    rows = [(s, counts.get((s.subject, s.session))) for s in statuses]
+    rows = _subject_rows(connected.s3, _statuses(connected.s3, study))
     return _render(
         request, "subjects.html", "subjects", rows=rows,
         columns=shown_columns(SUBJECT_COLUMNS, rows),
@@ -217,28 +214,42 @@ def subjects(request: Request) -> Response:
 
 
 def subject(request: Request) -> Response:
-    """One subject: its sessions' status and, for each with features, its ERP per channel."""
-    name = request.path_params["subject"]
+    """One subject of one study: its sessions' status and, for each with features, its ERP per
+    channel."""
+    study, name = request.path_params["study"], request.path_params["subject"]
     connected = _cloud(request)
-    statuses = [
-        s for s in list_subjects(connected.s3, connected.lambda_client) if s.subject == name
-    ]
+    statuses = [s for s in _statuses(connected.s3, study) if s.subject == name]
     if not statuses:
-        raise PageNotFound(f"no subject {name!r}: `p300 subjects` lists them")
+        raise PageNotFound(f"no subject {name!r} in study {study!r}: `p300 subjects` lists them")
     sessions = []
     for status in statuses:
         erp = None
         if status.raw_key and status.session:
             try:
-                erp = session_erp(connected.s3, status.subject, status.session)
+                erp = session_erp(connected.s3, study, status.subject, status.session)
             except FeaturesNotFound:
                 erp = None
         sessions.append((status, erp, erp_svg.render(erp) if erp else ""))
     rows = [(status, erp.counts if erp else None) for status, erp, _ in sessions]
     return _render(
-        request, "subject.html", "subjects", subject=name, sessions=sessions, rows=rows,
-        columns=shown_columns(SUBJECT_COLUMNS, rows),
+        request, "subject.html", "subjects", study=study, subject=name, sessions=sessions,
+        rows=rows, columns=shown_columns(SUBJECT_COLUMNS, rows),
     )  # fmt: skip
+
+
+def _statuses(s3, study: str | None) -> list[SubjectStatus]:
+    try:
+        return list_subjects(s3, study=study)
+    except UnknownStudyError as exc:
+        raise PageNotFound(f"{exc}: `p300 studies list` lists them") from None
+
+
+def _subject_rows(s3, statuses: list[SubjectStatus]) -> list:
+    """Each status with the epoch counts of its features (None where it has none)."""
+    return [
+        (s, epoch_counts(s3, s.study, s.subject, s.session) if s.raw_key and s.session else None)
+        for s in statuses
+    ]
 
 
 # Models

@@ -1,5 +1,5 @@
 """The columns of the subjects table, one place: a column is a title and how to read its value
-from a subject/session's status and epoch counts. Adding one (a study, a calibration state) is
+from a subject/session's status and epoch counts. Adding one (a calibration state, say) is
 one line here; optional columns show only when some row has a value."""
 
 from collections.abc import Callable, Sequence
@@ -37,7 +37,7 @@ def _quarantine(status: SubjectStatus, _counts) -> str:
 
 
 SUBJECT_COLUMNS: tuple[Column, ...] = (
-    Column("study", "study", lambda s, c: str(getattr(s, "study", None) or ""), optional=True),
+    Column("study", "study", lambda s, c: s.study),
     Column("subject", "subject", lambda s, c: s.subject),
     Column("session", "session", lambda s, c: s.session or "-"),
     Column("stage", "stage", lambda s, c: s.stage),

@@ -99,10 +99,10 @@ class S3RangeFile(io.RawIOBase):
         return len(data)
 
 
-def epoch_counts(s3, subject: str, session: str) -> EpochCounts | None:
-    """The epoch counts of a subject/session's features (None when it has none), from the
-    file's footer only."""
-    head = find_object(s3, FEATURES_BUCKET, _key(subject, session))
+def epoch_counts(s3, study: str, subject: str, session: str) -> EpochCounts | None:
+    """The epoch counts of a subject/session of ``study`` from its features (None when it has
+    none), from the file's footer only."""
+    head = find_object(s3, FEATURES_BUCKET, _key(study, subject, session))
     if head is None:
         return None
     source = S3RangeFile(s3, FEATURES_BUCKET, head.key, size=head.size, version_id=head.version_id)
@@ -127,9 +127,10 @@ def counts_from_summary(summary: dict, *, version_id: str | None = None) -> Epoc
     )
 
 
-def session_erp(s3, subject: str, session: str) -> SessionErp:
-    """The ERP of a subject/session from its current features; `FeaturesNotFound` when none."""
-    key = _key(subject, session)
+def session_erp(s3, study: str, subject: str, session: str) -> SessionErp:
+    """The ERP of a subject/session of ``study`` from its current features; `FeaturesNotFound`
+    when none."""
+    key = _key(study, subject, session)
     if find_object(s3, FEATURES_BUCKET, key) is None:
         raise FeaturesNotFound(f"subject {subject} session {session} has no features ({key})")
     stored = read_object(s3, FEATURES_BUCKET, key)
@@ -172,5 +173,5 @@ def erp_means(epochs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return means[0], means[1]
 
 
-def _key(subject: str, session: str) -> str:
-    return keys.features_key(keys.SubjectSession(subject, session))
+def _key(study: str, subject: str, session: str) -> str:
+    return keys.features_key(keys.SubjectSession(study, subject, session))

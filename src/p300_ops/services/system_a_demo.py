@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from p300_aws import keys
 from p300_aws.names import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
@@ -268,7 +269,7 @@ class Demo:
             if failed:
                 raise RuntimeError(f"ingest executions did not succeed: {failed}")
             connected = self._cloud()
-            processed = {s.subject for s in list_subjects(connected.s3, connected.lambda_client)
+            processed = {s.subject for s in list_subjects(connected.s3, study=keys.DEFAULT_STUDY)
                          if s.stage == "processed"}  # fmt: skip
             running = [e for e in executions if e["status"] not in TERMINAL]
             if set(batch) <= processed and executions and not running:

@@ -186,9 +186,12 @@ def test_unknown_execution_and_subject_are_404_pages_naming_them(console, page):
     answer = page.goto(f"{console.url}/executions/no-such-run")
     assert answer.status == 404
     assert "no-such-run" in page.locator(".error-page").inner_text()
-    answer = page.goto(f"{console.url}/subjects/NOBODY")
+    answer = page.goto(f"{console.url}/subjects/system-a/NOBODY")
     assert answer.status == 404
     assert "NOBODY" in page.locator(".error-page").inner_text()
+    answer = page.goto(f"{console.url}/subjects/no-such-study/S01")
+    assert answer.status == 404
+    assert "no-such-study" in page.locator(".error-page").inner_text()
 
 
 def test_mlflow_down_is_said_on_the_models_page_and_the_others_work(cloud, page, tmp_path):
