@@ -184,11 +184,22 @@ def test_sizes_add_code_and_layers_and_flag_what_exceeds_250_mib(build_root):
 
 
 def test_the_sizes_command_reports_each_function_and_fails_over_the_limit(build_root):
-    fake_builds({"core": 0.1, "data": 1, "scipy": 1, "ml": 1, "mlflow": 249})
+    fake_builds({"core": 0.1, "data": 1, "serving": 249, "scipy": 1, "ml": 1, "mlflow": 300})
     result = CliRunner().invoke(main, ["layers", "sizes"])
     assert result.exit_code == 1
-    assert re.search(r"ok\s+p300-ingest", result.output)
-    assert re.search(r"OVER\s+p300-train .* mlflow 249\.0", result.output)
+    assert re.search(r"ok\s+p300-ingest .* of 250 as a zip", result.output)
+    assert re.search(r"OVER\s+p300-predict .* of 250 as a zip .* serving 249\.0", result.output)
+    # Training ships as a container image on AWS: 10 GiB, not 250 MiB.
+    assert re.search(r"ok\s+p300-train\s+303\.\d MiB of 10240 as a container image", result.output)
+
+
+def test_an_image_function_is_held_to_10_gib_and_a_zip_to_250_mib():
+    over_zip = layer_builds.FunctionSize("f", 0, {"core": layer_builds.SIZE_LIMIT_BYTES + 1})
+    assert not over_zip.within_limit
+    as_image = layer_builds.FunctionSize(
+        "f", 0, {"core": layer_builds.SIZE_LIMIT_BYTES + 1}, aws_package="image"
+    )
+    assert as_image.within_limit and as_image.limit_bytes == 10 * 1024**3
 
 
 def test_the_manifest_names_every_function_and_the_app_reads_it_alike():
