@@ -1,5 +1,7 @@
 """`p300 cost`: what the local cloud's run would cost on AWS (`p300_ops.services.cost`)."""
 
+import math
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -10,19 +12,28 @@ from p300_ops.services.cost import cost_report, report_dict, workload_text
 from p300_ops.services.cost_model import CostReport, Workload
 from p300_ops.services.cost_prices import PRICES_DATE, REGION
 
-_SERVICES = ("lambda_usd", "step_functions_usd", "api_usd", "s3_usd", "logs_usd")
+_SERVICES = {
+    "lambda_usd": "Lambda",
+    "step_functions_usd": "Step Fn",
+    "api_usd": "API GW",
+    "s3_usd": "S3",
+    "logs_usd": "logs",
+}
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 1 else f"${value:.6f}"
+    """Dollars and cents from $1, else three significant digits ($0.000895, $0.00000412)."""
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    return f"${value:.{2 - math.floor(math.log10(value))}f}"
 
 
 def unit_table(report: CostReport) -> Table:
     table = Table(title=f"Cost per unit on AWS ({REGION} prices of {PRICES_DATE})")
-    table.add_column("unit")
-    table.add_column("measured", justify="right")
-    for name in (*_SERVICES, "total"):
-        table.add_column(name.removesuffix("_usd").replace("_", " "), justify="right")
+    table.add_column("unit", no_wrap=True)
+    table.add_column("runs", justify="right")
+    for header in (*_SERVICES.values(), "total"):
+        table.add_column(header, justify="right", no_wrap=True)
     for activity, cost in report.unit_costs.items():
         values = [_usd(getattr(cost, name)) for name in _SERVICES]
         table.add_row(activity, f"{cost.measured_units:,}", *values, _usd(cost.total_usd))
@@ -50,12 +61,16 @@ def recommendations_table(report: CostReport) -> Table:
 
 
 def print_report(report: CostReport) -> None:
-    console = Console()
+    console = Console(width=max(Console().width, 110))
+    if not report.unit_costs:
+        console.print("the run has processed no subject, trained nothing and served nothing yet")
+        return
     console.print(unit_table(report))
-    console.print(
-        f"per million predictions: {_usd(report.per_million_predictions_rest)} behind the REST "
-        f"API, {_usd(report.per_million_predictions_http)} behind an HTTP API"
-    )
+    if report.per_million_predictions_rest:
+        console.print(
+            f"per million predictions: {_usd(report.per_million_predictions_rest)} behind the "
+            f"REST API, {_usd(report.per_million_predictions_http)} behind an HTTP API"
+        )
     for name, target in report.targets.items():
         verdict = "met" if target["met"] else "MISSED"
         console.print(

@@ -108,6 +108,42 @@ def report_dict(report: CostReport) -> dict:
         "monthly_usd": report.monthly_usd,
         "monthly_total_usd": report.monthly_total_usd,
         "recommendations": [asdict(r) for r in report.recommendations],
+        "measured": measured_dict(report.usage),
+    }
+
+
+def measured_dict(usage: Usage) -> dict:
+    """What the run used, per function and per state machine, with each function's compute
+    cost (requests + GB-s) at its own architecture."""
+    machines = sorted({e.state_machine for e in usage.executions})
+    return {
+        "units": dict(usage.units),
+        "functions": {
+            f.function: {
+                "activity": f.activity,
+                "invocations": len(f.invocations),
+                "cold_starts": sum(1 for i in f.invocations if i.init_ms),
+                "gb_s": f.gb_s,
+                "memory_mb": f.memory_mb,
+                "max_memory_used_mb": f.max_memory_used_mb,
+                "architecture": f.architecture,
+                "log_bytes": f.log_bytes,
+                "provisioned": f.provisioned,
+                "compute_usd": f.compute_usd(),
+            }
+            for f in usage.functions
+        },
+        "state_machines": {
+            name: {
+                "executions": len(runs := [e for e in usage.executions if e.state_machine == name]),
+                "transitions": sum(e.transitions for e in runs),
+                "longest_s": max(e.duration_s for e in runs),
+                "express_compatible_definition": usage.express_compatible.get(name, True),
+            }
+            for name in machines
+        },
+        "s3_requests": {a: {"tier1": t1, "tier2": t2} for a, (t1, t2) in usage.s3_requests.items()},
+        "stored_bytes": usage.stored_bytes,
     }
 
 

@@ -231,7 +231,8 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class CostReport:
-    """The run's unit costs, the month of `workload`, the targets and the recommendations."""
+    """The run's unit costs, the month of `workload`, the targets and the recommendations, and
+    the ``usage`` they were computed from."""
 
     unit_costs: dict[str, UnitCost]
     per_million_predictions_rest: float
@@ -239,6 +240,7 @@ class CostReport:
     workload: Workload
     monthly_usd: dict[str, float]
     recommendations: list[Recommendation]
+    usage: Usage
 
     @property
     def monthly_total_usd(self) -> float:
@@ -246,18 +248,19 @@ class CostReport:
 
     @property
     def targets(self) -> dict[str, dict]:
-        subject = self.unit_costs[SUBJECT].total_usd
+        """Issue #15's targets against what the run measured (a unit it did not make is left
+        out)."""
+        measured = {}
+        if SUBJECT in self.unit_costs:
+            measured["per_subject"] = (self.unit_costs[SUBJECT].total_usd, TARGET_PER_SUBJECT)
+        if PREDICTION in self.unit_costs:
+            measured["per_million_predictions"] = (
+                self.per_million_predictions_rest,
+                TARGET_PER_MILLION_PREDICTIONS,
+            )
         return {
-            "per_subject": {
-                "target_usd": TARGET_PER_SUBJECT,
-                "usd": subject,
-                "met": subject <= TARGET_PER_SUBJECT,
-            },
-            "per_million_predictions": {
-                "target_usd": TARGET_PER_MILLION_PREDICTIONS,
-                "usd": self.per_million_predictions_rest,
-                "met": self.per_million_predictions_rest <= TARGET_PER_MILLION_PREDICTIONS,
-            },
+            name: {"target_usd": target, "usd": usd, "met": usd <= target}
+            for name, (usd, target) in measured.items()
         }
 
 
@@ -324,6 +327,7 @@ def project(usage: Usage, workload: Workload, prices: Prices = PRICES) -> CostRe
         workload=workload,
         monthly_usd=monthly,
         recommendations=recommendations(usage, workload, prices),
+        usage=usage,
     )
 
 
@@ -393,6 +397,8 @@ def _memory_recommendations(
         if suggested >= function.memory_mb:
             continue
         factor = memory_cost_factor(function.memory_mb, suggested)
+        if factor >= 1:  # below a full vCPU, a smaller size only runs longer
+            continue
         saving = _function_monthly_gb_s_usd(function, usage, workload, prices) * (1 - factor)
         found.append(
             Recommendation(

@@ -277,3 +277,10 @@ def test_memory_below_a_full_vcpu_saves_nothing_for_one_thread(configured, sugge
 def test_express_bills_100_ms_steps_of_64_mb():
     run = ExecutionUsage("m", SUBJECT, "SUCCEEDED", 10, 0.01)
     assert express_usd(run) == pytest.approx(1e-6 + 0.1 * 0.0625 * PRICES.sfn_express_per_gb_s)
+
+
+def test_a_run_that_made_nothing_has_no_unit_costs_and_no_targets(usage):
+    idle = Usage(**{**vars(usage), "units": {}})
+    report = project(idle, WORKLOAD)
+    assert report.unit_costs == {} and report.targets == {}
+    assert list(report.monthly_usd) == []
