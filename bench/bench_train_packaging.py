@@ -2,8 +2,9 @@
 and as AWS runs its container image (``layers/train.Dockerfile``: everything in one directory,
 ``/var/task``).
 
-The image cannot be built here (no Docker engine), so its file layout is reproduced: the same
-built layers hard-linked into one directory with the handler, as the Dockerfile installs them.
+The image cannot be built here (no Docker engine), so its file layout is reproduced
+(`layer_builds.image_layout`): the same built layers hard-linked into one directory with the
+handler, as the Dockerfile installs them.
 Each run is a fresh Lambda-runtime interpreter (``.venv-lambda``) that imports the handler (which
 imports mlflow.sklearn, skops, scikit-learn, pyarrow and matplotlib at init); the two layouts are
 interleaved so that machine load hits both alike. Prints median wall and CPU seconds and the
@@ -14,10 +15,8 @@ ratio image / layers. Builds the layers first (cached).
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
-from pathlib import Path
 
 from p300_aws.names import TRAIN_FUNCTION
 from p300_ops import paths
@@ -27,29 +26,6 @@ _SCRIPT = (
     "import time; wall, cpu = time.perf_counter(), time.process_time(); import handler; "
     "print(time.perf_counter() - wall, time.process_time() - cpu)"
 )
-
-
-def image_layout(function: str) -> Path:
-    """One directory holding ``function``'s handler and every file of its layers (hard links),
-    as the container image's ``/var/task`` holds them; rebuilt when a layer build changed."""
-    layers = [layer_builds.built_layer_dir(name) for name in layer_builds.FUNCTION_LAYERS[function]]
-    key = "-".join(d.name.rpartition("-")[2][:6] for d in layers)
-    target = paths.REPO / ".p300-build" / "bench" / f"{function}-image-{key}"
-    if target.is_dir():
-        return target
-    scratch = target.with_name(target.name + ".tmp")
-    shutil.rmtree(scratch, ignore_errors=True)
-    for layer in layers:
-        shutil.copytree(
-            layer / "python",
-            scratch,
-            copy_function=os.link,
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns(".lock"),  # the installer's, in every layer
-        )
-    shutil.copytree(layer_builds.function_code_dir(function), scratch, dirs_exist_ok=True)
-    scratch.rename(target)
-    return target
 
 
 def init_seconds(python_path: str) -> tuple[float, float]:
@@ -77,7 +53,7 @@ def main() -> None:
     layer_builds.build_all()
     layouts = {
         "layers (local)": layer_builds.function_python_path(TRAIN_FUNCTION),
-        "image (AWS)": str(image_layout(TRAIN_FUNCTION)),
+        "image (AWS)": str(layer_builds.image_layout(TRAIN_FUNCTION)),
     }
     print(f"1-min load average before: {os.getloadavg()[0]:.1f}")
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in layouts}

@@ -38,6 +38,9 @@ def build(check: bool) -> None:
             for function in layer_builds.FUNCTION_LAYERS:
                 layer_builds.check_function_imports(function)
                 click.echo(f"{function}: imports with its layers")
+                if layer_builds.AWS_PACKAGES[function] == "image":
+                    layer_builds.check_function_imports(function, as_image=True)
+                    click.echo(f"{function}: imports as its AWS container image lays it out")
     except layer_builds.LayerError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -218,3 +218,38 @@ def test_the_layer_dirs_context_names_each_built_directory(tmp_path):
     assert json.loads(layer_builds.layer_dirs_context(built)) == {
         name: str(directory) for name, directory in built.items()
     }
+
+
+@pytest.fixture
+def layout_root(build_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(layer_builds, "IMAGE_LAYOUT_ROOT", tmp_path / "layouts")
+    for name in layer_builds.FUNCTION_LAYERS["p300-train"]:
+        python_dir = layer_builds.layer_dir(name) / "python"
+        (python_dir / name / "__pycache__").mkdir(parents=True)
+        (python_dir / name / "__init__.py").write_text(f"LAYER = {name!r}\n")
+        (python_dir / name / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"pyc")
+        (python_dir / ".lock").write_text("")  # the installer's, in every layer
+    return tmp_path / "layouts"
+
+
+def test_the_image_layout_holds_the_code_and_every_layer_in_one_directory(layout_root):
+    layout = layer_builds.image_layout("p300-train")
+    assert layout.parent == layout_root
+    assert (layout / "handler.py").read_bytes() == (
+        layer_builds.function_code_dir("p300-train") / "handler.py"
+    ).read_bytes()
+    for name in layer_builds.FUNCTION_LAYERS["p300-train"]:
+        assert (layout / name / "__init__.py").read_text() == f"LAYER = {name!r}\n"
+        assert (layout / name / "__pycache__" / "__init__.cpython-313.pyc").is_file()
+    assert not (layout / ".lock").exists()
+    assert layer_builds.image_layout("p300-train") == layout  # made once
+
+
+def test_a_file_in_two_layers_of_an_image_is_refused_naming_it(layout_root):
+    for name in ("data", "scipy"):
+        (layer_builds.layer_dir(name) / "python" / "shared.py").write_text(name)
+    with pytest.raises(
+        layer_builds.LayerError, match=r"shared\.py is in two layers of one function"
+    ):
+        layer_builds.image_layout("p300-train")
+    assert not list(layout_root.iterdir()), "a half-made layout was left behind"
