@@ -3,6 +3,7 @@
 from aws_cdk import Stack
 from constructs import Construct
 
+from infra.constructs.functions import image_functions_for
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
@@ -16,7 +17,8 @@ class PlatformStack(Stack):
 
     The CDK context value ``mlflowTrackingUri`` (passed by `p300 up`) becomes the functions'
     ``MLFLOW_TRACKING_URI``; ``trainWarmEnvironments`` (default 1) is the train function's
-    provisioned concurrency.
+    provisioned concurrency; ``trainPackaging`` is ``layers`` (default) or ``image``, the train
+    function as a container image (what AWS needs: see layers/README.md).
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
@@ -29,6 +31,7 @@ class PlatformStack(Stack):
             storage=self.storage,
             mlflow_tracking_uri=self.node.try_get_context("mlflowTrackingUri"),
             train_warm_environments=1 if warm is None else int(warm),
+            image_functions=image_functions_for(self.node.try_get_context("trainPackaging")),
         )
         self.serving = Serving(
             self,

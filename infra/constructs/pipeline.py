@@ -18,7 +18,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.asl import STATE_MACHINES_DIR, load_definition
-from infra.constructs.functions import LAYER_NAMES, RUNTIME, python_function
+from infra.constructs.functions import (
+    FUNCTION_LAYERS,
+    LAYER_NAMES,
+    RUNTIME,
+    image_function,
+    python_function,
+)
 from infra.constructs.storage import Storage
 from p300_aws.names import (
     CHECK_DRIFT_FUNCTION,
@@ -69,6 +75,9 @@ class Pipeline(Construct):
         Provisioned concurrency of the train function's alias ``live``, which the train state
         machine invokes: environments that imported scikit-learn, MLflow and matplotlib before
         any training arrives (a cold start is ~4 s of a 9–10 s training). 0 pays per use only.
+    image_functions
+        Functions deployed as container images instead of code + layers (AWS's 250 MiB zip
+        limit); only the layers some other function uses are then created and needed.
     """
 
     def __init__(
@@ -79,10 +88,13 @@ class Pipeline(Construct):
         storage: Storage,
         mlflow_tracking_uri: str | None = None,
         train_warm_environments: int = 1,
+        image_functions: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        built = built_layer_dirs(self.node.try_get_context("layerDirs"))
-        self.layers = {name: self._layer(name, built[name]) for name in LAYER_NAMES}
+        self.image_functions = image_functions
+        needed = layers_needed(image_functions)
+        built = built_layer_dirs(self.node.try_get_context("layerDirs"), needed=needed)
+        self.layers = {name: self._layer(name, built[name]) for name in needed}
         # One BLAS thread: with two on 2 vCPUs, OpenBLAS's spinning thread made fits 2–4× slower.
         environment = {"OPENBLAS_NUM_THREADS": "1"}
         if mlflow_tracking_uri:
@@ -132,6 +144,15 @@ class Pipeline(Construct):
 
     def _function(self, name: str, *, environment: dict[str, str]) -> lambda_.Function:
         spec = FUNCTION_SPECS[name]
+        if name in self.image_functions:
+            return image_function(
+                self,
+                _construct_id(name),
+                name,
+                memory_mb=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_s),
+                environment=environment,
+            )
         return python_function(
             self,
             _construct_id(name),
@@ -208,23 +229,37 @@ class Pipeline(Construct):
         return landing, catch_up
 
 
-def built_layer_dirs(context_value: str | None) -> dict[str, Path]:
-    """Layer name → built directory, from the context value ``layerDirs`` (JSON).
+def layers_needed(image_functions: tuple[str, ...]) -> tuple[str, ...]:
+    """The layers (of `LAYER_NAMES`, in order) that some function not deployed as an image has."""
+    used = {
+        layer
+        for function, layers in FUNCTION_LAYERS.items()
+        if function not in image_functions
+        for layer in layers
+    }
+    return tuple(name for name in LAYER_NAMES if name in used)
+
+
+def built_layer_dirs(
+    context_value: str | None, *, needed: tuple[str, ...] = LAYER_NAMES
+) -> dict[str, Path]:
+    """Layer name → built directory of each ``needed`` layer, from the context value
+    ``layerDirs`` (JSON).
 
     Raises
     ------
     ValueError
-        When a layer of `LAYER_NAMES` is not named, or its directory holds no ``python/``.
+        When a ``needed`` layer is not named, or its directory holds no ``python/``.
     """
     named = json.loads(context_value or "{}")
-    missing = [name for name in LAYER_NAMES if not (Path(named.get(name, "")) / "python").is_dir()]
+    missing = [name for name in needed if not (Path(named.get(name, "")) / "python").is_dir()]
     if missing:
         raise ValueError(
             f"context value layerDirs must name a built directory (holding python/) for every "
-            f"layer of {LAYER_NAMES}: {missing} missing or not built; run `p300 layers build`, "
+            f"layer of {needed}: {missing} missing or not built; run `p300 layers build`, "
             f"which builds them and prints the value (`p300 up` passes it), got {named!r}"
         )
-    return {name: Path(named[name]) for name in LAYER_NAMES}
+    return {name: Path(named[name]) for name in needed}
 
 
 def _construct_id(function_name: str) -> str:

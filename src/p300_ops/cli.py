@@ -10,6 +10,7 @@ from p300_ops.commands.birthdate import birthdate
 from p300_ops.commands.calibrate import calibrate
 from p300_ops.commands.common import home_option
 from p300_ops.commands.console import console
+from p300_ops.commands.cost import cost
 from p300_ops.commands.datasets import datasets_group
 from p300_ops.commands.decode import decode
 from p300_ops.commands.demo import demo
@@ -162,3 +163,4 @@ main.add_command(traffic)
 main.add_command(alerts_group)
 main.add_command(console)
 main.add_command(keys_group)
+main.add_command(cost)

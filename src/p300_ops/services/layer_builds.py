@@ -34,6 +34,8 @@ from p300_ops import paths
 RECIPES_DIR = paths.REPO / "layers"
 MANIFEST_FILE = RECIPES_DIR / "manifest.toml"
 BUILD_ROOT = paths.REPO / ".p300-build" / "layers"
+#: Where `image_layout` lays out an image function's files as its container image holds them.
+IMAGE_LAYOUT_ROOT = paths.REPO / ".p300-build" / "image-layouts"
 FUNCTIONS_DIR = paths.REPO / "functions"
 SOURCE_DIR = paths.REPO / "src"
 
@@ -45,9 +47,14 @@ LAYER_NAMES = (CORE_LAYER, *THIRD_PARTY_LAYERS)
 #: Layers of each function, in PYTHONPATH order; its code directory under ``functions/``.
 FUNCTION_LAYERS = {name: tuple(f["layers"]) for name, f in _MANIFEST["functions"].items()}
 FUNCTION_DIRS = {name: f["dir"] for name, f in _MANIFEST["functions"].items()}
+#: How each function is packaged on AWS: ``zip`` (code + layers) or ``image`` (a container image
+#: built from the same recipes, ``layers/train.Dockerfile``: for what a zip cannot hold).
+AWS_PACKAGES = {name: f.get("aws_package", "zip") for name, f in _MANIFEST["functions"].items()}
 
 #: AWS caps a function's code plus all its layers at 250 MB unzipped (250 MiB = 262,144,000 bytes).
 SIZE_LIMIT_BYTES = 262_144_000
+#: A container image function may be up to 10 GB (10 GiB, as AWS counts), uncompressed.
+IMAGE_SIZE_LIMIT_BYTES = 10 * 1024**3
 
 WHEEL_ARGS = (
     "--python-platform",
@@ -192,19 +199,25 @@ def tree_bytes(path: Path) -> int:
 
 @dataclass(frozen=True)
 class FunctionSize:
-    """Unzipped bytes of one function: its code and each of its layers."""
+    """Unzipped bytes of one function: its code and each of its layers, and how AWS gets it
+    (``aws_package``: ``zip``, limited to 250 MiB, or ``image``, to 10 GiB)."""
 
     function: str
     code_bytes: int
     layer_bytes: dict[str, int]
+    aws_package: str = "zip"
 
     @property
     def total_bytes(self) -> int:
         return self.code_bytes + sum(self.layer_bytes.values())
 
     @property
+    def limit_bytes(self) -> int:
+        return IMAGE_SIZE_LIMIT_BYTES if self.aws_package == "image" else SIZE_LIMIT_BYTES
+
+    @property
     def within_limit(self) -> bool:
-        return self.total_bytes <= SIZE_LIMIT_BYTES
+        return self.total_bytes <= self.limit_bytes
 
 
 def function_sizes() -> list[FunctionSize]:
@@ -215,6 +228,7 @@ def function_sizes() -> list[FunctionSize]:
             function,
             tree_bytes(function_code_dir(function)),
             {name: layer_bytes[name] for name in layers},
+            AWS_PACKAGES[function],
         )
         for function, layers in FUNCTION_LAYERS.items()
     ]
@@ -233,15 +247,63 @@ def function_python_path(function: str) -> str:
     return os.pathsep.join(str(entry) for entry in entries)
 
 
-def check_function_imports(function: str, *, python: Path = paths.LAMBDA_PYTHON) -> None:
-    """Import ``function``'s handler (and write and read Parquet) with only its layers.
+def image_layout(function: str) -> Path:
+    """One directory holding ``function``'s code and every file of its built layers (hard
+    links), as its container image's ``/var/task`` holds them (``layers/train.Dockerfile``
+    installs the same recipes there); made once per combination of layer builds.
+
+    Raises `LayerError` when two layers hold the same file: in one directory one would hide
+    the other.
+    """
+    layers = [built_layer_dir(name) / "python" for name in FUNCTION_LAYERS[function]]
+    key = hashlib.sha256("".join(str(d) for d in layers).encode()).hexdigest()[:16]
+    target = IMAGE_LAYOUT_ROOT / f"{function}-{key}"
+    if target.is_dir():
+        return target
+    IMAGE_LAYOUT_ROOT.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=IMAGE_LAYOUT_ROOT, prefix=f".{function}-"))
+    try:
+        # The image compiles the code's bytecode itself; the layers' is part of each build.
+        _link_tree(function_code_dir(function), scratch, skip_bytecode=True)
+        for layer in layers:
+            _link_tree(layer, scratch, skip_bytecode=False)
+        scratch.rename(target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    cutoff = time.time() - STALE_AFTER_S
+    for stale in IMAGE_LAYOUT_ROOT.glob(f"{function}-*"):
+        if stale != target and stale.stat().st_mtime < cutoff:
+            shutil.rmtree(stale)
+    return target
+
+
+def _link_tree(source: Path, target: Path, *, skip_bytecode: bool) -> None:
+    for path in source.rglob("*"):
+        if not path.is_file() or path.name == ".lock":  # the installer's lock, in every layer
+            continue
+        if skip_bytecode and "__pycache__" in path.parts:
+            continue
+        destination = target / path.relative_to(source)
+        if destination.exists():
+            raise LayerError(f"{path.relative_to(source)} is in two layers of one function")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, destination)
+
+
+def check_function_imports(
+    function: str, *, python: Path = paths.LAMBDA_PYTHON, as_image: bool = False
+) -> None:
+    """Import ``function``'s handler (and write and read Parquet) with only its layers, or with
+    ``as_image`` from its `image_layout` alone.
 
     Runs the Lambda runtime's interpreter (``.venv-lambda``) in a clean process; raises
     `LayerError` with the traceback when anything fails to import.
     """
+    python_path = str(image_layout(function)) if as_image else function_python_path(function)
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": function_python_path(function),
+        "PYTHONPATH": python_path,
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -254,7 +316,8 @@ def check_function_imports(function: str, *, python: Path = paths.LAMBDA_PYTHON)
             [str(python), "-c", script], cwd=cwd, env=env, capture_output=True, text=True
         )
     if result.returncode != 0:
-        raise LayerError(f"{function} does not import with its layers:\n{result.stderr[-3000:]}")
+        layout = "as its image" if as_image else "with its layers"
+        raise LayerError(f"{function} does not import {layout}:\n{result.stderr[-3000:]}")
 
 
 # Every function with the `data` layer reads or writes Parquet through it, with pyarrow trimmed.

@@ -184,11 +184,22 @@ def test_sizes_add_code_and_layers_and_flag_what_exceeds_250_mib(build_root):
 
 
 def test_the_sizes_command_reports_each_function_and_fails_over_the_limit(build_root):
-    fake_builds({"core": 0.1, "data": 1, "scipy": 1, "ml": 1, "mlflow": 249})
+    fake_builds({"core": 0.1, "data": 1, "serving": 249, "scipy": 1, "ml": 1, "mlflow": 300})
     result = CliRunner().invoke(main, ["layers", "sizes"])
     assert result.exit_code == 1
-    assert re.search(r"ok\s+p300-ingest", result.output)
-    assert re.search(r"OVER\s+p300-train .* mlflow 249\.0", result.output)
+    assert re.search(r"ok\s+p300-ingest .* of 250 as a zip", result.output)
+    assert re.search(r"OVER\s+p300-predict .* of 250 as a zip .* serving 249\.0", result.output)
+    # Training ships as a container image on AWS: 10 GiB, not 250 MiB.
+    assert re.search(r"ok\s+p300-train\s+303\.\d MiB of 10240 as a container image", result.output)
+
+
+def test_an_image_function_is_held_to_10_gib_and_a_zip_to_250_mib():
+    over_zip = layer_builds.FunctionSize("f", 0, {"core": layer_builds.SIZE_LIMIT_BYTES + 1})
+    assert not over_zip.within_limit
+    as_image = layer_builds.FunctionSize(
+        "f", 0, {"core": layer_builds.SIZE_LIMIT_BYTES + 1}, aws_package="image"
+    )
+    assert as_image.within_limit and as_image.limit_bytes == 10 * 1024**3
 
 
 def test_the_manifest_names_every_function_and_the_app_reads_it_alike():
@@ -207,3 +218,38 @@ def test_the_layer_dirs_context_names_each_built_directory(tmp_path):
     assert json.loads(layer_builds.layer_dirs_context(built)) == {
         name: str(directory) for name, directory in built.items()
     }
+
+
+@pytest.fixture
+def layout_root(build_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(layer_builds, "IMAGE_LAYOUT_ROOT", tmp_path / "layouts")
+    for name in layer_builds.FUNCTION_LAYERS["p300-train"]:
+        python_dir = layer_builds.layer_dir(name) / "python"
+        (python_dir / name / "__pycache__").mkdir(parents=True)
+        (python_dir / name / "__init__.py").write_text(f"LAYER = {name!r}\n")
+        (python_dir / name / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"pyc")
+        (python_dir / ".lock").write_text("")  # the installer's, in every layer
+    return tmp_path / "layouts"
+
+
+def test_the_image_layout_holds_the_code_and_every_layer_in_one_directory(layout_root):
+    layout = layer_builds.image_layout("p300-train")
+    assert layout.parent == layout_root
+    assert (layout / "handler.py").read_bytes() == (
+        layer_builds.function_code_dir("p300-train") / "handler.py"
+    ).read_bytes()
+    for name in layer_builds.FUNCTION_LAYERS["p300-train"]:
+        assert (layout / name / "__init__.py").read_text() == f"LAYER = {name!r}\n"
+        assert (layout / name / "__pycache__" / "__init__.cpython-313.pyc").is_file()
+    assert not (layout / ".lock").exists()
+    assert layer_builds.image_layout("p300-train") == layout  # made once
+
+
+def test_a_file_in_two_layers_of_an_image_is_refused_naming_it(layout_root):
+    for name in ("data", "scipy"):
+        (layer_builds.layer_dir(name) / "python" / "shared.py").write_text(name)
+    with pytest.raises(
+        layer_builds.LayerError, match=r"shared\.py is in two layers of one function"
+    ):
+        layer_builds.image_layout("p300-train")
+    assert not list(layout_root.iterdir()), "a half-made layout was left behind"
