@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from click.testing import CliRunner
 
 from p300 import raw_io, synthetic
+from p300_aws import keys
 from p300_aws.names import INGEST_STATE_MACHINE, LANDING_BUCKET, RAW_BUCKET
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
@@ -68,7 +69,7 @@ def catch_up_run(cloud, *, n_valid: int = 3) -> PipelineRun:
             s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=recording(number))
         quarantined_key = f"subject_{bad}/subject_{bad}_eeg_stim.parquet"
         s3.put_object(Bucket=LANDING_BUCKET, Key=quarantined_key, Body=b"not a parquet file")
-        s3.put_object(Bucket=RAW_BUCKET, Key=f"subject={failed}/session=01/eeg.parquet",
+        s3.put_object(Bucket=RAW_BUCKET, Key=failed_raw_key(failed),
                       Body=b"raw bytes that are not Parquet")  # fmt: skip
     finally:
         events.enable_rule(Name=rule)
@@ -86,7 +87,12 @@ def catch_up_run(cloud, *, n_valid: int = 3) -> PipelineRun:
 def forget_failed_subject(cloud, run: PipelineRun) -> None:
     """Remove the raw object of the failed subject, so later catch-up runs do not retry it."""
     s3 = aws_client("s3", cloud.localstack_port)
-    s3.delete_object(Bucket=RAW_BUCKET, Key=f"subject={run.failed}/session=01/eeg.parquet")
+    s3.delete_object(Bucket=RAW_BUCKET, Key=failed_raw_key(run.failed))
+
+
+def failed_raw_key(subject: str) -> str:
+    """Where ingest would have put the failed subject's recording (study system-a)."""
+    return keys.raw_key(keys.SubjectSession(keys.DEFAULT_STUDY, subject, keys.DEFAULT_SESSION))
 
 
 def train(home: str, subjects: list[str]) -> dict:

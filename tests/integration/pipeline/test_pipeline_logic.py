@@ -20,10 +20,12 @@ from p300.raw_io import recording_to_parquet_bytes
 from p300.studies import SYSTEM_A, new_study
 from p300.synthetic import make_session
 from p300_aws import ingest, planning, processing, studies, training
+from p300_aws.data_quality import QualityChannel
 from p300_aws.errors import MissingObjectError, MlflowUnavailableError
 from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
 from p300_aws.names import (
+    ALERTS_TOPIC,
     CHALLENGER_ALIAS,
     FEATURES_BUCKET,
     LANDING_BUCKET,
@@ -75,6 +77,24 @@ def tracker(cloud):
 
 
 @pytest.fixture(scope="module")
+def quality(cloud, s3):
+    """The data-quality channel the preprocess Lambda uses: the stack's alerts topic and
+    CloudWatch."""
+    sns = aws_client("sns", cloud.localstack_port)
+    topic_arn = sns.create_topic(Name=ALERTS_TOPIC)["TopicArn"]  # idempotent: the stack's
+    return QualityChannel(
+        s3, sns, aws_client("cloudwatch", cloud.localstack_port), topic_arn=topic_arn
+    )
+
+
+def preprocess(s3, tracker, request, quality) -> processing.PreprocessResult:
+    """`processing.preprocess_object` as the preprocess Lambda calls it."""
+    return processing.preprocess_object(
+        s3, tracker, request, profiles=studies.StudyProfiles(s3), quality=quality
+    )
+
+
+@pytest.fixture(scope="module")
 def mlflow_client(cloud):
     return MlflowClient(cloud.tracking_uri)
 
@@ -91,14 +111,12 @@ def landing_exists(s3, key: str) -> bool:
     return True
 
 
-def ingest_and_process(s3, tracker, number: int):
+def ingest_and_process(s3, tracker, quality, number: int):
     key = f"subject_{subject_id(number)}/subject_{subject_id(number)}_eeg_stim.parquet"
     upload(s3, key, recording_bytes(number))
     result = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     request = parse_event(processing.PreprocessRequest, result.model_dump(mode="json"))
-    return result, processing.preprocess_object(
-        s3, tracker, request, profiles=studies.StudyProfiles(s3)
-    )
+    return result, preprocess(s3, tracker, request, quality)
 
 
 def test_valid_upload_is_ingested_then_landing_emptied(s3):
@@ -117,7 +135,9 @@ def test_valid_upload_is_ingested_then_landing_emptied(s3):
     assert not landing_exists(s3, key)
 
 
-def test_duplicate_upload_is_dropped_and_processed_only_while_features_are_missing(s3, tracker):
+def test_duplicate_upload_is_dropped_and_processed_only_while_features_are_missing(
+    s3, tracker, quality
+):
     body = recording_bytes(2)
     key = f"subject_{subject_id(2)}/a.parquet"
     upload(s3, key, body)
@@ -128,7 +148,7 @@ def test_duplicate_upload_is_dropped_and_processed_only_while_features_are_missi
     assert second.needs_processing  # no features yet
     assert not landing_exists(s3, key)
     request = parse_event(processing.PreprocessRequest, second.model_dump(mode="json"))
-    processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
+    preprocess(s3, tracker, request, quality)
     upload(s3, key, body)
     third = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     assert (third.outcome, third.needs_processing) == ("duplicate", False)
@@ -195,8 +215,10 @@ def test_a_vanished_landing_object_is_reported_missing(s3):
     assert result.outcome == "missing" and not result.needs_processing
 
 
-def test_preprocess_writes_features_and_an_mlflow_run_then_skips(s3, tracker, mlflow_client):
-    ingested, processed = ingest_and_process(s3, tracker, 4)
+def test_preprocess_writes_features_and_an_mlflow_run_then_skips(
+    s3, tracker, quality, mlflow_client
+):
+    ingested, processed = ingest_and_process(s3, tracker, quality, 4)
     assert processed.outcome == "processed"
     assert (
         processed.features_key == f"study={SA}/subject={subject_id(4)}/session=01/features.parquet"
@@ -220,13 +242,13 @@ def test_preprocess_writes_features_and_an_mlflow_run_then_skips(s3, tracker, ml
     assert summary["n_kept"] + summary["n_rejected"] == summary["n_flashes"]
     assert {"read_s", "preprocess_s", "write_s"} <= set(run.data.metrics)
     request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
-    again = processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
+    again = preprocess(s3, tracker, request, quality)
     assert (again.outcome, again.features_version_id) == ("skipped", processed.features_version_id)
     assert again.mlflow_run_id == processed.mlflow_run_id
 
 
-def test_catch_up_lists_what_is_left_and_nothing_done(s3, tracker):
-    _, processed = ingest_and_process(s3, tracker, 5)
+def test_catch_up_lists_what_is_left_and_nothing_done(s3, tracker, quality):
+    _, processed = ingest_and_process(s3, tracker, quality, 5)
     left_key = f"subject_{subject_id(6)}/left behind.parquet"
     upload(s3, left_key, recording_bytes(6))
     unprocessed_key = f"subject_{subject_id(7)}/x.parquet"
@@ -243,7 +265,7 @@ def test_catch_up_lists_what_is_left_and_nothing_done(s3, tracker):
     assert processed.outcome == "processed"
 
 
-def test_a_study_update_makes_only_that_studys_features_stale(s3, tracker):
+def test_a_study_update_makes_only_that_studys_features_stale(s3, tracker, quality):
     study = f"{PREFIX}-a"
     studies.create_study(s3, new_study(study, rejection="fixed", reject_peak_to_peak_uv=100.0))
     key = f"study_{study}/subject_{subject_id(9)}/session_01/x.parquet"
@@ -252,8 +274,8 @@ def test_a_study_update_makes_only_that_studys_features_stale(s3, tracker):
     assert (ingested.study, ingested.study_version) == (study, 1)
     assert ingested.raw_key == f"study={study}/subject={subject_id(9)}/session=01/eeg.parquet"
     request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
-    processing.preprocess_object(s3, tracker, request, profiles=studies.StudyProfiles(s3))
-    _, system_a = ingest_and_process(s3, tracker, 10)
+    preprocess(s3, tracker, request, quality)
+    _, system_a = ingest_and_process(s3, tracker, quality, 10)
 
     def raw_items() -> dict[str, dict]:
         plan = planning.plan_catch_up(s3, profiles=studies.StudyProfiles(s3)).model_dump()
@@ -268,9 +290,9 @@ def test_a_study_update_makes_only_that_studys_features_stale(s3, tracker):
 
 
 @pytest.fixture(scope="module")
-def trained_subjects(s3, tracker):
+def trained_subjects(s3, tracker, quality):
     for number in (11, 12, 13, 14):
-        ingest_and_process(s3, tracker, number)
+        ingest_and_process(s3, tracker, quality, number)
     return [subject_id(number) for number in (11, 12, 13, 14)]
 
 
@@ -330,14 +352,14 @@ def test_training_with_mlflow_down_retries_then_fails_and_registers_nothing(
     assert _version_count(mlflow_client) == before
 
 
-def test_preprocess_with_mlflow_down_writes_no_features(s3):
+def test_preprocess_with_mlflow_down_writes_no_features(s3, quality):
     key = f"subject_{subject_id(8)}/x.parquet"
     upload(s3, key, recording_bytes(8))
     ingested = ingest.ingest_object(s3, key, profiles=studies.StudyProfiles(s3))
     dead = MlflowTracker(f"http://127.0.0.1:{free_port()}", policy=RetryPolicy(2, 0.05))
     request = parse_event(processing.PreprocessRequest, ingested.model_dump(mode="json"))
     with pytest.raises(MlflowUnavailableError, match="start a run"):
-        processing.preprocess_object(s3, dead, request, profiles=studies.StudyProfiles(s3))
+        preprocess(s3, dead, request, quality)
     with pytest.raises(MissingObjectError):
         head_object(
             s3, FEATURES_BUCKET, f"study={SA}/subject={subject_id(8)}/session=01/features.parquet"

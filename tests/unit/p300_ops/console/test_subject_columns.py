@@ -28,7 +28,9 @@ def test_a_processed_session_shows_versions_and_epochs():
 
 def test_a_quarantined_file_shows_its_reason():
     reason = Quarantined("subject_09/x.parquet", "NO_TARGETS", "the stim channel has no target")
-    values = _values(SubjectStatus("system-a", "09", None, "quarantined", quarantined=[reason]), None)
+    values = _values(
+        SubjectStatus("system-a", "09", None, "quarantined", quarantined=[reason]), None
+    )
     assert (
         values["quarantine"] == "NO_TARGETS: the stim channel has no target (subject_09/x.parquet)"
     )
