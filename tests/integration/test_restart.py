@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from p300_aws import keys
 from p300_aws.alerts import list_alerts
 from p300_aws.health_probe import STATE_KEY
 from p300_aws.names import (
@@ -241,7 +242,8 @@ def test_an_execution_cut_off_is_aborted_and_the_catch_up_run_processes_its_subj
         sfn, pipeline_executions.execution_arn(sfn, catch_up), timeout=WAIT_S
     )
     assert finished["status"] == "SUCCEEDED"
-    features = f"subject={MIDWAY_SUBJECT:02d}/session=01/features.parquet"
+    midway = keys.SubjectSession(keys.DEFAULT_STUDY, f"{MIDWAY_SUBJECT:02d}", keys.DEFAULT_SESSION)
+    features = keys.features_key(midway)
     assert s3.head_object(Bucket=FEATURES_BUCKET, Key=features)["ContentLength"] > 0
     landing = s3.list_objects_v2(
         Bucket="p300-landing-zone", Prefix=f"subject_{MIDWAY_SUBJECT:02d}/"
