@@ -17,9 +17,15 @@ from p300_aws.drift_check import (
     check_subject,
 )
 from p300_aws.events import parse_event
+from p300_aws.lazy_client import LazyClient
 from p300_aws.mlflow_tracking import TRACKING_URI_ENV
 
-CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
+# SNS only carries drift alerts: its client is created by the first one.
+CLIENTS = {
+    "s3": boto3.client("s3"),
+    "cloudwatch": boto3.client("cloudwatch"),
+    "sns": LazyClient("sns"),
+}
 
 
 @functools.cache

@@ -11,8 +11,12 @@ import boto3
 from p300_aws.api_urls import api_base_url
 from p300_aws.events import parse_event
 from p300_aws.health_probe import ScheduledEvent, run_probe
+from p300_aws.lazy_client import LazyClient
 
-CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch", "lambda")}
+# SNS only carries alerts (an alias starts failing or recovers): created by the first one.
+CLIENTS = {name: boto3.client(name) for name in ("s3", "cloudwatch", "lambda")} | {
+    "sns": LazyClient("sns")
+}
 
 
 def lambda_handler(event, context):
