@@ -9,6 +9,7 @@ With ``--baseline-ref REF`` the same is measured for commit REF too, in the same
 ``.p300-build/bench-baseline/<commit>/``, kept for the next run; the checkout's own
 ``.p300-build/layers`` is never touched), the two are measured interleaved (old, new, then new,
 old, ...) and the ratio new/old is printed per function; the worktree is removed afterwards.
+Each function's unzipped size (``p300 layers sizes``) is printed for both first.
 ``--importtime FUNCTION`` prints the heaviest imports (``python -X importtime``, cumulative) of
 that function's cold path, for the baseline too when one is given.
 
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from p300_aws.names import (
@@ -37,12 +39,14 @@ from p300_aws.names import (
 )
 from p300_ops import paths
 
-#: What the first invocation imports after ``import handler`` (lazily imported modules).
+#: What the first invocation imports after ``import handler`` (lazily imported modules; botocore's
+#: first request is left out: the same in every version). numpy's ``unique`` loads numpy.ma (when
+#: ingest validates a recording, when the drift check bins values): pandas loads it at import.
 FIRST_CALL_IMPORTS = {
     PLAN_FUNCTION: "pass",
-    INGEST_FUNCTION: "pass",
+    INGEST_FUNCTION: "import numpy.ma",
     PREPROCESS_FUNCTION: "handler.tracker(); import p300.preprocessing.fast",
-    CHECK_DRIFT_FUNCTION: "handler.reference_store()",
+    CHECK_DRIFT_FUNCTION: "handler.reference_store(); import numpy.ma",
     HEALTH_PROBE_FUNCTION: "pass",
     UPLOAD_URL_FUNCTION: "pass",
 }
@@ -60,13 +64,26 @@ try:
 except ImportError:
     from p300_ops import layers as builder
 builder.build_all()
-print(json.dumps({f: builder.function_python_path(f) for f in json.loads(sys.argv[1])}))
+sizes = {size.function: size.total_bytes for size in builder.function_sizes()}
+paths = {f: builder.function_python_path(f) for f in json.loads(sys.argv[1])}
+print(json.dumps({"python_paths": paths, "sizes": sizes}))
 """
 BASELINE_CACHE = paths.REPO / ".p300-build" / "bench-baseline"
+MIB = 1_048_576
 
 
-def python_paths(checkout: Path) -> dict[str, str]:
-    """Each measured function's PYTHONPATH in ``checkout``, its layers built by its own builder."""
+@dataclass(frozen=True)
+class Build:
+    """A checkout's layers, built by its own builder."""
+
+    #: Each measured function's PYTHONPATH (code dir, then its layers).
+    python_paths: dict[str, str]
+    #: Every function's unzipped size in bytes (code + layers), as ``p300 layers sizes`` adds up.
+    sizes: dict[str, int]
+
+
+def build_layers(checkout: Path) -> Build:
+    """Build ``checkout``'s layers with its own builder; its functions' paths and sizes."""
     result = subprocess.run(
         [
             str(paths.PROJECT_BIN / "python"),
@@ -81,7 +98,7 @@ def python_paths(checkout: Path) -> dict[str, str]:
     )
     if result.returncode != 0:
         raise RuntimeError(f"building the layers of {checkout} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.splitlines()[-1])
+    return Build(**json.loads(result.stdout.splitlines()[-1]))
 
 
 @contextlib.contextmanager
@@ -164,6 +181,18 @@ def measure(
     return times
 
 
+def print_sizes(builds: dict[str, Build]) -> None:
+    labels = list(builds)
+    print("unzipped size, MiB (code + layers): " + ", ".join(labels))
+    for function in builds[labels[-1]].sizes:
+        sizes = [builds[label].sizes.get(function) for label in labels]
+        print(f"{function:<18}" + "".join(f" {_mib(size):>10}" for size in sizes))
+
+
+def _mib(size: int | None) -> str:
+    return "–" if size is None else f"{size / MIB:.1f}"
+
+
 def print_table(times: dict[str, dict[str, list[tuple[float, float]]]], *, runs: int) -> None:
     labels = list(times)
     print(f"medians of {runs} runs, seconds: " + ", ".join(f"{label}" for label in labels))
@@ -194,11 +223,13 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="imports listed by --importtime")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        checkouts = {}
+        builds = {}
         if args.baseline_ref:
             baseline = stack.enter_context(baseline_checkout(args.baseline_ref))
-            checkouts[f"old {args.baseline_ref}"] = python_paths(baseline)
-        checkouts["new"] = python_paths(paths.REPO)
+            builds[f"old {args.baseline_ref}"] = build_layers(baseline)
+        builds["new"] = build_layers(paths.REPO)
+        print_sizes(builds)
+        checkouts = {label: build.python_paths for label, build in builds.items()}
         print(f"1-min load average: {os.getloadavg()[0]:.1f}")
         if args.importtime:
             for label, function_paths in checkouts.items():
