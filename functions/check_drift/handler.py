@@ -7,9 +7,8 @@ Environment: ``MLFLOW_TRACKING_URI`` (where alias ``champion`` is resolved) and
 import functools
 import os
 
-import boto3
-
 from p300_aws.alerts import TOPIC_ARN_ENV
+from p300_aws.clients import LazyClient, client
 from p300_aws.drift_check import (
     CheckedSubject,
     DriftCheckRequest,
@@ -19,7 +18,12 @@ from p300_aws.drift_check import (
 from p300_aws.events import parse_event
 from p300_aws.mlflow_tracking import TRACKING_URI_ENV
 
-CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
+# SNS only carries drift alerts: its client is created by the first one.
+CLIENTS = {
+    "s3": client("s3"),
+    "cloudwatch": client("cloudwatch"),
+    "sns": LazyClient("sns"),
+}
 
 
 @functools.cache

@@ -6,13 +6,15 @@ is called through ``AWS_ENDPOINT_URL``, on AWS through its ``execute-api`` host.
 
 import os
 
-import boto3
-
 from p300_aws.api_urls import api_base_url
+from p300_aws.clients import LazyClient, client
 from p300_aws.events import parse_event
 from p300_aws.health_probe import ScheduledEvent, run_probe
 
-CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch", "lambda")}
+# SNS only carries alerts (an alias starts failing or recovers): created by the first one.
+CLIENTS = {name: client(name) for name in ("s3", "cloudwatch", "lambda")} | {
+    "sns": LazyClient("sns")
+}
 
 
 def lambda_handler(event, context):

@@ -1,12 +1,11 @@
 """Lambda ``p300-ingest``: ``{"bucket", "key"}`` of a landing object → its ingest outcome."""
 
-import boto3
-
+from p300_aws.clients import client
 from p300_aws.events import parse_event
 from p300_aws.ingest import IngestEvent, ingest_object
 from p300_aws.studies import StudyProfiles
 
-S3 = boto3.client("s3")
+S3 = client("s3")
 
 
 def lambda_handler(event, context):

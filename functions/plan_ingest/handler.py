@@ -1,12 +1,11 @@
 """Lambda ``p300-plan-ingest``: execution input (raw S3 event or ``{"catch_up": true}``) → items;
 at the end of the execution, ``{"summarize": true, "mode", "results"}`` → the grouped output."""
 
-import boto3
-
+from p300_aws.clients import client
 from p300_aws.events import parse_event
 from p300_aws.planning import PlanEvent, run_request
 
-S3 = boto3.client("s3")
+S3 = client("s3")
 
 
 def lambda_handler(event, context):

@@ -7,16 +7,20 @@ Environment: ``MLFLOW_TRACKING_URI`` and ``ALERTS_TOPIC_ARN`` (data-quality aler
 import functools
 import os
 
-import boto3
-
 from p300_aws.alerts import TOPIC_ARN_ENV
+from p300_aws.clients import LazyClient, client
 from p300_aws.data_quality import QualityChannel
 from p300_aws.events import parse_event
 from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.processing import PreprocessRequest, preprocess_object
 from p300_aws.studies import StudyProfiles
 
-CLIENTS = {name: boto3.client(name) for name in ("s3", "sns", "cloudwatch")}
+# SNS only carries data-quality alerts: its client is created by the first one.
+CLIENTS = {
+    "s3": client("s3"),
+    "cloudwatch": client("cloudwatch"),
+    "sns": LazyClient("sns"),
+}
 
 
 @functools.cache

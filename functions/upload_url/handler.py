@@ -3,13 +3,13 @@
 Signature version 4 everywhere: AWS refuses version 2 presigned URLs in newer regions.
 """
 
-import boto3
 from botocore.config import Config
 
+from p300_aws.clients import client
 from p300_aws.upload_routes import upload_app
 from p300_aws.uploads import Uploads
 
-APP = upload_app(Uploads(boto3.client("s3", config=Config(signature_version="s3v4"))))
+APP = upload_app(Uploads(client("s3", config=Config(signature_version="s3v4"))))
 
 
 def lambda_handler(event, context):

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from p300.arrow_values import numeric_values
 from p300.contract import (
     DEFAULT_MAX_BYTES,
     EPOCH_WINDOW_S,
@@ -179,10 +180,10 @@ def _decode_table(table: pa.Table, *, epoch_window: tuple[float, float]) -> Vali
         return ValidationReport(None, tuple(problems))
     data = np.empty((len(ch_names), table.num_rows))
     for i, name in enumerate(ch_names):
-        data[i] = table.column(name).to_numpy()
-    stim = table.column(STIM_COLUMN).to_numpy()
+        data[i] = numeric_values(table.column(name))
+    stim = numeric_values(table.column(STIM_COLUMN))
     stim_item = (
-        table.column(STIM_ITEM_COLUMN).to_numpy()
+        numeric_values(table.column(STIM_ITEM_COLUMN))
         if STIM_ITEM_COLUMN in table.column_names
         else None
     )

@@ -29,7 +29,7 @@ from p300.drift import (
     check_drift,
     incomparability,
 )
-from p300.features_io import TrainingSet, params_hash, read_features
+from p300.features_io import TrainingSet, params_hash, read_kept_epochs
 from p300.studies import SYSTEM_A_NAME
 from p300_aws.alerts import Alert, raise_alert
 from p300_aws.events import Event, Result
@@ -253,9 +253,9 @@ def check_subject(
         )
     stored = read_object(s3, FEATURES_BUCKET, request.features_key,
                          version_id=request.features_version_id)  # fmt: skip
-    features = read_features(stored.body)
+    epochs, info = read_kept_epochs(stored.body)
     problem = incomparability(
-        reference, ch_names=features.ch_names, params_hash=params_hash(features.params)
+        reference, ch_names=info.ch_names, params_hash=params_hash(info.params)
     )
     if problem:
         # Another montage or preprocessing is not drift: the model cannot score it at all, and
@@ -265,10 +265,7 @@ def check_subject(
             reference=model.to_dict(),
         )
     report = check_drift(
-        reference,
-        features.epochs,
-        ch_names=features.ch_names,
-        params_hash=params_hash(features.params),
+        reference, epochs, ch_names=info.ch_names, params_hash=params_hash(info.params)
     )
     cloudwatch.put_metric_data(
         Namespace=METRIC_NAMESPACE, MetricData=metric_data(report.drifted, request.subject)

@@ -19,6 +19,7 @@ from p300.features_io import (
     params_hash,
     read_features,
     read_features_info,
+    read_kept_epochs,
     read_training_set,
     write_features,
 )
@@ -79,6 +80,30 @@ def test_round_trip_restores_everything(tmp_path):
     ]
     assert (restored.ch_names, restored.sfreq) == (CHANNELS, 100.0)
     assert (restored.params, restored.summary) == (PARAMS, original.summary)
+
+
+def test_kept_epochs_are_read_features_epochs_without_metadata():
+    features = make_features()
+    data = features_to_parquet_bytes(features)
+
+    epochs, info = read_kept_epochs(data)
+
+    assert epochs.shape == (51, 3, 71) and epochs.dtype == np.float32
+    np.testing.assert_array_equal(epochs, read_features(data).epochs)
+    assert info == features_schema_info(features)
+
+
+def test_kept_epochs_follow_epoch_index_not_file_order():
+    features = make_features()
+    metadata = features.metadata.copy()
+    kept = metadata["kept"].to_numpy()
+    # Kept epochs numbered backwards: epoch_index 0 is the last kept flash.
+    metadata.loc[kept, "epoch_index"] = np.arange(kept.sum())[::-1]
+    reordered = dataclasses.replace(features, metadata=metadata)
+
+    epochs, _ = read_kept_epochs(features_to_parquet_bytes(reordered))
+
+    np.testing.assert_array_equal(epochs, features.epochs)
 
 
 def test_file_holds_one_row_per_flash_with_nan_features_when_rejected():
