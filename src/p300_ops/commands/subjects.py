@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from p300_aws.keys import check_study
 from p300_aws.names import LANDING_BUCKET
@@ -31,9 +31,9 @@ _COLOURS = {
 
 def statuses_table(statuses: Sequence[SubjectStatus]) -> Table:
     """A rich table: one line per subject/session."""
-    table = Table(
-        "study", "subject", "session", "stage", "raw (version, sha256)", "features", "notes"
-    )
+    # Ids and the stage never wrap: the notes (quarantine reasons) take what width is left.
+    ids = [Column(title, no_wrap=True) for title in ("study", "subject", "session", "stage")]
+    table = Table(*ids, "raw (version, sha256)", "features", "notes")
     for s in statuses:
         raw = f"{s.raw_version_id or '-'}, {(s.raw_sha256 or '-')[:12]}" if s.raw_key else "-"
         notes = [f"landed: {key}" for key in s.landed]
