@@ -51,8 +51,9 @@ def test_a_lost_code_archive_is_replaced_from_mlflow_and_said(tmp_path):
         (row,) = [r for r in release.traffic(lam) if r["alias"] == CHALLENGER_ALIAS]
         assert [str(v["model_version"]) for v in row["versions"]] == [trained]
         base = api_url(apigw, API_NAME, endpoint_url=state.endpoint_url)
-        model = httpx.get(f"{base}/predict-challenger/model", timeout=60).json()
-        assert str(model["model"]["version"]) == trained
+        model = httpx.get(f"{base}/predict-challenger/model", timeout=60)
+        assert model.status_code == 200, model.text
+        assert str(model.json()["version"]) == trained
     finally:
         if lifecycle.CloudState.load(config.home):
             lifecycle.down(config.home)

@@ -89,6 +89,10 @@ class ExecutionJournal:
         journal = self
 
         def start(original, self: Execution):
+            # The execution is listed from the moment the provider stores it; without this, a
+            # DescribeExecution while its start record is committed has no status at all
+            # (AWS answers RUNNING). `original` sets the same status.
+            self.exec_status = ExecutionStatus.RUNNING
             if _journaled(self):
                 data = _data(self, status=ExecutionStatus.RUNNING, events=[])
                 journal.recorder.commit(lambda: [_record(self, data)])

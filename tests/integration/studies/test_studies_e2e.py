@@ -30,6 +30,7 @@ from p300_aws.names import (
     INGEST_STATE_MACHINE,
     LANDING_BUCKET,
     METRIC_NAMESPACE,
+    QUARANTINE_PREFIX,
     RAW_BUCKET,
     UPLOAD_API_NAME,
 )
@@ -249,7 +250,6 @@ def test_an_upload_naming_an_unknown_study_is_quarantined(aws, uploads):
 
 
 def test_import_and_upload_refuse_before_sending(cloud, aws, created, tmp_path):
-    before = aws["s3"].list_objects_v2(Bucket=LANDING_BUCKET).get("KeyCount", 0)
     refused = cli(cloud, "import", str(real_file("p3k_mit/bp2calib.dat")), "--subject",
                   f"m{RUN}", "--study", MONTAGE, "--upload", ok=False)  # fmt: skip
     assert refused.exit_code == 1
@@ -259,7 +259,17 @@ def test_import_and_upload_refuse_before_sending(cloud, aws, created, tmp_path):
     unknown = cli(cloud, "upload", str(recording), "--subject", "1", "--study", f"nope-{RUN}",
                   ok=False)  # fmt: skip
     assert unknown.exit_code == 1 and f"unknown study 'nope-{RUN}'" in unknown.output
-    assert aws["s3"].list_objects_v2(Bucket=LANDING_BUCKET).get("KeyCount", 0) == before
+    # Nothing was sent: a sent file would be in the landing zone, or already ingested to the raw
+    # bucket or quarantined (the shared cloud's other uploads come and go meanwhile).
+    sent_to = [
+        (LANDING_BUCKET, f"study_{MONTAGE}/subject_m{RUN}/"),
+        (LANDING_BUCKET, f"study_nope-{RUN}/"),
+        (RAW_BUCKET, f"study={MONTAGE}/subject=m{RUN}/"),
+        (RAW_BUCKET, f"{QUARANTINE_PREFIX}study_{MONTAGE}/subject_m{RUN}/"),
+        (RAW_BUCKET, f"{QUARANTINE_PREFIX}study_nope-{RUN}/"),
+    ]
+    for bucket, prefix in sent_to:
+        assert aws["s3"].list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) == 0
 
 
 def test_a_study_update_reprocesses_only_that_studys_subjects(cloud, aws, uploads):
