@@ -150,15 +150,21 @@ def test_synth_without_layer_dirs_names_the_command_to_run():
 @pytest.mark.parametrize(
     ("name", "expected", "forbidden"),
     [
-        (PLAN_FUNCTION, {"s3:GetObject*", "s3:List*"}, {"s3:PutObject", "s3:DeleteObject*"}),
-        (INGEST_FUNCTION, {"s3:PutObject", "s3:DeleteObject*"}, set()),
-        (TRAIN_FUNCTION, {"s3:GetObject*", "s3:PutObject"}, set()),
+        (PLAN_FUNCTION, {"s3:GetObject", "s3:ListBucket"}, {"s3:PutObject", "s3:DeleteObject"}),
+        (INGEST_FUNCTION, {"s3:PutObject", "s3:DeleteObject"}, set()),
+        (TRAIN_FUNCTION, {"s3:GetObjectVersion", "s3:PutObject"}, {"s3:DeleteObject"}),
     ],
 )
 def test_functions_get_bucket_grants(template, name, expected, forbidden):
     actions = function_actions(template, name)
     assert expected <= actions
     assert not forbidden & actions
+
+
+@pytest.mark.parametrize("name", [*FUNCTION_LAYERS])
+def test_no_function_is_granted_an_action_pattern(template, name):
+    """Least privilege: each action named (`infra.constructs.security.OBJECT_ACTIONS`)."""
+    assert not {action for action in function_actions(template, name) if "*" in action}
 
 
 def _definition(template: Template, name: str) -> tuple[dict, dict]:
