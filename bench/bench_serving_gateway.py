@@ -42,7 +42,7 @@ from p300_aws.names import API_NAME, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERE
 from p300_ops.localcloud import lifecycle, localstack
 from p300_ops.localcloud.processes import free_port
 from p300_ops.services import release
-from p300_ops.services.cloud import api_url
+from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.simulation import route_url
 
 #: API Gateway's (and Lambda's synchronous) payload limit, in bytes.
@@ -92,9 +92,13 @@ def environments(pid: int, function: str) -> int:
     return count
 
 
+#: The ``Authorization`` header of the bench's prediction token (set once the cloud is up).
+AUTH: dict[str, str] = {}
+
+
 def timed_post(client: httpx.Client, url: str, body: bytes) -> float:
     started = time.perf_counter()
-    response = client.post(url, content=body, headers=JSON_HEADERS)
+    response = client.post(url, content=body, headers={**JSON_HEADERS, **AUTH})
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed
@@ -228,6 +232,7 @@ def main() -> None:
         url = route_url(
             api_url(apigateway, API_NAME, endpoint_url=state.endpoint_url), CHAMPION_ALIAS
         )
+        AUTH.update(Cloud(state).api_headers("predict"))
         pid = state.servers["localstack"].pid
         setup_s = time.monotonic() - started
         figures = gateway(url, pid, lambda_client, epochs, clients=args.clients)
