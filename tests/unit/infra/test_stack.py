@@ -335,3 +335,13 @@ def test_no_output_names_an_emulator(template):
     outputs = json.dumps(template.to_json().get("Outputs", {}))
     for local in ("localhost", "127.0.0.1", "4566", "localstack", "_aws/execute-api"):
         assert local not in outputs
+
+
+def test_no_credential_is_in_the_template(template):
+    """Tokens are made at run time and only their hashes stored; API key values are generated
+    by CloudFormation: none can be in the template (the tokens an integration run used are
+    looked for in everything the cloud wrote: tests/integration/security/)."""
+    text = json.dumps(template.to_json())
+    assert not re.search(r"p300\.(predict|upload)\.[0-9a-f]{12}\.[A-Za-z0-9_-]{43}", text)
+    for api_key in template.find_resources("AWS::ApiGateway::ApiKey").values():
+        assert "Value" not in api_key["Properties"]
