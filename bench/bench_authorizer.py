@@ -23,15 +23,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from bench_serving_gateway import AUTH, b64_body, closed_loop, timed_post
-from bench_serving_local import register, train
+from bench_serving_gateway import AUTH, b64_body, champion_cloud, closed_loop, timed_post
+from bench_serving_local import train
 
-from p300_aws.names import API_NAME, API_STAGE, AUTHORIZER_FUNCTIONS, CHAMPION_ALIAS
+from p300_aws.names import API_NAME, API_STAGE, AUTHORIZER_FUNCTIONS
 from p300_ops.localcloud import lifecycle, localstack
-from p300_ops.localcloud.processes import free_port
 from p300_ops.services import release
-from p300_ops.services.cloud import Cloud, api_url, rest_api_id
-from p300_ops.services.simulation import route_url
+from p300_ops.services.cloud import Cloud, rest_api_id
 
 
 def route_methods(apigateway, api_id: str) -> list[tuple[str, str]]:
@@ -88,17 +86,9 @@ def main() -> None:
     singles = [b64_body(features[i : i + 1].astype(np.float32)) for i in range(len(features))]
     figures = {}
     try:
-        config = lifecycle.CloudConfig(home=home, localstack_port=free_port(),
-                                       mlflow_port=free_port())  # fmt: skip
-        state = lifecycle.up(config, progress=lambda message: print(f"  {message}"))
-        register(pipeline, schema, state.tracking_uri, home / "artifacts")
-        lambda_client = localstack.aws_client("lambda", state.localstack_port)
+        state, lambda_client, url = champion_cloud(home, pipeline, schema)
         apigateway = localstack.aws_client("apigateway", state.localstack_port)
-        release.deploy_model(lambda_client, apigateway, state.tracking_uri, CHAMPION_ALIAS)
-        base = api_url(apigateway, API_NAME, endpoint_url=state.endpoint_url)
-        url = route_url(base, CHAMPION_ALIAS)
         token = Cloud(state).api_token("predict")
-        AUTH.update({"Authorization": f"Bearer {token}"})
         api_id = rest_api_id(apigateway, API_NAME)
         methods = route_methods(apigateway, api_id)
         authorizer_id = apigateway.get_method(

@@ -73,8 +73,10 @@ UPLOAD_USAGE_PLAN_NAME = "p300-uploads"
 
 # API authorization: per-client bearer tokens, stored hashed (`p300_aws.api_tokens`).
 API_TOKENS_BUCKET = "p300-api-tokens"
+AUTHORIZE_PREDICT_FUNCTION = "p300-authorize-predict"
+AUTHORIZE_UPLOAD_FUNCTION = "p300-authorize-upload"
 #: API name (`p300_aws.api_tokens.APIS`) → the Lambda authorizer of that API.
-AUTHORIZER_FUNCTIONS = {"predict": "p300-authorize-predict", "upload": "p300-authorize-upload"}
+AUTHORIZER_FUNCTIONS = {"predict": AUTHORIZE_PREDICT_FUNCTION, "upload": AUTHORIZE_UPLOAD_FUNCTION}
 
 # Monitoring: alerts (JSON under ``alerts/`` of the bucket, published to the topic) and metrics.
 MONITORING_BUCKET = "p300-monitoring"

@@ -20,10 +20,12 @@ from pathlib import Path
 from p300_aws.api_tokens import (
     SCHEME,
     TokenRecord,
+    Unauthorized,
     check_api,
     list_records,
     load_record,
     new_token,
+    parse_header,
     put_record,
 )
 from p300_aws.names import API_TOKENS_BUCKET, UPLOAD_API_KEY_NAME
@@ -159,9 +161,12 @@ def client_token(s3, home: Path, api: str) -> str:
     path = home / "credentials" / f"{check_api(api)}.token"
     if path.is_file():
         token = path.read_text().strip()
-        _, _, token_id, _ = token.split(".")
-        record = load_record(s3, API_TOKENS_BUCKET, api, token_id)
-        if record is not None and record.revoked is None:
+        try:
+            _, token_id, _ = parse_header(f"{SCHEME}{token}")
+        except Unauthorized:  # not a token (an edited file): replaced below
+            token_id = None
+        record = token_id and load_record(s3, API_TOKENS_BUCKET, api, token_id)
+        if record and record.revoked is None:
             return token
     created = create_token(s3, api, client=CLI_CLIENT)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
