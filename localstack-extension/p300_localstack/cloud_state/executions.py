@@ -90,6 +90,9 @@ class ExecutionJournal:
 
         def start(original, self: Execution):
             if _journaled(self):
+                # Listed from now on: while the record is written, ListExecutions must not
+                # show it without a status (LocalStack sets RUNNING only in `start`).
+                self.exec_status = ExecutionStatus.RUNNING
                 data = _data(self, status=ExecutionStatus.RUNNING, events=[])
                 journal.recorder.commit(lambda: [_record(self, data)])
             return original(self)
