@@ -271,7 +271,7 @@ class Demo:
             if failed:
                 raise RuntimeError(f"ingest executions did not succeed: {failed}")
             connected = self._cloud()
-            processed = {s.subject for s in list_subjects(connected.s3, connected.lambda_client)
+            processed = {s.subject for s in list_subjects(connected.s3)
                          if s.stage == "processed"}  # fmt: skip
             running = [e for e in executions if e["status"] not in TERMINAL]
             if set(batch) <= processed and executions and not running:
