@@ -136,8 +136,9 @@ def stage_options(scope: Construct, construct_id: str, *, stage_name: str) -> ap
 
 def request_validator(api: apigw.RestApi) -> apigw.RequestValidator:
     """The API's validator: methods declare the ``Authorization`` header they require
-    (`AUTHORIZATION_PARAMETER`), and a body model a method declares is enforced. Bodies are
-    checked by the function's pydantic models, the one definition of each body."""
+    (`AUTHORIZATION_PARAMETER`), and a body must be a JSON object (API Gateway's ``Empty``
+    model, no method declares another) or be absent: anything else is 400 before a Lambda runs.
+    What a body holds is checked by the function's pydantic models, the one definition of it."""
     return api.add_request_validator(
         "RequestValidator", validate_request_body=True, validate_request_parameters=True
     )

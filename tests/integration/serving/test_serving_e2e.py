@@ -266,8 +266,12 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     ("body", "status", "match"),
     [
         ({"features": [[0.0, 1.0]]}, 422, r"n_features|features"),
-        ("x" * (7 * 1024 * 1024), 413, r"at most"),
+        # A JSON object over the app's 6 MiB limit (under API Gateway's 10 MB).
+        ('{"features": [' + ",".join(["[0.0]"] * (7 * 1024 * 1024 // 6)) + "]}", 413, r"at most"),
+        # Not a JSON object: the gateway's request validator refuses it before any Lambda runs.
+        ("x" * 1000, 400, r"Invalid request body"),
     ],
+    ids=["wrong length", "too large", "not JSON"],
 )
 def test_bad_inputs_get_their_4xx(aws, features, body, status, match):
     _, _, base_url = aws
