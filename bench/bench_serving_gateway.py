@@ -42,7 +42,7 @@ from p300_aws.names import API_NAME, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERE
 from p300_ops.localcloud import lifecycle, localstack
 from p300_ops.localcloud.processes import free_port
 from p300_ops.services import release
-from p300_ops.services.cloud import api_url
+from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.simulation import route_url
 
 #: API Gateway's (and Lambda's synchronous) payload limit, in bytes.
@@ -92,9 +92,13 @@ def environments(pid: int, function: str) -> int:
     return count
 
 
+#: The ``Authorization`` header of the bench's prediction token (set once the cloud is up).
+AUTH: dict[str, str] = {}
+
+
 def timed_post(client: httpx.Client, url: str, body: bytes) -> float:
     started = time.perf_counter()
-    response = client.post(url, content=body, headers=JSON_HEADERS)
+    response = client.post(url, content=body, headers={**JSON_HEADERS, **AUTH})
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed
@@ -200,6 +204,21 @@ def gateway(url: str, pid: int, lambda_client, epochs: np.ndarray, *, clients: i
     return figures
 
 
+def champion_cloud(home: Path, pipeline, schema) -> tuple[lifecycle.CloudState, object, str]:
+    """A private cloud in ``home`` with ``pipeline`` registered and deployed to ``champion``:
+    its state, a Lambda client and the champion route's URL; `AUTH` holds the CLI's token."""
+    config = lifecycle.CloudConfig(home=home, localstack_port=free_port(),
+                                   mlflow_port=free_port())  # fmt: skip
+    state = lifecycle.up(config, progress=lambda message: print(f"  {message}"))
+    register(pipeline, schema, state.tracking_uri, home / "artifacts")
+    lambda_client = localstack.aws_client("lambda", state.localstack_port)
+    apigateway = localstack.aws_client("apigateway", state.localstack_port)
+    release.deploy_model(lambda_client, apigateway, state.tracking_uri, CHAMPION_ALIAS)
+    base = api_url(apigateway, API_NAME, endpoint_url=state.endpoint_url)
+    AUTH.update(Cloud(state).api_headers("predict"))
+    return state, lambda_client, route_url(base, CHAMPION_ALIAS)
+
+
 def batch_bodies(epochs: np.ndarray) -> dict[int, bytes]:
     """base64 bodies of 200 epochs up to the most that fit the payload limit."""
     largest = max_batch(epochs.shape[1])
@@ -218,16 +237,7 @@ def main() -> None:
     epochs = features.astype(np.float32)
     started = time.monotonic()
     try:
-        config = lifecycle.CloudConfig(home=home, localstack_port=free_port(),
-                                       mlflow_port=free_port())  # fmt: skip
-        state = lifecycle.up(config, progress=lambda message: print(f"  {message}"))
-        register(pipeline, schema, state.tracking_uri, home / "artifacts")
-        lambda_client = localstack.aws_client("lambda", state.localstack_port)
-        apigateway = localstack.aws_client("apigateway", state.localstack_port)
-        release.deploy_model(lambda_client, apigateway, state.tracking_uri, CHAMPION_ALIAS)
-        url = route_url(
-            api_url(apigateway, API_NAME, endpoint_url=state.endpoint_url), CHAMPION_ALIAS
-        )
+        state, lambda_client, url = champion_cloud(home, pipeline, schema)
         pid = state.servers["localstack"].pid
         setup_s = time.monotonic() - started
         figures = gateway(url, pid, lambda_client, epochs, clients=args.clients)

@@ -5,7 +5,7 @@ Alerts are JSON objects under ``alerts/`` of ``p300-monitoring`` and messages on
 notifies the same topic when it goes into ALARM and back to OK.
 """
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -18,6 +18,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.constructs.functions import python_function
+from infra.constructs.security import grant_objects, suppress
+from infra.constructs.storage import secure_bucket
 from p300_aws.alerts import ALERTS_PREFIX, TOPIC_ARN_ENV
 from p300_aws.health_probe import STATE_KEY
 from p300_aws.names import (
@@ -62,6 +64,8 @@ class Monitoring(Construct):
         Layer name → built layer (the pipeline's); the probe gets only ``core``.
     api
         The prediction API whose routes are probed.
+    access_logs
+        Where the bucket's server access logs go.
     """
 
     def __init__(
@@ -71,17 +75,26 @@ class Monitoring(Construct):
         *,
         function_layers: dict[str, lambda_.ILayerVersion],
         api: apigw.RestApi,
+        access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            bucket_name=MONITORING_BUCKET,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            removal_policy=RemovalPolicy.RETAIN,
+        self.bucket = secure_bucket(
+            self, "Bucket", MONITORING_BUCKET, versioned=False, access_logs=access_logs
         )
-        self.topic = sns.Topic(self, "AlertsTopic", topic_name=ALERTS_TOPIC)
+        suppress(
+            self.bucket,
+            "HIPAA.Security-S3BucketVersioningEnabled",
+            "Alerts are written once under their own time-stamped key; the probe's state is a "
+            "cache of the last probe, rebuilt by the next one.",
+        )
+        # Publishers must use TLS (a topic policy denying aws:SecureTransport false).
+        self.topic = sns.Topic(self, "AlertsTopic", topic_name=ALERTS_TOPIC, enforce_ssl=True)
+        suppress(
+            self.topic,
+            "HIPAA.Security-SNSEncryptedKMS",
+            "Alert messages name alarms, metrics, studies and S3 keys, never EEG data; they "
+            "travel over TLS only. A KMS key is a deployment option.",
+        )
         self.drift_alarm = self._alarm(
             "DriftAlarm",
             DRIFT_ALARM,
@@ -113,8 +126,28 @@ class Monitoring(Construct):
         """Let ``function`` raise alerts and publish metrics; sets ``ALERTS_TOPIC_ARN``."""
         function.add_environment(TOPIC_ARN_ENV, self.topic.topic_arn)
         self.topic.grant_publish(function)
-        self.bucket.grant_put(function, f"{ALERTS_PREFIX}*")
-        cloudwatch.Metric.grant_put_metric_data(function)
+        grant_objects(
+            function.role,
+            self.bucket,
+            access=("write",),
+            prefix=ALERTS_PREFIX,
+            why="one alert object per event, keyed by time",
+        )
+        # PutMetricData has no resource: the namespace condition is the scope.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+            )
+        )
+        suppress(
+            function,
+            "AwsSolutions-IAM5",
+            f"cloudwatch:PutMetricData supports no resource-level permission; the statement is "
+            f"limited to the {METRIC_NAMESPACE} namespace by a condition.",
+            applies_to=["Resource::*"],
+        )
 
     def _probe(
         self, function_layers: dict[str, lambda_.ILayerVersion], api: apigw.RestApi
@@ -129,7 +162,12 @@ class Monitoring(Construct):
             environment={"P300_API_ID": api.rest_api_id},
         )
         self.grant_alerting(probe)
-        self.bucket.grant_read_write(probe, STATE_KEY)
+        probe.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(STATE_KEY)],
+            )
+        )
         # Which aliases exist: an alias never deployed is not probed (no alert before a release).
         stack = Stack.of(self)
         probe.add_to_role_policy(

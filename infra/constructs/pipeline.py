@@ -13,6 +13,7 @@ from pathlib import Path
 from aws_cdk import AssetHashType, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -25,6 +26,7 @@ from infra.constructs.functions import (
     image_function,
     python_function,
 )
+from infra.constructs.security import execution_log_group, grant_objects, suppress
 from infra.constructs.storage import Storage
 from p300_aws.names import (
     CHECK_DRIFT_FUNCTION,
@@ -38,6 +40,11 @@ from p300_aws.names import (
     TRAIN_STATE_MACHINE,
     TRAIN_TIMEOUT_S,
 )
+
+#: Why object grants cover a whole bucket (the reasons of their cdk-nag suppressions).
+LANDING_KEYS = "each collector's upload has its own key, in any of the landing key forms"
+LAYOUT_KEYS = "study=/subject=/session= keys of every study, and quarantine/ of rejected uploads"
+ARTIFACT_KEYS = "MLflow names artifact keys by experiment and run id"
 
 #: Input of the hourly catch-up run: ingest whatever no S3 event started.
 CATCH_UP_INPUT = {"catch_up": True}
@@ -164,24 +171,41 @@ class Pipeline(Construct):
         )
 
     def _grant(self, storage: Storage) -> None:
-        plan, ingest, preprocess, train = (
-            self.functions[name]
-            for name in (PLAN_FUNCTION, INGEST_FUNCTION, PREPROCESS_FUNCTION, TRAIN_FUNCTION)
+        plan, ingest, preprocess, train, check_drift = (
+            self.functions[name].role
+            for name in (
+                PLAN_FUNCTION,
+                INGEST_FUNCTION,
+                PREPROCESS_FUNCTION,
+                TRAIN_FUNCTION,
+                CHECK_DRIFT_FUNCTION,
+            )
         )
-        for bucket in (storage.landing, storage.raw, storage.features):
-            bucket.grant_read(plan)
-        storage.landing.grant_read_write(ingest)  # reads, then deletes once the copy is durable
-        storage.raw.grant_read_write(ingest)
-        storage.features.grant_read(ingest)  # a duplicate still needs processing if stale
-        storage.raw.grant_read(preprocess)
-        storage.features.grant_read_write(preprocess)
-        storage.features.grant_read(train)
-        storage.raw.grant_read(train)  # calibration reads the importer's matrix and characters
-        for function in (preprocess, train):
-            storage.mlflow_artifacts.grant_read_write(function)
-        # The subject's features and the model's drift_reference.json.
-        for bucket in (storage.features, storage.mlflow_artifacts):
-            bucket.grant_read(self.functions[CHECK_DRIFT_FUNCTION])
+        grants = [
+            # The plan compares what landed with what was ingested and processed.
+            (plan, storage.landing, ("read",), LANDING_KEYS),
+            (plan, storage.raw, ("read",), LAYOUT_KEYS),
+            (plan, storage.features, ("read",), LAYOUT_KEYS),
+            # Reads, then deletes once the copy is durable; a duplicate still needs processing
+            # if its features are stale.
+            (ingest, storage.landing, ("read", "delete"), LANDING_KEYS),
+            (ingest, storage.raw, ("read", "write"), LAYOUT_KEYS),
+            (ingest, storage.features, ("read",), LAYOUT_KEYS),
+            (preprocess, storage.raw, ("read",), LAYOUT_KEYS),
+            (preprocess, storage.features, ("read", "write"), LAYOUT_KEYS),
+            # Calibration reads the importer's matrix and characters from raw.
+            (train, storage.features, ("read",), LAYOUT_KEYS),
+            (train, storage.raw, ("read",), LAYOUT_KEYS),
+            # The subject's features and the model's drift_reference.json.
+            (check_drift, storage.features, ("read",), LAYOUT_KEYS),
+            (check_drift, storage.mlflow_artifacts, ("read",), ARTIFACT_KEYS),
+        ]
+        grants += [
+            (role, storage.mlflow_artifacts, ("read", "write"), ARTIFACT_KEYS)
+            for role in (preprocess, train)
+        ]
+        for role, bucket, access, why in grants:
+            grant_objects(role, bucket, access=access, why=why)
 
     def _state_machine(
         self, construct_id: str, name: str, asl_file: str, functions: dict[str, lambda_.IFunction]
@@ -195,9 +219,30 @@ class Pipeline(Construct):
             definition_substitutions={
                 placeholder: function.function_arn for placeholder, function in functions.items()
             },
+            # Every state's transitions; not the states' input and output, which carry S3 keys
+            # naming study subjects: what ran is logged, not whose data.
+            logs=sfn.LogOptions(
+                destination=execution_log_group(self, f"{construct_id}Logs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+            tracing_enabled=True,
         )
-        for function in functions.values():
-            function.grant_invoke(state_machine)
+        # The exact functions (or alias) the definition names: not their other versions.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn for function in functions.values()],
+            )
+        )
+        suppress(
+            state_machine,
+            "AwsSolutions-IAM5",
+            "CloudWatch Logs' log-delivery actions (CreateLogDelivery, ...) and X-Ray's "
+            "PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level "
+            "permissions: AWS documents Resource '*' for them.",
+            applies_to=["Resource::*"],
+        )
         return state_machine
 
     def _rules(self) -> tuple[events.Rule, events.Rule]:

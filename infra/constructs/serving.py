@@ -15,6 +15,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.functions import python_function
+from infra.constructs.security import (
+    AUTHORIZATION_PARAMETER,
+    grant_objects,
+    harden_api,
+    request_validator,
+    stage_options,
+    suppress,
+)
 from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, PREDICTION_ROUTES
 from p300_aws.serving_registry import BUCKET_ENV
 
@@ -32,6 +40,10 @@ class Serving(Construct):
         ``FUNCTION_LAYERS["p300-predict"]`` of `infra.constructs.functions`.
     model_serving
         The serving registry of per-subject models.
+    authorizer
+        Checks the bearer token of every method but ``GET /<route>/health``.
+    waf
+        Attach a WAF web ACL to the stage (`infra.constructs.security.harden_api`).
     """
 
     def __init__(
@@ -41,6 +53,8 @@ class Serving(Construct):
         *,
         function_layers: dict[str, lambda_.ILayerVersion],
         model_serving: s3.IBucket,
+        authorizer: apigw.IAuthorizer,
+        waf: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # Until `p300 deploy-model` ships a bundle in the code, the app answers 503.
@@ -57,19 +71,41 @@ class Serving(Construct):
                 BUCKET_ENV: model_serving.bucket_name,
             },
         )
-        model_serving.grant_read(self.function)
+        grant_objects(
+            self.function.role,
+            model_serving,
+            access=("read",),
+            why="<study>/<subject>/ routing documents and model bundles",
+        )
         self.api = apigw.RestApi(
             self,
             "Api",
             rest_api_name=API_NAME,
-            deploy_options=apigw.StageOptions(stage_name=API_STAGE),
-            description="P300 prediction API: champion and challenger routes",
+            deploy_options=stage_options(self, "AccessLogs", stage_name=API_STAGE),
+            description="P300 prediction API: champion and challenger routes (bearer token)",
         )
+        validator = request_validator(self.api)
         for route, alias in PREDICTION_ROUTES.items():
             integration = self._alias_integration(alias)
             resource = self.api.root.add_resource(route)
-            resource.add_method("ANY", integration)
-            resource.add_resource("{proxy+}").add_method("ANY", integration)
+            for target in (resource, resource.add_resource("{proxy+}")):
+                target.add_method(
+                    "ANY",
+                    integration,
+                    authorizer=authorizer,
+                    request_parameters={AUTHORIZATION_PARAMETER: True},
+                    request_validator=validator,
+                )
+            # The health probe's route: no data in, only the alias's status out.
+            health = resource.add_resource("health").add_method("GET", integration)
+            suppress(
+                health,
+                "AwsSolutions-APIG4",
+                "GET /<route>/health answers only whether the alias serves (its model version); "
+                "it takes no input and returns no data. The health probe and load balancers "
+                "call it without a token.",
+            )
+        harden_api(self.api, waf=waf)
         CfnOutput(self, "ApiId", value=self.api.rest_api_id)
 
     def _alias_integration(self, alias: str) -> apigw.Integration:

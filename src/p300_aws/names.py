@@ -14,6 +14,8 @@ LANDING_BUCKET = "p300-landing-zone"
 RAW_BUCKET = "p300-raw-data"
 FEATURES_BUCKET = "p300-processed-features"
 MLFLOW_ARTIFACTS_BUCKET = "p300-mlflow-artifacts"
+#: Server access logs of every other bucket, under ``<bucket name>/``.
+ACCESS_LOGS_BUCKET = "p300-access-logs"
 
 #: Rejected uploads are moved under this prefix of the raw bucket, each with a `.reason.json`.
 QUARANTINE_PREFIX = "quarantine/"
@@ -68,6 +70,13 @@ UPLOAD_URL_FUNCTION = "p300-upload-url"
 UPLOAD_API_NAME = "p300-upload-api"
 UPLOAD_API_KEY_NAME = "p300-upload-key"
 UPLOAD_USAGE_PLAN_NAME = "p300-uploads"
+
+# API authorization: per-client bearer tokens, stored hashed (`p300_aws.api_tokens`).
+API_TOKENS_BUCKET = "p300-api-tokens"
+AUTHORIZE_PREDICT_FUNCTION = "p300-authorize-predict"
+AUTHORIZE_UPLOAD_FUNCTION = "p300-authorize-upload"
+#: API name (`p300_aws.api_tokens.APIS`) → the Lambda authorizer of that API.
+AUTHORIZER_FUNCTIONS = {"predict": AUTHORIZE_PREDICT_FUNCTION, "upload": AUTHORIZE_UPLOAD_FUNCTION}
 
 # Monitoring: alerts (JSON under ``alerts/`` of the bucket, published to the topic) and metrics.
 MONITORING_BUCKET = "p300-monitoring"

@@ -86,3 +86,11 @@ def landing_rule_disabled(events) -> Iterator[str]:
         yield rule["Name"]
     finally:
         events.enable_rule(Name=rule["Name"])
+
+
+def predict_headers(state: lifecycle.CloudState) -> dict[str, str]:
+    """The ``Authorization`` header of the CLI's own prediction token in ``state``'s home: what
+    every request to the prediction API sends (its authorizer: tests/integration/security/)."""
+    from p300_ops.services.cloud import Cloud
+
+    return Cloud(state).api_headers("predict")

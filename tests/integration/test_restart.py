@@ -35,12 +35,12 @@ from p300_ops.localcloud.localstack import aws_client
 from p300_ops.localcloud.processes import kill_server
 from p300_ops.services import pipeline_executions, release
 from p300_ops.services.api_keys import rotate_key
-from p300_ops.services.cloud import api_url
+from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.execution_history import state_runs
 from p300_ops.services.synthetic_subjects import generate_subjects, synthetic_object
 from p300_ops.services.training_runs import run_training, train_request
 from p300_ops.services.upload_api_client import API_KEY_HEADER, UploadClient, api_key
-from tests.integration.cloud_helpers import cloud_config
+from tests.integration.cloud_helpers import cloud_config, predict_headers
 from tests.integration.restart_helpers import WAIT_S, wait_for_ingest_runs
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -171,7 +171,8 @@ def test_the_api_urls_stay_the_same_and_answer(restarted):
     apigw = restarted.client("apigateway")
     for name, url in restarted.before.urls.items():
         assert api_url(apigw, name, endpoint_url=restarted.state.endpoint_url) == url
-    model = httpx.get(f"{restarted.before.urls[API_NAME]}/predict-challenger/model", timeout=60)
+    model = httpx.get(f"{restarted.before.urls[API_NAME]}/predict-challenger/model", timeout=60,
+                      headers=predict_headers(restarted.state))  # fmt: skip
     assert model.status_code == 200, model.text
     assert any("REST API p300-api kept its id" in m for m in restarted.messages)
 
@@ -179,11 +180,13 @@ def test_the_api_urls_stay_the_same_and_answer(restarted):
 def test_a_collector_keeps_its_key_and_a_rotated_key_stays_refused(restarted, tmp_path):
     url = restarted.before.urls[UPLOAD_API_NAME]
     assert api_key(restarted.client("apigateway")) == restarted.before.key
-    old = {API_KEY_HEADER: restarted.before.old_key}
+    # The CLI's upload token is a record in the durable tokens bucket: it outlives the restart.
+    token = Cloud(restarted.state).api_token("upload")
+    old = {API_KEY_HEADER: restarted.before.old_key, "Authorization": f"Bearer {token}"}
     refused = httpx.post(f"{url}/uploads", json={"subject": "01", "session": "01"}, headers=old)
     assert refused.status_code == 403
     _, body = synthetic_object(21, seed=SEED, duration_s=30.0, form="system-a")
-    answer = UploadClient(url, restarted.before.key).request(
+    answer = UploadClient(url, restarted.before.key, token=token).request(
         "/uploads", {"subject": "21", "session": "01", "file_name": "collector.parquet",
                      "size": len(body)},
     )  # fmt: skip
@@ -198,8 +201,9 @@ def test_champion_and_challenger_serve_the_same_versions_with_the_same_split(res
         assert _code_sha256(lam, version) == sha  # the very bytes published, model and all
     champion, challenger = (row["versions"] for row in restarted.before.traffic)
     base = restarted.before.urls[API_NAME]
-    body = {"features": _features(base).tolist()}
-    with httpx.Client(timeout=60) as http:
+    headers = predict_headers(restarted.state)
+    body = {"features": _features(base, headers).tolist()}
+    with httpx.Client(timeout=60, headers=headers) as http:
         served = Counter(
             http.post(f"{base}/predict-champion/predict", json=body).json()["model"]["version"]
             for _ in range(CALLS)
@@ -305,8 +309,9 @@ def _code_sha256(lam, version: str) -> str:
     return found["Configuration"]["CodeSha256"]
 
 
-def _features(base_url: str) -> np.ndarray:
-    schema = httpx.get(f"{base_url}/predict-champion/model", timeout=60).json()["features_schema"]
+def _features(base_url: str, headers: dict) -> np.ndarray:
+    model = httpx.get(f"{base_url}/predict-champion/model", timeout=60, headers=headers)
+    schema = model.json()["features_schema"]
     return np.random.default_rng(0).normal(0.0, 5.0, (2, int(schema["n_features"])))
 
 

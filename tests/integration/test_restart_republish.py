@@ -16,7 +16,7 @@ from p300_ops.services import release
 from p300_ops.services.cloud import api_url
 from p300_ops.services.synthetic_subjects import generate_subjects
 from p300_ops.services.training_runs import run_training, train_request
-from tests.integration.cloud_helpers import cloud_config
+from tests.integration.cloud_helpers import cloud_config, predict_headers
 from tests.integration.restart_helpers import wait_for_ingest_runs
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -51,7 +51,9 @@ def test_a_lost_code_archive_is_replaced_from_mlflow_and_said(tmp_path):
         (row,) = [r for r in release.traffic(lam) if r["alias"] == CHALLENGER_ALIAS]
         assert [str(v["model_version"]) for v in row["versions"]] == [trained]
         base = api_url(apigw, API_NAME, endpoint_url=state.endpoint_url)
-        model = httpx.get(f"{base}/predict-challenger/model", timeout=60)
+        model = httpx.get(
+            f"{base}/predict-challenger/model", timeout=60, headers=predict_headers(state)
+        )
         assert model.status_code == 200, model.text
         assert str(model.json()["version"]) == trained
     finally:

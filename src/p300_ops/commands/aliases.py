@@ -144,11 +144,13 @@ def promote(steps, requests_per_step, max_error_rate, max_p95_ms, study, subject
                 done = subject_release.promote_subject(
                     connected.s3, connected.tracking_uri, *target, base_url=connected.api_url(),
                     steps=weights, checks=checks, progress=show,
+                    headers=connected.api_headers("predict"),
                 )  # fmt: skip
             else:
                 done = release.promote(connected.lambda_client, connected.tracking_uri,
                                        base_url=connected.api_url(), steps=weights,
-                                       checks=checks, progress=show)  # fmt: skip
+                                       checks=checks, progress=show,
+                                       headers=connected.api_headers("predict"))  # fmt: skip
         except release.PromotionFailed as exc:
             if as_json:
                 echo_json({"promoted": False, "steps": [release.as_dict(s) for s in exc.steps]})

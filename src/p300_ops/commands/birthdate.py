@@ -68,7 +68,12 @@ def birthdate(birthdate, alias, repetitions, seed, years, as_json, home) -> None
                                          years=(first, last))  # fmt: skip
     connected = cloud.connect(home)
     try:
-        run = retrieve_birthdate(session, api_base=connected.api_url(), alias=alias)
+        run = retrieve_birthdate(
+            session,
+            api_base=connected.api_url(),
+            alias=alias,
+            headers=connected.api_headers("predict"),
+        )
     except (ServiceError, RuntimeError, ClientError, BotoCoreError, httpx.HTTPError) as exc:
         raise click.ClickException(f"birthdate retrieval failed: {exc}") from None
     if as_json:

@@ -66,6 +66,7 @@ def decode(file, study, subject, alias, repetitions, from_character, as_json, ho
         decoding = decode_recording(
             file, api_base=connected.api_url(), study=study, subject=subject, alias=alias,
             repetitions=repetitions, from_character=from_character,
+            headers=connected.api_headers("predict"),
         )  # fmt: skip
     except (ValueError, ServiceError, ClientError, BotoCoreError, httpx.HTTPError) as exc:
         raise click.ClickException(f"decoding {file} failed: {exc}") from None

@@ -105,6 +105,7 @@ def retrieve_birthdate(
     max_window_s: float = DEFAULT_MAX_WINDOW_S,
     timeout_s: float = 120.0,
     client=None,
+    headers: dict[str, str] | None = None,
 ) -> BirthdateRun:
     """Decode ``session``'s date through ``{api_base}/predict-{alias}/decode``.
 
@@ -120,6 +121,9 @@ def retrieve_birthdate(
         Per-request timeout in s (a cold Lambda start imports scipy first).
     client : httpx.Client, optional
         Sends the requests (e.g. FastAPI's TestClient); by default a new client.
+    headers : dict, optional
+        Sent with each request by the client made here: the ``Authorization`` bearer token
+        (`p300_ops.services.cloud.Cloud.api_headers`).
 
     Raises
     ------
@@ -133,7 +137,9 @@ def retrieve_birthdate(
     url = f"{api_base.rstrip('/')}/predict-{alias}/decode"
     blocks, model = [], {}
     # A client given by the caller stays open; one made here is closed.
-    with nullcontext(client) if client else httpx.Client(timeout=timeout_s) as http:
+    with (
+        nullcontext(client) if client else httpx.Client(timeout=timeout_s, headers=headers) as http
+    ):
         for field in FIELDS:
             block = session.block(field)
             windows = split_windows(

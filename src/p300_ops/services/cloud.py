@@ -8,6 +8,7 @@ from p300_aws.api_urls import api_base_url
 from p300_aws.names import API_NAME
 from p300_ops import paths
 from p300_ops.localcloud import lifecycle, localstack
+from p300_ops.services.api_keys import bearer, client_token
 from p300_ops.services.errors import ServiceError
 
 NOT_RUNNING = "the local cloud is not running: run `p300 up`"
@@ -71,6 +72,15 @@ class Cloud:
     def api_url(self, name: str = API_NAME) -> str:
         """The stage URL of the REST API ``name`` (`api_url`)."""
         return api_url(self.apigateway, name, endpoint_url=self.endpoint_url)
+
+    def api_token(self, api: str = "predict") -> str:
+        """The CLI's own bearer token of ``api`` (``predict`` or ``upload``), kept in the state
+        home (`p300_ops.services.api_keys.client_token`)."""
+        return client_token(self.s3, Path(self.state.home), api)
+
+    def api_headers(self, api: str = "predict") -> dict[str, str]:
+        """The ``Authorization`` header carrying `api_token`."""
+        return bearer(self.api_token(api))
 
 
 def connect(home: str | Path | None) -> Cloud:

@@ -190,6 +190,8 @@ def replay(
 
 #: Where a collector finds the API key when it is not read with AWS credentials.
 API_KEY_VARIABLE = "P300_UPLOAD_API_KEY"
+#: A collector's bearer token (`p300 keys create --api upload`); else the CLI's own.
+TOKEN_VARIABLE = "P300_UPLOAD_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -272,19 +274,21 @@ def _abort_quietly(client: UploadClient, upload: MultipartUpload) -> None:
 def upload_client(cloud_of: Callable[[], object], url: str | None) -> UploadClient:
     """A client of the upload API at ``url`` (default: the running cloud's, from ``cloud_of()``,
     a `p300_ops.services.cloud.Cloud`); the key from $P300_UPLOAD_API_KEY, else read with the
-    AWS credentials of that cloud.
+    AWS credentials of that cloud; the bearer token from $P300_UPLOAD_TOKEN, else the CLI's own
+    (`Cloud.api_token`).
 
     Raises
     ------
     ServiceError
         When the upload API or its key cannot be found (is the platform deployed?).
     """
-    key = os.environ.get(API_KEY_VARIABLE)
-    if url is None or not key:
+    key, token = os.environ.get(API_KEY_VARIABLE), os.environ.get(TOKEN_VARIABLE)
+    if url is None or not key or not token:
         connected = cloud_of()
         try:
             url = url or connected.api_url(UPLOAD_API_NAME)
             key = key or api_key(connected.apigateway)
+            token = token or connected.api_token("upload")
         except ServiceError as exc:
             raise ServiceError(f"{exc} (is the platform deployed?)") from None
-    return UploadClient(url, key)
+    return UploadClient(url, key, token=token)

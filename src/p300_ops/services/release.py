@@ -164,6 +164,7 @@ def promote(
     features: np.ndarray | None = None,
     function: str = PREDICT_FUNCTION,
     progress: Callable[[CanaryStep], None] = lambda _: None,
+    headers: dict[str, str] | None = None,
 ) -> list[CanaryStep]:
     """Move ``champion`` to the challenger's Lambda version as a canary, rolling back on failure.
 
@@ -181,6 +182,8 @@ def promote(
         Increasing weights in (0, 1], the last one 1.
     features : ndarray, shape (n_epochs, n_features), optional
         Feature vectors in µV to send; by default a synthetic batch of the served length.
+    headers : dict, optional
+        Sent with every request: the ``Authorization`` bearer token.
 
     Raises
     ------
@@ -195,7 +198,11 @@ def promote(
         raise ReleaseError(f"champion already serves the challenger's Lambda version {new}")
     new_model = _version_model(lambda_client, function, new)
     url = f"{base_url}/{CHAMPION_ROUTE}/predict"
-    batch = features if features is not None else synthetic_batch(f"{base_url}/{CHAMPION_ROUTE}")
+    batch = (
+        features
+        if features is not None
+        else synthetic_batch(f"{base_url}/{CHAMPION_ROUTE}", headers=headers)
+    )
 
     def route(weight: float) -> None:
         if weight < 1:
@@ -210,7 +217,7 @@ def promote(
 
     def measure(weight: float) -> CanaryStep:
         answered_by_new = (new_model["model"], new_model["model_version"])
-        return measure_step(url, batch, weight, answered_by_new, checks)
+        return measure_step(url, batch, weight, answered_by_new, checks, headers=headers)
 
     done = run_canary(steps, route=route, measure=measure, restore=restore, progress=progress)
     _mlflow_client(tracking_uri).set_registered_model_alias(
@@ -501,12 +508,14 @@ def _set_weights(
     )
 
 
-def synthetic_batch(route_url: str, n_epochs: int = 4) -> np.ndarray:
+def synthetic_batch(
+    route_url: str, n_epochs: int = 4, *, headers: dict[str, str] | None = None
+) -> np.ndarray:
     """Random feature vectors of the length the model under ``route_url`` serves (its
-    ``/model``), shape (n_epochs, n_features)."""
+    ``/model``, asked with ``headers``), shape (n_epochs, n_features)."""
     import httpx
 
-    response = httpx.get(f"{route_url}/model", timeout=60)
+    response = httpx.get(f"{route_url}/model", timeout=60, headers=headers)
     response.raise_for_status()
     n_features = int(response.json()["features_schema"]["n_features"])
     return np.random.default_rng(0).normal(0.0, 5.0, (n_epochs, n_features))
@@ -518,16 +527,18 @@ def measure_step(
     weight: float,
     new_model: tuple[str, str],
     checks: CanaryChecks,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> CanaryStep:
     """Send the canary requests of one step to ``url`` (a ``/predict`` path) and judge the
     answers of ``new_model`` (registered name and version; both are compared: a subject's model
-    and the population model may share a version number)."""
+    and the population model may share a version number); ``headers`` go with each request."""
     import httpx
 
     step = CanaryStep(weight=weight)
     body = {"features": np.asarray(features, dtype=np.float64).tolist()}
     latencies = []
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, headers=headers) as client:
         for _ in range(checks.requests_per_step):
             step.requests += 1
             started = time.perf_counter()

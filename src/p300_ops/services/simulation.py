@@ -218,6 +218,7 @@ def simulate(
     tracking_uri: str,
     batch_size: int = 256,
     timeout_s: float = 60.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[SimulationReport, dict[str, SubjectResult]]:
     """Replay the processed epochs of ``subjects`` through the ``alias`` route and score them.
 
@@ -238,6 +239,9 @@ def simulate(
         Epochs per request.
     timeout_s : float
         Seconds one request may take.
+    headers : dict, optional
+        Sent with each request: the ``Authorization`` bearer token
+        (`p300_ops.services.cloud.Cloud.api_headers`).
     """
     import httpx
 
@@ -247,7 +251,7 @@ def simulate(
     batch_slices(0, batch_size)  # checks batch_size before any work
     data = load_subject_features(s3, subjects)
     results, latencies, models = {}, [], []
-    with httpx.Client(timeout=timeout_s) as client:
+    with httpx.Client(timeout=timeout_s, headers=headers) as client:
 
         def post(body: dict) -> dict:
             response = client.post(url, json=body)
@@ -394,6 +398,7 @@ def run_simulation(
     report, results = simulate(
         subjects, alias=alias, s3=cloud.s3, api_base=cloud.api_url(),
         tracking_uri=cloud.tracking_uri, batch_size=batch_size,
+        headers=cloud.api_headers("predict"),
     )  # fmt: skip
     document = report.to_dict()
     if use_wandb:

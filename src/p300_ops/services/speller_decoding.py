@@ -107,6 +107,7 @@ def decode_recording(
     context_s: float = DEFAULT_CONTEXT_S,
     timeout_s: float = 120.0,
     client=None,
+    headers: dict[str, str] | None = None,
 ) -> SpellerDecoding:
     """Decode the speller recording at ``path`` through the API (see the module docstring).
 
@@ -130,6 +131,9 @@ def decode_recording(
         Per request.
     client : httpx.Client, optional
         Sends the requests (e.g. FastAPI's TestClient); by default a new client.
+    headers : dict, optional
+        Sent with each request by the client made here: the ``Authorization`` bearer token
+        (`p300_ops.services.cloud.Cloud.api_headers`).
 
     Raises
     ------
@@ -159,7 +163,9 @@ def decode_recording(
             f"character {from_character} on"
         )
     route = subject_route_url(api_base.rstrip("/"), alias, study, subject)
-    with nullcontext(client) if client else httpx.Client(timeout=timeout_s) as http:
+    with (
+        nullcontext(client) if client else httpx.Client(timeout=timeout_s, headers=headers) as http
+    ):
         described = _get(http, f"{route}/model")
         raw = _model_channels(recording.raw, described["features_schema"]["ch_names"], path)
         schema = described["features_schema"]

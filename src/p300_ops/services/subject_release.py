@@ -138,9 +138,11 @@ def promote_subject(
     features: np.ndarray | None = None,
     progress: Callable[[CanaryStep], None] = lambda _: None,
     sleep: Callable[[float], None] = time.sleep,
+    headers: dict[str, str] | None = None,
 ) -> list[CanaryStep]:
     """Move the subject's ``champion`` to its challenger's model version as a canary, rolling
-    back on failure (see the module docstring and `release.promote`).
+    back on failure (see the module docstring and `release.promote`); ``headers`` (the
+    ``Authorization`` bearer token) go with every request.
 
     Raises
     ------
@@ -161,7 +163,9 @@ def promote_subject(
             f"model version {new}"
         )
     route_url = subject_route_url(base_url, CHAMPION_ALIAS, study, subject)
-    batch = features if features is not None else release.synthetic_batch(route_url)
+    batch = (
+        features if features is not None else release.synthetic_batch(route_url, headers=headers)
+    )
     state = {"routing": routing, "etag": etag}
 
     def write(served: AliasRouting, action: str) -> None:
@@ -184,7 +188,7 @@ def promote_subject(
 
     def measure(weight: float) -> CanaryStep:
         return release.measure_step(f"{route_url}/predict", batch, weight, (routing.model, new),
-                                    checks)  # fmt: skip
+                                    checks, headers=headers)  # fmt: skip
 
     done = release.run_canary(steps, route=route, measure=measure, restore=restore,
                               progress=progress)  # fmt: skip

@@ -211,7 +211,10 @@ class Demo:
             return {"model_version": version, "alias": CHAMPION_ALIAS, "how": "first deployment",
                     "note": note, "deployed": asdict(deployed)}  # fmt: skip
         steps = release.promote(
-            connected.lambda_client, connected.tracking_uri, base_url=connected.api_url()
+            connected.lambda_client,
+            connected.tracking_uri,
+            base_url=connected.api_url(),
+            headers=connected.api_headers("predict"),
         )
         weights = ", ".join(f"{step.weight:.0%}" for step in steps)
         return {"model_version": version, "alias": CHAMPION_ALIAS, "how": "canary",

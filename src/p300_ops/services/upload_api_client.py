@@ -1,7 +1,8 @@
 """A client of the upload API (``p300-upload-api``), as a recording collector would use it.
 
 The API only hands out presigned URLs; this client sends the bytes to them itself. Its key is
-read with AWS credentials (`api_key`): the key is a deploy-time value, never a shared password.
+read with AWS credentials (`api_key`): the key is a deploy-time value, never a shared password;
+it only names the usage plan. What authenticates a collector is its bearer token.
 Its address is `p300_ops.services.cloud.api_url` of ``p300-upload-api``.
 """
 
@@ -53,13 +54,17 @@ class UploadClient:
     base_url : str
         The stage URL (`p300_ops.services.cloud.api_url` of ``p300-upload-api``).
     key : str
-        The API key.
+        The API key: it names the usage plan that throttles the collector.
+    token : str
+        The collector's bearer token (``p300 keys create --api upload``): it authenticates.
     """
 
-    def __init__(self, base_url: str, key: str, *, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, key: str, *, token: str, http: httpx.Client | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http or httpx.Client(timeout=TIMEOUT_S)
-        self.headers = {API_KEY_HEADER: key}
+        self.headers = {API_KEY_HEADER: key, "Authorization": f"Bearer {token}"}
 
     def request(self, path: str, body: dict) -> dict:
         """POST ``body`` to ``path`` of the API; its JSON answer, or `UploadApiError`."""

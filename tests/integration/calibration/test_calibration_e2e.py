@@ -49,6 +49,7 @@ from p300_ops.services.calibration_runs import (
 from p300_ops.services.cloud import api_url
 from p300_ops.services.speller_decoding import DecodeError, decode_recording
 from tests.integration.calibration.population import release_population_champion
+from tests.integration.cloud_helpers import predict_headers
 from tests.real_data import real_file
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -64,6 +65,8 @@ def aws(cloud):
     names = ("s3", "lambda", "apigateway", "stepfunctions")
     clients = {name: localstack.aws_client(name, port) for name in names}
     clients["base_url"] = api_url(clients["apigateway"], API_NAME, endpoint_url=cloud.endpoint_url)
+    clients["headers"] = predict_headers(cloud)
+    clients["api"] = {"api_base": clients["base_url"], "headers": clients["headers"]}
     return clients
 
 
@@ -172,7 +175,7 @@ def test_the_remaining_characters_decode_through_the_gateway_at_least_as_well_as
     assert f"{subject_model_name(STUDY, SUBJECT)} version {calibrated['model_version']}" in (
         deployed.stdout
     )
-    decoding = decode_recording(recording_path, api_base=aws["base_url"], study=STUDY,
+    decoding = decode_recording(recording_path, **aws["api"], study=STUDY,
                                 subject=SUBJECT, from_character=N_CALIBRATION + 1)  # fmt: skip
     baseline = plain_lda_accuracy(recording_path)
     print(f"\ndecoded {decoding.decoded_text!r}, truth {decoding.truth_text!r} "
@@ -204,11 +207,11 @@ def test_a_subject_without_a_model_in_a_study_of_another_population_model_is_ref
     with pytest.raises(DecodeError, match=r"answered 404: no model serves subject 'S02' of study "
                                           rf"'{STUDY}' .* trained on study 'system-a', not "
                                           rf"'{STUDY}'"):  # fmt: skip
-        decode_recording(recording_path, api_base=aws["base_url"], study=STUDY, subject="S02",
+        decode_recording(recording_path, **aws["api"], study=STUDY, subject="S02",
                          from_character=5, repetitions=1)  # fmt: skip
     # The subject's own model still answers next to that population model.
     route = subject_release.subject_route_url(aws["base_url"], CHAMPION_ALIAS, STUDY, SUBJECT)
-    decoding = decode_recording(recording_path, api_base=aws["base_url"], study=STUDY,
+    decoding = decode_recording(recording_path, **aws["api"], study=STUDY,
                                 subject=SUBJECT, from_character=5, repetitions=5)  # fmt: skip
     assert decoding.url == f"{route}/decode" and decoding.model["kind"] == "subject"
 

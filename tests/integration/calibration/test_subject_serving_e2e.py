@@ -38,6 +38,7 @@ from p300_ops.services import release, subject_release
 from p300_ops.services.cloud import api_url
 from p300_serving.subject_models import ROUTING_TTL_S
 from tests.integration.calibration.population import release_population_champion
+from tests.integration.cloud_helpers import predict_headers
 from tests.real_data import real_file
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -51,6 +52,7 @@ def aws(cloud):
     port = cloud.localstack_port
     clients = {name: localstack.aws_client(name, port) for name in ("s3", "lambda", "apigateway")}
     clients["base_url"] = api_url(clients["apigateway"], API_NAME, endpoint_url=cloud.endpoint_url)
+    clients["headers"] = predict_headers(cloud)
     return clients
 
 
@@ -109,8 +111,9 @@ def subject_url(aws, alias: str = CHAMPION_ALIAS, study: str = STUDY, subject: s
     return subject_release.subject_route_url(aws["base_url"], alias, study, subject)
 
 
-def answered_by(url: str, features: np.ndarray) -> dict:
-    response = httpx.post(f"{url}/predict", json={"features": features.tolist()}, timeout=120)
+def answered_by(url: str, features: np.ndarray, headers: dict) -> dict:
+    response = httpx.post(f"{url}/predict", json={"features": features.tolist()}, timeout=120,
+                          headers=headers)  # fmt: skip
     assert response.status_code == 200, response.text[:500]
     return response.json()["model"]
 
@@ -124,11 +127,11 @@ def test_the_subjects_champion_and_the_population_champion_answer_side_by_side(
         CHAMPION_ALIAS, model_version=first,
     )  # fmt: skip
     assert (done.model_name, done.model_version) == (MODEL, first)
-    own = answered_by(subject_url(aws), speller[0].features[:3])
+    own = answered_by(subject_url(aws), speller[0].features[:3], aws["headers"])
     assert (own["name"], own["version"], own["kind"], own["study"], own["subject"]) == (
         MODEL, first, "subject", STUDY, SUBJECT
     )  # fmt: skip
-    shared = answered_by(f"{aws['base_url']}/predict-champion", population[1][:3])
+    shared = answered_by(f"{aws['base_url']}/predict-champion", population[1][:3], aws["headers"])
     assert (shared["kind"], shared["study"], shared["version"]) == (
         "population", SYSTEM_A_NAME, population[0]
     )  # fmt: skip
@@ -136,7 +139,7 @@ def test_the_subjects_champion_and_the_population_champion_answer_side_by_side(
 
 def test_a_subject_without_a_model_falls_back_to_its_studys_population_model(aws, population):
     url = subject_url(aws, study=SYSTEM_A_NAME, subject="no-model-yet")
-    answered = answered_by(url, population[1][:2])
+    answered = answered_by(url, population[1][:2], aws["headers"])
     assert (answered["kind"], answered["version"], answered["subject"]) == (
         "population", population[0], None
     )  # fmt: skip
@@ -146,7 +149,8 @@ def test_a_decode_for_a_subject_of_another_study_is_404_naming_both(aws, populat
     url = subject_url(aws, subject="S99")
     window = {"sfreq": 256.0, "ch_names": ["Cz"], "data": [[0.0] * 512], "stim": [0] * 512,
               "stim_item": [-1] * 512}  # fmt: skip
-    response = httpx.post(f"{url}/decode", json={"raw": window}, timeout=120)
+    response = httpx.post(f"{url}/decode", json={"raw": window}, timeout=120,
+                          headers=aws["headers"])  # fmt: skip
     assert response.status_code == 404
     assert (
         f"no model serves subject 'S99' of study '{STUDY}' under alias 'champion'"
@@ -164,9 +168,12 @@ def test_promote_moves_the_subjects_champion_by_weights_and_rollback_restores_it
         CHALLENGER_ALIAS, model_version=second,
     )  # fmt: skip
     batch = speller[0].features[:2]
-    assert answered_by(subject_url(aws, CHALLENGER_ALIAS), batch)["version"] == second
+    assert (
+        answered_by(subject_url(aws, CHALLENGER_ALIAS), batch, aws["headers"])["version"] == second
+    )
     steps = subject_release.promote_subject(
         aws["s3"], cloud.tracking_uri, STUDY, SUBJECT, base_url=aws["base_url"],
+            headers=aws["headers"],
         steps=(0.5, 1.0), checks=release.CanaryChecks(requests_per_step=8), features=batch,
     )  # fmt: skip
     assert [step.weight for step in steps] == [0.5, 1.0]
@@ -185,7 +192,7 @@ def test_promote_moves_the_subjects_champion_by_weights_and_rollback_restores_it
     assert back.model_version == first
     assert client.get_model_version_by_alias(MODEL, CHAMPION_ALIAS).version == first
     time.sleep(ROUTING_TTL_S + 1)  # the API's routing cache
-    assert answered_by(subject_url(aws), batch)["version"] == first
+    assert answered_by(subject_url(aws), batch, aws["headers"])["version"] == first
 
 
 def test_a_failing_subject_canary_restores_its_champion(cloud, aws, versions, speller):
@@ -195,6 +202,7 @@ def test_a_failing_subject_canary_restores_its_champion(cloud, aws, versions, sp
                                                       rf"on model version {first}"):  # fmt: skip
         subject_release.promote_subject(
             aws["s3"], cloud.tracking_uri, STUDY, SUBJECT, base_url=aws["base_url"],
+            headers=aws["headers"],
             steps=(1.0,), checks=impossible, features=speller[0].features[:2],
         )  # fmt: skip
     rows = {row["alias"]: row for row in subject_release.subject_traffic(aws["s3"], STUDY,

@@ -16,6 +16,7 @@ from p300_ops.localcloud import localstack
 from p300_ops.services import release
 from p300_ops.services.birthdate_retrieval import retrieve_birthdate
 from p300_ops.services.cloud import api_url, rest_api_id
+from tests.integration.cloud_helpers import predict_headers
 from tests.registered_models import register_as_training_does
 from tests.synthetic_features import six_subject_lda
 
@@ -66,9 +67,9 @@ def test_birthdate_command_recovers_the_date(cloud, champion):
     )
 
 
-def test_a_leap_day_is_recovered_through_the_library(api_base, champion):
+def test_a_leap_day_is_recovered_through_the_library(cloud, api_base, champion):
     session = make_birthdate_session(datetime.date(2000, 2, 29), seed=5)
-    run = retrieve_birthdate(session, api_base=api_base)
+    run = retrieve_birthdate(session, api_base=api_base, headers=predict_headers(cloud))
     assert run.decoding.date == datetime.date(2000, 2, 29)
     assert run.model["version"] == champion
     latencies = [ms for block in run.blocks for ms in block.latencies_ms]
@@ -84,7 +85,8 @@ def test_docs_link_a_working_openapi_on_path_and_host_style_urls(cloud, apigatew
         (f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/{API_STAGE}", {}),
         (f"{cloud.endpoint_url}/{API_STAGE}", host_style),
     ]
-    for stage_url, headers in styles:
+    for stage_url, style in styles:
+        headers = {**style, **predict_headers(cloud)}
         docs_url = f"{stage_url}/predict-champion/docs"
         docs = httpx.get(docs_url, headers=headers, timeout=60)
         assert docs.status_code == 200, docs_url

@@ -36,6 +36,7 @@ from p300_ops.cli import main
 from p300_ops.localcloud import cdk, localstack
 from p300_ops.services import layer_builds, release
 from p300_ops.services.cloud import api_url
+from tests.integration.cloud_helpers import predict_headers
 from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
 
@@ -97,8 +98,17 @@ def publish_code_only_version(lambda_client) -> str:
     return lambda_client.publish_version(FunctionName=PREDICT_FUNCTION)["Version"]
 
 
+#: The CLI's prediction token, as every request of this module sends it (`signed`).
+HEADERS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def signed(cloud) -> None:
+    HEADERS.update(predict_headers(cloud))
+
+
 def post_predict(base_url: str, route: str, body: dict) -> httpx.Response:
-    return httpx.post(f"{base_url}/{route}/predict", json=body, timeout=60)
+    return httpx.post(f"{base_url}/{route}/predict", json=body, timeout=60, headers=HEADERS)
 
 
 def served_version(base_url: str, route: str, x: np.ndarray) -> str:
@@ -232,7 +242,7 @@ def test_a_failing_canary_rolls_back(cloud, aws, registered):
     before = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     impossible = release.CanaryChecks(max_p95_ms=0.001, requests_per_step=5)
     with pytest.raises(release.PromotionFailed, match=r"p95 latency .* above"):
-        release.promote(lambda_client, cloud.tracking_uri,
+        release.promote(lambda_client, cloud.tracking_uri, headers=HEADERS,
                         base_url=base_url, steps=(1.0,), checks=impossible)  # fmt: skip
     after = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     assert after["FunctionVersion"] == before["FunctionVersion"]
@@ -242,7 +252,7 @@ def test_a_failing_canary_rolls_back(cloud, aws, registered):
 
 def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     lambda_client, _, base_url = aws
-    release.promote(lambda_client, cloud.tracking_uri, base_url=base_url,
+    release.promote(lambda_client, cloud.tracking_uri, base_url=base_url, headers=HEADERS,
                     steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
     built = layer_builds.build_all()  # as `p300 up` does: the sources may have changed since
     context = {"mlflowTrackingUri": cloud.tracking_uri,
@@ -256,17 +266,21 @@ def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
     ("body", "status", "match"),
     [
         ({"features": [[0.0, 1.0]]}, 422, r"n_features|features"),
-        ("x" * (7 * 1024 * 1024), 413, r"at most"),
+        # A JSON object over the app's 6 MiB limit (under API Gateway's 10 MB).
+        ('{"features": [' + ",".join(["[0.0]"] * (7 * 1024 * 1024 // 6)) + "]}", 413, r"at most"),
+        # Not a JSON object: the gateway's request validator refuses it before any Lambda runs.
+        ("x" * 1000, 400, r"Invalid request body"),
     ],
+    ids=["wrong length", "too large", "not JSON"],
 )
 def test_bad_inputs_get_their_4xx(aws, features, body, status, match):
     _, _, base_url = aws
     url = f"{base_url}/predict-champion/predict"
     if isinstance(body, dict):
-        response = httpx.post(url, json=body, timeout=60)
+        response = httpx.post(url, json=body, timeout=60, headers=HEADERS)
     else:
         response = httpx.post(url, content=body, timeout=60,
-                              headers={"content-type": "application/json"})  # fmt: skip
+                              headers={"content-type": "application/json", **HEADERS})  # fmt: skip
     assert response.status_code == status, response.text[:500]
     assert re.search(match, response.text)
     if status == 422:
@@ -275,8 +289,8 @@ def test_bad_inputs_get_their_4xx(aws, features, body, status, match):
 
 def test_docs_are_reachable_through_the_gateway(aws):
     _, _, base_url = aws
-    docs = httpx.get(f"{base_url}/predict-champion/docs", timeout=60)
+    docs = httpx.get(f"{base_url}/predict-champion/docs", timeout=60, headers=HEADERS)
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
-    schema = httpx.get(f"{base_url}/predict-champion/openapi.json", timeout=60)
+    schema = httpx.get(f"{base_url}/predict-champion/openapi.json", timeout=60, headers=HEADERS)
     assert "/predict" in schema.json()["paths"]

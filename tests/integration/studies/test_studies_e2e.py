@@ -36,7 +36,7 @@ from p300_aws.names import (
 )
 from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
-from p300_ops.services.cloud import api_url
+from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.upload_api_client import UploadApiError, UploadClient, api_key
 from tests.real_data import real_file
 
@@ -303,7 +303,7 @@ def test_a_study_update_reprocesses_only_that_studys_subjects(cloud, aws, upload
 def test_the_upload_api_takes_a_study_and_refuses_an_unknown_one(cloud, aws, created):
     apigateway = aws_client("apigateway", cloud.localstack_port)
     url = api_url(apigateway, UPLOAD_API_NAME, endpoint_url=cloud.endpoint_url)
-    client = UploadClient(url, api_key(apigateway))
+    client = UploadClient(url, api_key(apigateway), token=Cloud(cloud).api_token("upload"))
     upload = client.start(subject=f"p{RUN}", session="01", study=SPELLER)
     assert upload.key.startswith(f"study_{SPELLER}/subject_p{RUN}/session_01/")
     client.abort(upload)

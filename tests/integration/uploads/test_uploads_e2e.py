@@ -1,5 +1,5 @@
-"""The upload API on the local cloud: 403 without the key, presigned uploads that the pipeline
-processes, and `p300 record --replay` streaming a recording in parts."""
+"""The upload API on the local cloud: 403 without the key (even with a token), presigned
+uploads that the pipeline processes, and `p300 record --replay` streaming a recording in parts."""
 
 import json
 import time
@@ -14,7 +14,7 @@ from p300 import raw_io, synthetic
 from p300_aws.names import FEATURES_BUCKET, LANDING_BUCKET, UPLOAD_API_NAME
 from p300_ops.cli import main
 from p300_ops.localcloud import localstack
-from p300_ops.services.cloud import api_url
+from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.recording_replay import load_recording, send_recording
 from p300_ops.services.upload_api_client import UploadApiError, UploadClient, api_key
 
@@ -37,8 +37,15 @@ def base_url(aws, cloud) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(aws, base_url) -> UploadClient:
-    return UploadClient(base_url, api_key(aws["apigateway"]))
+def token(cloud) -> str:
+    """The CLI's own token of the upload API (its authorizer is tested in tests/integration/
+    security/)."""
+    return Cloud(cloud).api_token("upload")
+
+
+@pytest.fixture(scope="module")
+def client(aws, base_url, token) -> UploadClient:
+    return UploadClient(base_url, api_key(aws["apigateway"]), token=token)
 
 
 def recording_file(tmp_path, *, subject_number: int, duration_s: float):
@@ -70,7 +77,9 @@ BODY = {"subject": "01", "session": "01"}
     ids=["no key", "wrong key", "empty key"],
 )
 @pytest.mark.parametrize("path", ["/uploads", "/uploads/multipart", "/uploads/multipart/u/abort"])
-def test_requests_without_the_right_key_are_forbidden(base_url, headers, path):
+def test_requests_without_the_right_key_are_forbidden(base_url, token, headers, path):
+    """The key names the usage plan: a valid token without it is still refused."""
+    headers = {**headers, "Authorization": f"Bearer {token}"}
     response = httpx.post(f"{base_url}{path}", json=BODY, headers=headers, timeout=60)
     assert response.status_code == 403, response.text
 

@@ -35,7 +35,11 @@ def template(tmp_path_factory) -> Template:
     api = apigw.RestApi(stack, "Api")
     api.root.add_method("ANY")
     monitoring = Monitoring(
-        stack, "Monitoring", function_layers=dict.fromkeys(LAYER_NAMES, core), api=api
+        stack,
+        "Monitoring",
+        function_layers=dict.fromkeys(LAYER_NAMES, core),
+        api=api,
+        access_logs=cdk.aws_s3.Bucket(stack, "AccessLogs"),
     )
     checker, _ = (
         lambda_.Function(
@@ -151,7 +155,7 @@ def test_the_probe_gets_the_api_id_its_layers_only_and_its_permissions(template)
     assert properties["Layers"] == [fake_layer] * len(FUNCTION_LAYERS[HEALTH_PROBE_FUNCTION])
     assert properties["Timeout"] == 60
     allowed = function_actions(template, HEALTH_PROBE_FUNCTION)
-    assert {"lambda:ListAliases", "s3:GetObject*", "s3:PutObject", "sns:Publish"} <= allowed
+    assert {"lambda:ListAliases", "s3:GetObject", "s3:PutObject", "sns:Publish"} <= allowed
 
 
 def test_a_function_not_granted_alerting_gets_no_permission(template):

@@ -4,10 +4,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.constructs.authorizers import Authorizers
 from infra.constructs.functions import LAYER_NAMES
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
-from p300_aws.names import MODEL_SERVING_BUCKET, PREDICT_FUNCTION
+from p300_aws.names import AUTHORIZER_FUNCTIONS, MODEL_SERVING_BUCKET, PREDICT_FUNCTION
 from p300_aws.serving_registry import BUCKET_ENV
 
 
@@ -22,8 +23,17 @@ def template(tmp_path_factory) -> Template:
         stack, "Layer", code=cdk.aws_lambda.Code.from_asset(str(layer_dir))
     )
     storage = Storage(stack, "Storage")
-    Serving(stack, "Serving", function_layers=dict.fromkeys(LAYER_NAMES, layer),
-            model_serving=storage.model_serving)  # fmt: skip
+    layers = dict.fromkeys(LAYER_NAMES, layer)
+    authorizers = Authorizers(
+        stack, "Authorizers", function_layers=layers, access_logs=storage.access_logs
+    )
+    Serving(
+        stack,
+        "Serving",
+        function_layers=layers,
+        model_serving=storage.model_serving,
+        authorizer=authorizers.authorizer("predict"),
+    )
     return Template.from_stack(stack)
 
 
@@ -52,5 +62,26 @@ def test_the_predict_function_may_only_read_the_registry_named_in_its_environmen
             [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         )
     }
-    assert {"s3:GetObject*", "s3:List*"} <= actions
+    assert {"s3:GetObject", "s3:ListBucket"} <= actions
     assert not {action for action in actions if action.startswith(("s3:Put", "s3:Delete"))}
+
+
+def test_every_method_but_health_needs_the_prediction_token(template):
+    methods = template.find_resources("AWS::ApiGateway::Method")
+    authorizers = template.find_resources("AWS::ApiGateway::Authorizer")
+    (predict,) = [
+        name
+        for name, resource in authorizers.items()
+        if resource["Properties"]["Name"] == AUTHORIZER_FUNCTIONS["predict"]
+    ]
+    open_methods = []
+    for method in methods.values():
+        properties = method["Properties"]
+        if properties["HttpMethod"] == "GET":
+            open_methods.append(properties)
+            continue
+        assert properties["AuthorizationType"] == "CUSTOM"
+        assert properties["AuthorizerId"] == {"Ref": predict}
+    # One unauthenticated GET /<route>/health per route, for the health probe.
+    assert len(open_methods) == 2
+    assert all(m.get("AuthorizationType", "NONE") == "NONE" for m in open_methods)

@@ -1,4 +1,4 @@
-"""The upload API in the synthesized template: key-protected methods, a generated key value."""
+"""The upload API in the synthesized template: token-protected methods, a generated key value."""
 
 import json
 
@@ -6,6 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.authorizers import Authorizers
 from infra.constructs.functions import FUNCTION_CODE, FUNCTION_LAYERS, LAYER_NAMES
 from infra.constructs.storage import Storage
 from infra.constructs.uploads import ROOT_RESOURCE, Uploads
@@ -30,16 +31,21 @@ def template(tmp_path_factory) -> Template:
     core = cdk.aws_lambda.LayerVersion(
         stack, "Core", code=cdk.aws_lambda.Code.from_asset(str(core_dir))
     )
+    storage, layers = Storage(stack, "Storage"), dict.fromkeys(LAYER_NAMES, core)
+    authorizers = Authorizers(
+        stack, "Authorizers", function_layers=layers, access_logs=storage.access_logs
+    )
     Uploads(
         stack,
         "Uploads",
-        storage=Storage(stack, "Storage"),
-        function_layers=dict.fromkeys(LAYER_NAMES, core),
+        storage=storage,
+        function_layers=layers,
+        authorizer=authorizers.authorizer("upload"),
     )
     return Template.from_stack(stack)
 
 
-def test_every_route_is_a_post_that_requires_an_api_key(template):
+def test_every_route_is_a_post_that_requires_a_token_and_an_api_key(template):
     methods = template.find_resources("AWS::ApiGateway::Method")
     resources = template.find_resources("AWS::ApiGateway::Resource")
     assert sorted(r["Properties"]["PathPart"] for r in resources.values()) == [
@@ -50,6 +56,7 @@ def test_every_route_is_a_post_that_requires_an_api_key(template):
     for method in methods.values():
         assert method["Properties"]["HttpMethod"] == "POST"
         assert method["Properties"]["ApiKeyRequired"] is True
+        assert method["Properties"]["AuthorizationType"] == "CUSTOM"
         assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
 
 
@@ -82,7 +89,7 @@ def test_the_function_has_only_the_core_layer_and_may_write_the_landing_zone(tem
     (function,) = functions.values()
     assert len(function["Properties"]["Layers"]) == len(FUNCTION_LAYERS[UPLOAD_URL_FUNCTION])
     allowed = function_actions(template, UPLOAD_URL_FUNCTION)
-    assert {"s3:PutObject", "s3:Abort*"} <= allowed
+    assert {"s3:PutObject", "s3:AbortMultipartUpload"} <= allowed
     assert not {a for a in allowed if a.startswith("s3:DeleteObject")}
     landing = {"Ref": next(iter(template.find_resources("AWS::S3::Bucket", {
         "Properties": {"BucketName": LANDING_BUCKET}})))}  # fmt: skip

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from p300 import raw_io, synthetic
 from p300_ops.cli import main
-from p300_ops.services.recording_replay import API_KEY_VARIABLE, load_recording
+from p300_ops.services.recording_replay import API_KEY_VARIABLE, TOKEN_VARIABLE, load_recording
 
 #: A closed port: any request sent there fails, so a passing test proves nothing was sent.
 CLOSED_API = "http://127.0.0.1:9/prod"
@@ -68,7 +68,7 @@ def test_an_invalid_recording_is_refused_before_anything_is_sent(tmp_path):
 def test_an_unreachable_api_is_a_clean_error(recording_file):
     result = run(
         "--replay", str(recording_file), "--subject", "03", "--session", "1",
-        "--api-url", CLOSED_API, env={API_KEY_VARIABLE: "unused"},
+        "--api-url", CLOSED_API, env={API_KEY_VARIABLE: "unused", TOKEN_VARIABLE: "unused"},
     )  # fmt: skip
     assert result.exit_code == 1
     assert "recording not sent (nothing landed): upload API at http://127.0.0.1:9/prod" in (
