@@ -263,10 +263,11 @@ def test_import_and_upload_refuse_before_sending(cloud, aws, created, tmp_path):
     # bucket or quarantined (the shared cloud's other uploads come and go meanwhile).
     sent_to = [
         (LANDING_BUCKET, f"study_{MONTAGE}/subject_m{RUN}/"),
-        (LANDING_BUCKET, f"study_nope-{RUN}/"),
+        (LANDING_BUCKET, f"study_nope-{RUN}/subject_1/"),
         (RAW_BUCKET, f"study={MONTAGE}/subject=m{RUN}/"),
         (RAW_BUCKET, f"{QUARANTINE_PREFIX}study_{MONTAGE}/subject_m{RUN}/"),
-        (RAW_BUCKET, f"{QUARANTINE_PREFIX}study_nope-{RUN}/"),
+        # (the `uploads` fixture quarantined another subject of this unknown study on purpose)
+        (RAW_BUCKET, f"{QUARANTINE_PREFIX}study_nope-{RUN}/subject_1/"),
     ]
     for bucket, prefix in sent_to:
         assert aws["s3"].list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) == 0
