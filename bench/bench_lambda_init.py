@@ -124,7 +124,7 @@ def baseline_checkout(ref: str) -> Iterator[Path]:
 def init_seconds(function: str, python_path: str) -> tuple[float, float]:
     """Wall and CPU seconds of one cold import of ``function``'s handler in a fresh process."""
     script = _SCRIPT.format(first=FIRST_CALL_IMPORTS[function])
-    result = _run_lambda_python(function, python_path, ["-c", script])
+    result = run_lambda_python(function, python_path, ["-c", script])
     wall, cpu = map(float, result.stdout.split())
     return wall, cpu
 
@@ -133,7 +133,7 @@ def heaviest_imports(function: str, python_path: str, *, top: int) -> list[tuple
     """The ``top`` imports of ``function``'s cold path by cumulative microseconds, heaviest
     first, as ``(µs, indented module name)`` from ``python -X importtime``."""
     script = f"import handler; {FIRST_CALL_IMPORTS[function]}"
-    stderr = _run_lambda_python(function, python_path, ["-X", "importtime", "-c", script]).stderr
+    stderr = run_lambda_python(function, python_path, ["-X", "importtime", "-c", script]).stderr
     rows = []
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -143,9 +143,12 @@ def heaviest_imports(function: str, python_path: str, *, top: int) -> list[tuple
     return sorted(rows, reverse=True)[:top]
 
 
-def _run_lambda_python(
+def run_lambda_python(
     function: str, python_path: str, args: list[str]
 ) -> subprocess.CompletedProcess:
+    """Run the Lambda runtime's interpreter with ``args`` and only ``python_path`` (a function's
+    code and layers) on its path, as a cold environment starts; ``function`` names it in errors.
+    Also used by bench_train_packaging."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": python_path,

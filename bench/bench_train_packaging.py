@@ -16,10 +16,10 @@ ratio image / layers. Builds the layers first (cached).
 import argparse
 import os
 import statistics
-import subprocess
+
+from bench_lambda_init import run_lambda_python  # bench/ is the script's path
 
 from p300_aws.names import TRAIN_FUNCTION
-from p300_ops import paths
 from p300_ops.services import layer_builds
 
 _SCRIPT = (
@@ -30,18 +30,7 @@ _SCRIPT = (
 
 def init_seconds(python_path: str) -> tuple[float, float]:
     """Wall and CPU seconds of one cold import of the handler with ``python_path``."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": python_path,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # never called: nothing is invoked
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    result = subprocess.run(
-        [str(paths.LAMBDA_PYTHON), "-c", _SCRIPT], env=env, capture_output=True, text=True, cwd="/"
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"the handler failed to import:\n{result.stderr[-2000:]}")
+    result = run_lambda_python(TRAIN_FUNCTION, python_path, ["-c", _SCRIPT])
     wall, cpu = map(float, result.stdout.split())
     return wall, cpu
 
