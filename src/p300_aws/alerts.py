@@ -22,6 +22,16 @@ SUBJECT_MAX_CHARS = 100
 _KIND_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
+def flag_metric_data(metric: str, flagged: bool, *, dimension: str, value: str) -> list[dict]:
+    """The datapoints of an alarm's 0/1 metric: ``metric`` without dimensions (what the alarm
+    watches) and with ``dimension`` = ``value`` (which subject or study it was)."""
+    count = {"Value": 1.0 if flagged else 0.0, "Unit": "Count"}
+    return [
+        {"MetricName": metric, **count},
+        {"MetricName": metric, "Dimensions": [{"Name": dimension, "Value": value}], **count},
+    ]
+
+
 def utc_now() -> str:
     """The current time as ISO-8601 UTC with microseconds."""
     return datetime.now(UTC).isoformat(timespec="microseconds")

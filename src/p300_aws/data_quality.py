@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from p300.rejection import KeptAssessment
 from p300.studies import ProfileMismatchError, StudyProfile
 from p300_aws import keys
-from p300_aws.alerts import Alert, raise_alert
+from p300_aws.alerts import Alert, flag_metric_data, raise_alert
 from p300_aws.names import DATA_QUALITY_KIND, DATA_QUALITY_METRIC, METRIC_NAMESPACE
 
 KIND = DATA_QUALITY_KIND
@@ -81,16 +81,7 @@ def quality_alert(
 
 def metric_data(alerted: bool, study: str) -> list[dict]:
     """``DataQuality`` (1 or 0) without dimensions, for the alarm, and per study."""
-    value = 1.0 if alerted else 0.0
-    return [
-        {"MetricName": DATA_QUALITY_METRIC, "Value": value, "Unit": "Count"},
-        {
-            "MetricName": DATA_QUALITY_METRIC,
-            "Dimensions": [{"Name": STUDY_DIMENSION, "Value": study}],
-            "Value": value,
-            "Unit": "Count",
-        },
-    ]
+    return flag_metric_data(DATA_QUALITY_METRIC, alerted, dimension=STUDY_DIMENSION, value=study)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from p300.drift import (
 )
 from p300.features_io import TrainingSet, params_hash, read_kept_epochs
 from p300.studies import SYSTEM_A_NAME
-from p300_aws.alerts import Alert, raise_alert
+from p300_aws.alerts import Alert, flag_metric_data, raise_alert
 from p300_aws.events import Event, Result
 from p300_aws.mlflow_rest import MlflowRestTracker
 from p300_aws.mlflow_tracking import RetryPolicy
@@ -285,16 +285,7 @@ def check_subject(
 
 def metric_data(drifted: bool, subject: str) -> list[dict]:
     """``DriftDetected`` (1 or 0) without dimensions, for the alarm, and per subject."""
-    value = 1.0 if drifted else 0.0
-    return [
-        {"MetricName": DRIFT_METRIC, "Value": value, "Unit": "Count"},
-        {
-            "MetricName": DRIFT_METRIC,
-            "Dimensions": [{"Name": SUBJECT_DIMENSION, "Value": subject}],
-            "Value": value,
-            "Unit": "Count",
-        },
-    ]
+    return flag_metric_data(DRIFT_METRIC, drifted, dimension=SUBJECT_DIMENSION, value=subject)
 
 
 def drift_alert(report: DriftReport, request: DriftCheckRequest, model: ModelReference) -> Alert:
