@@ -256,18 +256,24 @@ def _subject_rows(s3, statuses: list[SubjectStatus]) -> list:
 
 
 def models(request: Request) -> Response:
-    """Registered versions with metrics, subjects, manifests and figures; MLflow down is said."""
+    """Registered versions with metrics, subjects, manifests and figures, then each subject's own
+    model and its aliases; MLflow down is said."""
     connected = _cloud(request)
-    context = {"tracking_uri": connected.tracking_uri, "versions": [], "mlflow_error": None}
+    context = {
+        "tracking_uri": connected.tracking_uri, "versions": [], "subject_models": [],
+        "mlflow_error": None,
+    }  # fmt: skip
     try:
         tracker = _tracker(request, connected.tracking_uri)
         versions = model_registry.model_versions(tracker)
         manifests = {v.version: _manifest(tracker, v.run_id) for v in versions[:1]}
+        subject_models = model_registry.subject_models(tracker)
     except model_registry.MlflowDown as exc:
         context["mlflow_error"] = str(exc)
         return _render(request, "models.html", "models", **context)
     context |= {
         "versions": versions,
+        "subject_models": subject_models,
         "manifests": manifests,
         "run_url": lambda v: model_registry.run_page_url(
             connected.tracking_uri, v.experiment_id, v.run_id

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from p300_aws.datasets import MANIFEST_ARTIFACT, MANIFEST_TAG, Manifest, parse_manifest
 from p300_aws.errors import MlflowUnavailableError
 from p300_aws.mlflow_tracking import MlflowTracker, RetryPolicy
-from p300_aws.names import REGISTERED_MODEL
+from p300_aws.names import KIND_TAG, REGISTERED_MODEL, STUDY_TAG, SUBJECT_TAG
 from p300_ops.services.errors import ServiceError
 
 #: The figures a training logs (`p300_aws.training`), in the order a page shows them.
@@ -52,6 +52,24 @@ class ModelVersion:
     figures: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class SubjectModel:
+    """One subject's own registered model (`p300 calibrate`) and where its aliases point."""
+
+    name: str
+    study: str
+    subject: str
+    #: alias → version, e.g. {"champion": "2", "challenger": "3"}
+    aliases: dict[str, str]
+    latest_version: str | None
+    #: the calibrated model's kind (``lda``, ``xdawn-riemann``…) of the latest version
+    classifier: str | None
+
+
+#: How calibration tags a subject's registered model (`p300_aws.calibration_job`).
+SUBJECT_MODELS_FILTER = f"tags.`{KIND_TAG}` = 'subject'"
+
+
 def tracker(tracking_uri: str) -> MlflowTracker:
     """A tracker that tries each call once (`MlflowDown` is raised by the functions here)."""
     return MlflowTracker(tracking_uri, policy=RetryPolicy(attempts=1))
@@ -67,6 +85,34 @@ def model_versions(tracker: MlflowTracker, *, name: str = REGISTERED_MODEL) -> l
         aliases = _aliases(tracker, name) if versions else {}
         found = [_version(tracker, v, aliases.get(str(v.version), ())) for v in versions]
     return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+
+def subject_models(tracker: MlflowTracker) -> list[SubjectModel]:
+    """Every subject's own registered model, by study then subject."""
+    client = tracker.client
+    with _mlflow_errors():
+        models = tracker.retry(
+            lambda: client.search_registered_models(filter_string=SUBJECT_MODELS_FILTER),
+            what="list the subjects' models",
+        )
+        found = [_subject_model(tracker, model) for model in models]
+    return sorted(found, key=lambda m: (m.study, m.subject))
+
+
+def _subject_model(tracker: MlflowTracker, model) -> SubjectModel:
+    latest = max(model.latest_versions or [], key=lambda v: int(v.version), default=None)
+    classifier = None
+    if latest is not None and latest.run_id:
+        run = tracker.retry(lambda: tracker.client.get_run(latest.run_id), what="read a run")
+        classifier = run.data.params.get("model_name")
+    return SubjectModel(
+        name=model.name,
+        study=model.tags.get(STUDY_TAG, "?"),
+        subject=model.tags.get(SUBJECT_TAG, "?"),
+        aliases={alias: str(version) for alias, version in sorted((model.aliases or {}).items())},
+        latest_version=None if latest is None else str(latest.version),
+        classifier=classifier,
+    )
 
 
 def run_artifact(tracker: MlflowTracker, run_id: str, path: str) -> bytes:

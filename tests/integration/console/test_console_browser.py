@@ -141,6 +141,20 @@ def test_the_models_page_shows_the_roc_of_the_latest_version(console, page, firs
     assert "roc_auc" in latest.locator("table.metrics").inner_text()
 
 
+def test_the_models_page_lists_a_calibrated_subjects_own_model(console, page, pipeline_run):
+    subject = pipeline_run.valid[0]
+    calibrated = json.loads(scenario.cli(
+        console.home, "calibrate", "--study", "system-a", "--subject", subject, "--model", "lda",
+        "--auto-set-alias", "--json",
+    ))  # fmt: skip
+    page.goto(f"{console.url}/models")
+    row = page.locator(f'tr.subject-model[data-study="system-a"][data-subject="{subject}"]')
+    assert f"P300-system-a_{subject}" in row.inner_text()
+    assert row.locator("td").nth(3).inner_text() == str(calibrated["model_version"])
+    assert row.locator("td").nth(4).inner_text() == "lda"
+    assert f"champion → {calibrated['model_version']}" in row.locator(".alias").first.inner_text()
+
+
 def test_traffic_shows_a_70_30_split_set_by_the_cli(
     cloud, console, page, pipeline_run, first_model
 ):
