@@ -4,26 +4,30 @@ Environment: ``MLFLOW_TRACKING_URI`` (where alias ``champion`` is resolved) and
 ``ALERTS_TOPIC_ARN``. The reference of a model version is read once per execution environment.
 """
 
-import functools
-import os
+from p300_aws.cold_start import gc_paused
 
-from p300_aws.alerts import TOPIC_ARN_ENV
-from p300_aws.clients import LazyClient, client
-from p300_aws.drift_check import (
-    CheckedSubject,
-    DriftCheckRequest,
-    ReferenceStore,
-    check_subject,
-)
-from p300_aws.events import parse_event
-from p300_aws.mlflow_tracking import TRACKING_URI_ENV
+# Imports and clients without the garbage collector: see p300_aws.cold_start.
+with gc_paused():
+    import functools
+    import os
 
-# SNS only carries drift alerts: its client is created by the first one.
-CLIENTS = {
-    "s3": client("s3"),
-    "cloudwatch": client("cloudwatch"),
-    "sns": LazyClient("sns"),
-}
+    from p300_aws.alerts import TOPIC_ARN_ENV
+    from p300_aws.clients import LazyClient, client
+    from p300_aws.drift_check import (
+        CheckedSubject,
+        DriftCheckRequest,
+        ReferenceStore,
+        check_subject,
+    )
+    from p300_aws.events import parse_event
+    from p300_aws.mlflow_tracking import TRACKING_URI_ENV
+
+    # SNS only carries drift alerts: its client is created by the first one.
+    CLIENTS = {
+        "s3": client("s3"),
+        "cloudwatch": client("cloudwatch"),
+        "sns": LazyClient("sns"),
+    }
 
 
 @functools.cache

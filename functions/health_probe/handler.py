@@ -4,17 +4,21 @@ Environment: ``P300_API_ID`` (the prediction API), ``ALERTS_TOPIC_ARN``; on an e
 is called through ``AWS_ENDPOINT_URL``, on AWS through its ``execute-api`` host.
 """
 
-import os
+from p300_aws.cold_start import gc_paused
 
-from p300_aws.api_urls import api_base_url
-from p300_aws.clients import LazyClient, client
-from p300_aws.events import parse_event
-from p300_aws.health_probe import ScheduledEvent, run_probe
+# Imports and clients without the garbage collector: see p300_aws.cold_start.
+with gc_paused():
+    import os
 
-# SNS only carries alerts (an alias starts failing or recovers): created by the first one.
-CLIENTS = {name: client(name) for name in ("s3", "cloudwatch", "lambda")} | {
-    "sns": LazyClient("sns")
-}
+    from p300_aws.api_urls import api_base_url
+    from p300_aws.clients import LazyClient, client
+    from p300_aws.events import parse_event
+    from p300_aws.health_probe import ScheduledEvent, run_probe
+
+    # SNS only carries alerts (an alias starts failing or recovers): created by the first one.
+    CLIENTS = {name: client(name) for name in ("s3", "cloudwatch", "lambda")} | {
+        "sns": LazyClient("sns")
+    }
 
 
 def lambda_handler(event, context):

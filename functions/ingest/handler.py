@@ -1,11 +1,15 @@
 """Lambda ``p300-ingest``: ``{"bucket", "key"}`` of a landing object → its ingest outcome."""
 
-from p300_aws.clients import client
-from p300_aws.events import parse_event
-from p300_aws.ingest import IngestEvent, ingest_object
-from p300_aws.studies import StudyProfiles
+from p300_aws.cold_start import gc_paused
 
-S3 = client("s3")
+# Imports and clients without the garbage collector: see p300_aws.cold_start.
+with gc_paused():
+    from p300_aws.clients import client
+    from p300_aws.events import parse_event
+    from p300_aws.ingest import IngestEvent, ingest_object
+    from p300_aws.studies import StudyProfiles
+
+    S3 = client("s3")
 
 
 def lambda_handler(event, context):

@@ -4,23 +4,27 @@ why the recording was rejected.
 Environment: ``MLFLOW_TRACKING_URI`` and ``ALERTS_TOPIC_ARN`` (data-quality alerts).
 """
 
-import functools
-import os
+from p300_aws.cold_start import gc_paused
 
-from p300_aws.alerts import TOPIC_ARN_ENV
-from p300_aws.clients import LazyClient, client
-from p300_aws.data_quality import QualityChannel
-from p300_aws.events import parse_event
-from p300_aws.mlflow_rest import MlflowRestTracker
-from p300_aws.processing import PreprocessRequest, preprocess_object
-from p300_aws.studies import StudyProfiles
+# Imports and clients without the garbage collector: see p300_aws.cold_start.
+with gc_paused():
+    import functools
+    import os
 
-# SNS only carries data-quality alerts: its client is created by the first one.
-CLIENTS = {
-    "s3": client("s3"),
-    "cloudwatch": client("cloudwatch"),
-    "sns": LazyClient("sns"),
-}
+    from p300_aws.alerts import TOPIC_ARN_ENV
+    from p300_aws.clients import LazyClient, client
+    from p300_aws.data_quality import QualityChannel
+    from p300_aws.events import parse_event
+    from p300_aws.mlflow_rest import MlflowRestTracker
+    from p300_aws.processing import PreprocessRequest, preprocess_object
+    from p300_aws.studies import StudyProfiles
+
+    # SNS only carries data-quality alerts: its client is created by the first one.
+    CLIENTS = {
+        "s3": client("s3"),
+        "cloudwatch": client("cloudwatch"),
+        "sns": LazyClient("sns"),
+    }
 
 
 @functools.cache

@@ -2,20 +2,24 @@
 an event with an ``action`` → that step of a hyperparameter tuning (`p300_aws.tuning`), or one
 subject's calibration (``calibrate``, `p300_aws.calibration_job`)."""
 
-import functools
+from p300_aws.cold_start import gc_paused
 
-import boto3
+# Imports and clients without the garbage collector: see p300_aws.cold_start.
+with gc_paused():
+    import functools
 
-# Imported at init, not by the first training: the provisioned environments of the alias the
-# train state machine invokes have then paid for them before any request arrives.
-import mlflow.sklearn  # noqa: F401
-import skops.io  # noqa: F401
+    import boto3
 
-from p300_aws.events import parse_event
-from p300_aws.mlflow_tracking import MlflowTracker
-from p300_aws.tuning import TrainEvent, run_job
+    # Imported at init, not by the first training: the provisioned environments of the alias the
+    # train state machine invokes have then paid for them before any request arrives.
+    import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401
 
-S3 = boto3.client("s3")
+    from p300_aws.events import parse_event
+    from p300_aws.mlflow_tracking import MlflowTracker
+    from p300_aws.tuning import TrainEvent, run_job
+
+    S3 = boto3.client("s3")
 
 
 @functools.cache
