@@ -67,6 +67,12 @@ WHEEL_ARGS = (
 )
 #: Directory names removed anywhere in a layer: test suites are never imported at run time.
 TRIMMED_DIR_NAMES = ("tests",)
+#: Powertools' utilities that neither its event handler nor the utilities it imports (data classes,
+#: JMESPath, typing, validation, serialization) ever import: 2.5 of its 5.4 MiB.
+UNUSED_POWERTOOLS_UTILITIES = (
+    "auth_alpha", "batch", "circuit_breaker", "data_masking", "feature_flags", "idempotency",
+    "kafka", "parameters", "parser", "streaming",
+)  # fmt: skip
 #: Paths under a layer's ``python/`` removed when present (glob patterns). pyarrow's Flight and
 #: Gandiva libraries are loaded only by ``pyarrow.flight``/``gandiva``, never by
 #: ``pyarrow.parquet`` (Substrait stays: ``pyarrow.lib`` links it); its C++ headers and Cython
@@ -85,6 +91,7 @@ TRIMMED_GLOBS = (
     "pyarrow/*.pxd",
     "pyarrow/*.pxi",
     "pyarrow/includes",
+    *(f"aws_lambda_powertools/utilities/{utility}" for utility in UNUSED_POWERTOOLS_UTILITIES),
 )
 #: A build of an older recipe is deleted once unused for this long (s).
 STALE_AFTER_S = 6 * 3600
@@ -178,7 +185,8 @@ def build_layer(name: str, *, progress: Callable[[str], None] = lambda _: None) 
 
 
 def trim(python_dir: Path) -> int:
-    """Delete test suites and pyarrow parts `pyarrow.parquet` never loads; returns bytes freed."""
+    """Delete test suites and the parts of pyarrow and Powertools our functions never load
+    (`TRIMMED_GLOBS`); returns bytes freed."""
     doomed = [p for p in python_dir.rglob("*") if p.is_dir() and p.name in TRIMMED_DIR_NAMES]
     doomed += [p for pattern in TRIMMED_GLOBS for p in python_dir.glob(pattern)]
     freed = 0

@@ -4,7 +4,9 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 
+import aws_lambda_powertools
 import pytest
 from click.testing import CliRunner
 
@@ -88,8 +90,10 @@ def test_the_core_hash_follows_the_sources(tmp_path, monkeypatch):
     assert layer_builds.layer_hash("core") != before
 
 
-def test_trim_removes_test_suites_and_pyarrow_flight_only(tmp_path):
+def test_trim_removes_test_suites_pyarrow_flight_and_unused_powertools_utilities_only(tmp_path):
     files = {
+        "aws_lambda_powertools/utilities/idempotency/base.py": 17,
+        "aws_lambda_powertools/utilities/data_classes/common.py": 8,
         "pyarrow/libarrow.so.2500": 7,
         "pyarrow/libarrow_flight.so.2500": 11,
         "pyarrow/_flight.cpython-313-x86_64-linux-gnu.so": 3,
@@ -103,14 +107,31 @@ def test_trim_removes_test_suites_and_pyarrow_flight_only(tmp_path):
     for relative, size in files.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b"x" * size)
-    assert layer_builds.trim(tmp_path) == 11 + 3 + 5 + 2 + 13
+    assert layer_builds.trim(tmp_path) == 17 + 11 + 3 + 5 + 2 + 13
     kept = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
     assert kept == {
+        "aws_lambda_powertools/utilities/data_classes/common.py",
         "pyarrow/libarrow.so.2500",
         "pyarrow/parquet/core.py",
         "scipy/signal/_filter.py",
         "numpy/testing/__init__.py",
     }
+
+
+def test_no_kept_powertools_module_imports_a_trimmed_utility():
+    # Guards a Powertools upgrade: the upload API would fail at its first request otherwise.
+    package = Path(aws_lambda_powertools.__file__).parent
+    trimmed = "|".join(layer_builds.UNUSED_POWERTOOLS_UTILITIES)
+    reference = re.compile(rf"(aws_lambda_powertools\.|\.\.?)utilities\.({trimmed})\b")
+    utilities = package / "utilities"
+    kept = [
+        path
+        for path in package.rglob("*.py")
+        if not any(path.is_relative_to(utilities / name) for name in trimmed.split("|"))
+    ]
+    assert len(kept) > 100
+    importers = [str(p.relative_to(package)) for p in kept if reference.search(p.read_text())]
+    assert importers == []
 
 
 @pytest.fixture
