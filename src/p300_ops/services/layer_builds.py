@@ -28,7 +28,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from p300_aws.names import PREDICT_FUNCTION, PREPROCESS_FUNCTION, TRAIN_FUNCTION
+from p300_aws.names import (
+    API_TOKENS_BUCKET,
+    PREDICT_FUNCTION,
+    PREPROCESS_FUNCTION,
+    TRAIN_FUNCTION,
+)
 from p300_ops import paths
 
 RECIPES_DIR = paths.REPO / "layers"
@@ -314,6 +319,8 @@ def check_function_imports(
         "PYTHONPATH": python_path,
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The authorizers bind their token bucket at import, as the stack configures them.
+        "P300_TOKENS_BUCKET": API_TOKENS_BUCKET,
     }
     has_handler = (function_code_dir(function) / "handler.py").is_file()
     parquet_smoke = _SMOKE_SCRIPT if "data" in FUNCTION_LAYERS[function] else ""
