@@ -1,0 +1,66 @@
+"""Fix for the Distributed Map's ResultWriter (LocalStack 2026.3.0).
+
+LocalStack writes only ``manifest.json``, with empty ``ResultFiles``: the children's outputs are
+dropped (``# TODO: generate result files``). AWS writes them to ``SUCCEEDED_<n>.json`` and
+``FAILED_<n>.json`` (arrays of child-execution records whose ``Output`` is a JSON string) next
+to the manifest, which names them. LocalStack keeps no input of a child and marks a failed
+child's result slot null, so a failed record carries the child's index and no ``Input``.
+"""
+
+import json
+
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_map.result_writer.resource_eval.resource_eval_s3 import (  # noqa: E501
+    ResourceEvalS3,
+)
+from localstack.utils.patch import Patch
+
+
+def result_files(results: list, *, map_run_arn: str) -> dict[str, list[dict]]:
+    """``SUCCEEDED``/``FAILED`` → the child-execution records of the map's ``results`` (one
+    per child, in order; None for a failed child), as AWS's result files hold them."""
+    files: dict[str, list[dict]] = {"SUCCEEDED": [], "FAILED": []}
+    for index, output in enumerate(results):
+        record = {"ExecutionArn": f"{map_run_arn}:{index}", "Name": str(index),
+                  "InputDetails": {"Included": False}}  # fmt: skip
+        if output is None:
+            files["FAILED"].append({**record, "Status": "FAILED"})
+        else:
+            output_record = {"Output": json.dumps(output), "OutputDetails": {"Included": True}}
+            files["SUCCEEDED"].append({**record, "Status": "SUCCEEDED", **output_record})
+    return files
+
+
+def result_writer_writes_results() -> list[Patch]:
+    """ResultWriter (``s3:putObject``) writes each status's results as ``<STATUS>_0.json`` and
+    names them in ``manifest.json``, as AWS does."""
+
+    def handle_put_object(env, resource_runtime_part, state_credentials) -> None:
+        parameters = env.stack.pop()
+        results = env.stack.pop()
+        s3 = ResourceEvalS3._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        map_run_arn = env.map_run_record_pool_manager.get_all()[-1].map_run_arn
+        prefix = parameters.get("Prefix", "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        folder = f"{prefix}{map_run_arn.split(':')[-1]}/"
+        bucket = parameters["Bucket"]
+        manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn,
+                    "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []}}  # fmt: skip
+        for status, records in result_files(results or [], map_run_arn=map_run_arn).items():
+            if not records:
+                continue
+            body = json.dumps(records).encode()
+            key = f"{folder}{status}_0.json"
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            manifest["ResultFiles"][status].append({"Key": key, "Size": len(body)})
+        key = f"{folder}manifest.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode())
+        env.stack.append(
+            {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}
+        )
+
+    # A static method: `Patch.function` would install a plain function, then bound to the
+    # resource evaluator as its first argument.
+    return [Patch(ResourceEvalS3, "_handle_put_object", staticmethod(handle_put_object))]
