@@ -2,10 +2,10 @@
 
 A Distributed Map (``state_machines/backfill.asl.json``) reads the manifest `p300 backfill` writes
 to ``p300-backfill``, runs one child execution per batch with the pipeline's preprocess function,
-writes the children's results next to the manifest, and the pipeline's plan function reports them.
+writes the children's results next to the manifest; the pipeline's plan function reports them.
 """
 
-from aws_cdk import Arn, ArnFormat, Stack
+from aws_cdk import Arn, ArnComponents, ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -48,28 +48,32 @@ class Backfill(Construct):
                 "PlanFunctionArn": plan,
             },
         )
-        # The map reads the manifest and writes its result files; the plan function reads
-        # them and writes the report.
+        # The map reads the manifest and writes its result files and the report; the plan
+        # function reads the result files.
         grant_objects(
             self.state_machine.role, self.bucket, access=("read", "write"), why=BACKFILL_KEYS
         )
-        grant_objects(plan.role, self.bucket, access=("read", "write"), why=BACKFILL_KEYS)
+        grant_objects(plan.role, self.bucket, access=("read",), why=BACKFILL_KEYS)
         self._allow_child_executions()
 
     def _allow_child_executions(self) -> None:
         """A Distributed Map starts, watches and stops executions of its own state machine."""
         stack = Stack.of(self)
-        machine_arn = Arn.format(
-            {"service": "states", "resource": "stateMachine",
-             "resource_name": BACKFILL_STATE_MACHINE, "arn_format": ArnFormat.COLON_RESOURCE_NAME},
-            stack,
-        )  # fmt: skip
-        executions = Arn.format(
-            {"service": "states", "resource": "execution",
-             "resource_name": f"{BACKFILL_STATE_MACHINE}/*",
-             "arn_format": ArnFormat.COLON_RESOURCE_NAME},
-            stack,
-        )  # fmt: skip
+        machine_arn, executions = (
+            Arn.format(
+                ArnComponents(
+                    service="states",
+                    resource=resource,
+                    resource_name=name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+                stack,
+            )
+            for resource, name in (
+                ("stateMachine", BACKFILL_STATE_MACHINE),
+                ("execution", f"{BACKFILL_STATE_MACHINE}/*"),
+            )
+        )
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine_arn])
         )

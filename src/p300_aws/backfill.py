@@ -4,9 +4,9 @@ A backfill preprocesses every subject of a study from a manifest of batches (`BA
 child execution of the Distributed Map preprocesses the items of one batch, catching each item's
 failure (``{"outcome": "failed", "error", "cause", "item"}``, as `p300-ingest-and-process`
 does). The map's ResultWriter writes the children's outputs to S3 (``manifest.json`` naming
-``SUCCEEDED_<n>.json`` and ``FAILED_<n>.json`` files); the last state, run by
-``p300-plan-ingest``, flattens them into per-item outcomes, writes ``report.json`` and fails the
-execution (`FailureRateExceededError`) when more items failed than the input tolerates.
+``SUCCEEDED_<n>.json`` and ``FAILED_<n>.json`` files); ``p300-plan-ingest`` flattens them into
+per-item outcomes (`report_backfill`), and the state machine writes that report to S3, then fails
+with its ``failure_message`` when more items failed than the input tolerates.
 """
 
 import json
@@ -16,16 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from p300_aws.events import Event, Number, Result
-from p300_aws.s3_objects import put_verified, read_object
+from p300_aws.s3_objects import read_object
 
 #: The keys of one manifest batch: what an ASL ItemBatcher would give each child execution.
 BATCH_KEYS = ("BatchInput", "Items")
 #: Failures quoted in the error of a failed backfill.
 FIRST_REASONS = 3
-
-
-class FailureRateExceededError(RuntimeError):
-    """More items of a backfill failed than its ``tolerated_failure_percentage``."""
 
 
 class ResultWriterDetails(Event):
@@ -62,6 +58,8 @@ class BackfillReport(Result):
     failed: list[FailedItem]
     report_bucket: str
     report_key: str
+    #: Why the backfill fails (the count and the first reasons); null within the tolerance.
+    failure_message: str | None
 
 
 def item_results(manifest: dict, read_json) -> list[dict[str, Any]]:
@@ -78,13 +76,16 @@ def item_results(manifest: dict, read_json) -> list[dict[str, Any]]:
 def _child_results(child: dict) -> list[dict[str, Any]]:
     if child.get("Status") == "SUCCEEDED":
         return list(json.loads(child["Output"]))
+    # A child whose input is not in the file (LocalStack keeps none) counts as one failed item.
     batch = json.loads(child.get("Input") or "{}")
+    items = batch.get("Items") or [{"child": child.get("Name")}]
     reason = {"error": child.get("Error", child.get("Status")), "cause": child.get("Cause", "")}
-    return [{"outcome": "failed", **reason, "item": item} for item in batch.get("Items", [])]
+    return [{"outcome": "failed", **reason, "item": item} for item in items]
 
 
 def build_report(request: BackfillReportRequest, results: list[dict[str, Any]]) -> BackfillReport:
-    """Count the outcomes of ``results`` and list the failed items with their reasons."""
+    """Count the outcomes of ``results``, list the failed items with their reasons, and say why
+    the backfill fails when the failed share exceeds the tolerated one."""
     outcomes = Counter(str(result.get("outcome", "failed")) for result in results)
     failed = [
         FailedItem(
@@ -94,48 +95,41 @@ def build_report(request: BackfillReportRequest, results: list[dict[str, Any]]) 
         for result in results
         if result.get("outcome", "failed") == "failed"
     ]
+    failed_percentage = 100 * len(failed) / len(results) if results else 0.0
+    tolerated = request.tolerated_failure_percentage
     return BackfillReport(
         study=request.study,
         n_items=len(results),
         outcomes=dict(sorted(outcomes.items())),
-        failed_percentage=100 * len(failed) / len(results) if results else 0.0,
-        tolerated_failure_percentage=request.tolerated_failure_percentage,
+        failed_percentage=failed_percentage,
+        tolerated_failure_percentage=tolerated,
         failed=failed,
         report_bucket=request.result_writer.Bucket,
         report_key=request.report_key,
+        failure_message=None
+        if failed_percentage <= tolerated
+        else failure_message(request, failed, n_items=len(results)),
     )
 
 
-def check_tolerance(report: BackfillReport) -> None:
-    """Raise `FailureRateExceededError` with the count and the first reasons when the failed
-    share exceeds the tolerated one."""
-    if report.failed_percentage <= report.tolerated_failure_percentage:
-        return
-    reasons = "; ".join(f"{f.raw_key}: {f.reason}" for f in report.failed[:FIRST_REASONS])
-    raise FailureRateExceededError(
-        f"{len(report.failed)} of {report.n_items} items of study {report.study} failed "
-        f"({report.failed_percentage:.1f} % > tolerated_failure_percentage "
-        f"{report.tolerated_failure_percentage:g} %); report s3://{report.report_bucket}/"
-        f"{report.report_key}; first reasons: {reasons}"
+def failure_message(
+    request: BackfillReportRequest, failed: list[FailedItem], *, n_items: int
+) -> str:
+    """The count of failed items against the tolerance, where the report is, the first reasons."""
+    reasons = "; ".join(f"{f.raw_key}: {f.reason}" for f in failed[:FIRST_REASONS])
+    return (
+        f"{len(failed)} of {n_items} items of study {request.study} failed "
+        f"({100 * len(failed) / n_items:.1f} % > tolerated_failure_percentage "
+        f"{request.tolerated_failure_percentage:g} %); report "
+        f"s3://{request.result_writer.Bucket}/{request.report_key}; first reasons: {reasons}"
     )
 
 
 def report_backfill(s3, request: BackfillReportRequest) -> BackfillReport:
-    """Read the map's results, write ``report.json`` to ``report_key`` (the results' bucket),
-    then check the tolerance.
-
-    Raises
-    ------
-    FailureRateExceededError
-        When more items failed than ``tolerated_failure_percentage`` (the report is written).
-    """
+    """The report of the map's results (`build_report`), read from its ResultWriter's files."""
     bucket = request.result_writer.Bucket
 
     def read_json(key: str) -> Any:
         return json.loads(read_object(s3, bucket, key).body)
 
-    report = build_report(request, item_results(read_json(request.result_writer.Key), read_json))
-    body = json.dumps(report.model_dump(mode="json"), indent=1).encode()
-    put_verified(s3, bucket, request.report_key, body, content_type="application/json")
-    check_tolerance(report)
-    return report
+    return build_report(request, item_results(read_json(request.result_writer.Key), read_json))
