@@ -1,6 +1,8 @@
-"""Fix for the Distributed Map's ResultWriter (LocalStack 2026.3.0).
+"""Fixes for the Distributed Map's ResultWriter (LocalStack 2026.3.0).
 
-LocalStack writes only ``manifest.json``, with empty ``ResultFiles``: the children's outputs are
+Its ``Parameters`` paths (``"Bucket.$"``, ``"Prefix.$"``) are read from the map's results, not
+from the state's input as on AWS (`result_writer_parameters_read_the_state_input`). And it writes
+only ``manifest.json``, with empty ``ResultFiles``: the children's outputs are
 dropped (``# TODO: generate result files``). AWS writes them to ``SUCCEEDED_<n>.json`` and
 ``FAILED_<n>.json`` (arrays of child-execution records whose ``Output`` is a JSON string) next
 to the manifest, which names them. LocalStack keeps no input of a child and marks a failed
@@ -11,6 +13,9 @@ import json
 
 from localstack.services.stepfunctions.asl.component.state.state_execution.state_map.result_writer.resource_eval.resource_eval_s3 import (  # noqa: E501
     ResourceEvalS3,
+)
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_map.result_writer.result_writer_decl import (  # noqa: E501
+    ResultWriter,
 )
 from localstack.utils.patch import Patch
 
@@ -51,3 +56,18 @@ def result_writer_writes_results() -> list[Patch]:
     # A static method: `Patch.function` would install a plain function, then bound to the
     # resource evaluator as its first argument.
     return [Patch(ResourceEvalS3, "_handle_put_object", staticmethod(handle_put_object))]
+
+
+def result_writer_parameters_read_the_state_input() -> list[Patch]:
+    """ResultWriter's ``Parameters`` paths read the map state's input, as on AWS; LocalStack
+    evaluated them on the top of its stack: the map's results."""
+
+    def eval_body(self, env) -> None:
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()  # the state input
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)
+
+    return [Patch.function(ResultWriter._eval_body, eval_body, pass_target=False)]

@@ -12,11 +12,8 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from p300.raw_io import recording_to_parquet_bytes
-from p300.synthetic import make_session
 from p300_aws import keys
-from p300_aws.names import BACKFILL_BUCKET, FEATURES_BUCKET, RAW_BUCKET
-from p300_aws.s3_objects import put_verified
+from p300_aws.names import BACKFILL_BUCKET, FEATURES_BUCKET
 from p300_ops.cli import main
 from p300_ops.services.backfill import (
     JOINED,
@@ -28,14 +25,13 @@ from p300_ops.services.backfill import (
 )
 from p300_ops.services.cloud import Cloud
 from p300_ops.services.pipeline_executions import wait_for
+from p300_ops.services.synthetic_raw import write_raw_subjects
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RUN = uuid.uuid4().hex[:6]
 BIG, MISSING, STRICT = f"bf-{RUN}", f"bf-missing-{RUN}", f"bf-strict-{RUN}"
 N_SUBJECTS, N_BROKEN = 200, 5
-#: Seconds of each synthetic recording: enough for both classes of epochs, ~0.4 MB each.
-DURATION_S = 10
 TIMEOUT_S = 900
 
 
@@ -46,19 +42,6 @@ def cli(cloud, *args: str, ok: bool = True):
     return result
 
 
-def write_subjects(s3, study: str, n: int, *, broken: int = 0) -> list[str]:
-    """``n`` raw objects of ``study``; the last ``broken`` are not Parquet. Their keys."""
-    # Four distinct recordings: preprocessing does the same work whatever the seed.
-    bodies = [recording_to_parquet_bytes(make_session(seed=s, duration_s=DURATION_S))
-              for s in range(4)]  # fmt: skip
-    written = []
-    for i in range(n):
-        ids = keys.SubjectSession(study, f"B{i:03d}", keys.DEFAULT_SESSION)
-        body = bodies[i % 4] if i < n - broken else f"not a recording {i}".encode()
-        written.append(put_verified(s3, RAW_BUCKET, keys.raw_key(ids), body).key)
-    return written
-
-
 @pytest.fixture(scope="module")
 def runs(cloud):
     """Every backfill of the module started (and the big one started again, while it runs, and
@@ -66,10 +49,10 @@ def runs(cloud):
     aws = Cloud(cloud)
     for study in (BIG, MISSING, STRICT):
         cli(cloud, "studies", "create", study)
-    big_keys = write_subjects(aws.s3, BIG, N_SUBJECTS, broken=N_BROKEN)
-    found = write_subjects(aws.s3, MISSING, 4)
+    big_keys = write_raw_subjects(aws.s3, BIG, N_SUBJECTS, broken=N_BROKEN)
+    found = write_raw_subjects(aws.s3, MISSING, 4)
     absent = [keys.raw_key(keys.SubjectSession(MISSING, f"GONE{i}", "01")) for i in range(2)]
-    strict_keys = write_subjects(aws.s3, STRICT, 6, broken=2)
+    strict_keys = write_raw_subjects(aws.s3, STRICT, 6, broken=2)
 
     started = json.loads(cli(cloud, "backfill", "--study", BIG, "--json").output)
     again = start_backfill(aws, BIG)
