@@ -13,7 +13,9 @@ from p300_ops.commands.common import (
 from p300_ops.services import cloud
 from p300_ops.services.backfill import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TOLERATED_FAILURE_PERCENTAGE,
+    MAX_CONCURRENCY_LIMIT,
     start_backfill,
 )
 
@@ -25,9 +27,12 @@ from p300_ops.services.backfill import (
               help="The run fails when more items than this share (%) fail.")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
               show_default=True, help="Subjects per child execution.")  # fmt: skip
+@click.option("--max-concurrency", type=click.IntRange(1, MAX_CONCURRENCY_LIMIT),
+              default=DEFAULT_MAX_CONCURRENCY, show_default=True,
+              help="Child executions (batches) at once.")  # fmt: skip
 @json_option
 @home_option
-def backfill(study, tolerated_failure_percentage, batch_size, as_json, home) -> None:
+def backfill(study, tolerated_failure_percentage, batch_size, max_concurrency, as_json, home):
     """Preprocess every raw recording of STUDY with its current profile: writes the manifest to
     S3, starts (or joins, when the same one runs) the Distributed Map execution and prints its
     ARN. Follow it with `p300 executions show NAME`; the report is written next to the manifest.
@@ -42,6 +47,7 @@ def backfill(study, tolerated_failure_percentage, batch_size, as_json, home) -> 
             study,
             tolerated_failure_percentage=tolerated_failure_percentage,
             batch_size=batch_size,
+            max_concurrency=max_concurrency,
         )
     if as_json:
         echo_json(started.__dict__)

@@ -25,6 +25,9 @@ from p300_ops.services.pipeline_executions import state_machine_arn
 #: Subjects one child execution preprocesses, one after another (warm environments).
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 5.0
+#: Child executions at once: 4 fits this 2-core machine; AWS allows a Distributed Map 10,000.
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY_LIMIT = 10_000
 #: Hex digits of the manifest digest in the execution name (names are at most 80 characters).
 DIGEST_CHARS = 12
 STARTED, JOINED = "started", "joined"
@@ -118,6 +121,14 @@ def check_tolerance(tolerated_failure_percentage: float) -> None:
         )
 
 
+def check_max_concurrency(max_concurrency: int) -> None:
+    if not 1 <= max_concurrency <= MAX_CONCURRENCY_LIMIT:
+        raise ValueError(
+            f"max_concurrency must be between 1 and {MAX_CONCURRENCY_LIMIT:,} (child executions "
+            f"at once), got {max_concurrency!r}"
+        )
+
+
 def study_raw_objects(s3, study: str) -> list[RawObject]:
     """Every raw recording of ``study`` (other keys under its prefix are not recordings)."""
     prefix = f"{keys.LAYOUT_PREFIX}{study}/"
@@ -138,6 +149,7 @@ def start_backfill(
     *,
     tolerated_failure_percentage: float = DEFAULT_TOLERATED_FAILURE_PERCENTAGE,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     objects: list[RawObject] | None = None,
 ) -> BackfillStart:
     """Write the manifest of ``study`` (``objects``, default every raw recording of it) and
@@ -148,12 +160,13 @@ def start_backfill(
     UnknownStudyError
         When ``study`` has no profile.
     ValueError
-        For a bad tolerance, batch size or object list (`manifest_batches`), or a study
+        For a bad tolerance, batch size, concurrency or object list (`manifest_batches`), or a study
         without raw recordings.
     BackfillRefused
         When this manifest's backfill already ended, or another backfill of ``study`` runs.
     """
     check_tolerance(tolerated_failure_percentage)
+    check_max_concurrency(max_concurrency)
     s3, sfn = cloud.s3, cloud.stepfunctions
     version = StudyProfiles(s3).latest_version(study)
     if objects is None:
@@ -181,6 +194,7 @@ def start_backfill(
         "results_prefix": f"{folder}results",
         "report_key": f"{folder}report.json",
         "tolerated_failure_percentage": float(tolerated_failure_percentage),
+        "max_concurrency": max_concurrency,
     }
     try:
         sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))

@@ -24,6 +24,7 @@ def test_batches_are_read_from_the_s3_manifest_and_results_written_to_s3(definit
                                                 "Key.$": "$.manifest.key"}  # fmt: skip
     assert each["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
     assert each["ToleratedFailurePercentagePath"] == "$.tolerated_failure_percentage"
+    assert each["MaxConcurrencyPath"] == "$.max_concurrency"
     assert each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert set(substitutions) == {"PreprocessFunctionArn", "PlanFunctionArn"}
 

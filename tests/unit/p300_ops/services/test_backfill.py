@@ -3,6 +3,7 @@ import pytest
 from p300_aws.backfill import BATCH_KEYS
 from p300_ops.services.backfill import (
     RawObject,
+    check_max_concurrency,
     check_tolerance,
     execution_name,
     manifest_batches,
@@ -65,3 +66,11 @@ def test_the_execution_name_is_the_study_and_the_digest_within_80_characters():
 def test_a_tolerance_outside_0_to_100_is_refused(value):
     with pytest.raises(ValueError, match=rf"between 0 and 100 \(%\), got {value}"):
         check_tolerance(value)
+
+
+@pytest.mark.parametrize("value", [0, 10_001])
+def test_a_concurrency_outside_what_a_distributed_map_allows_is_refused(value):
+    with pytest.raises(
+        ValueError, match=rf"max_concurrency must be between 1 and 10,000 .* {value}"
+    ):
+        check_max_concurrency(value)
