@@ -6,16 +6,19 @@ study, that many short synthetic subjects written straight to the raw bucket
 Per run it prints the wall time (start to end of the execution), the CPU time and the peak RSS of
 the local cloud's process tree (LocalStack with its Lambda environments, MLflow; sampled every
 0.2 s), and the Lambda GB-s of the run's invocations (REPORT lines, `p300_ops.services.cost`),
-each also per subject and as a ratio to the 10-subject run. A 4-subject warm-up run first starts
-the Lambda environments, so that no count pays the cold starts alone.
+each also per subject and as a ratio to the 10-subject run, and per subject added between two
+counts (the marginal figures, free of each run's fixed overhead). A 4-subject warm-up run first
+starts the Lambda environments, so that no count pays the cold starts alone. Batches of 2 keep
+all 4 child executions busy from 10 subjects on: every count runs 4 environments at once.
 
-    .venv/bin/python bench/bench_scaling.py [--counts 10,50,200] [--seconds 10]
+    .venv/bin/python bench/bench_scaling.py [--counts 10,50,200] [--seconds 10] [--batch-size 2]
 
 Targets: per-subject wall, CPU and GB-s within 20 % of the 10-subject run's; peak RSS not growing
 with the count.
 """
 
 import argparse
+import itertools
 import os
 import platform
 import tempfile
@@ -116,14 +119,16 @@ def gb_s_so_far(aws: Cloud) -> tuple[float, int, set[str]]:
     return sum(i.gb_s for i in invocations), len(invocations), {i.request_id for i in invocations}
 
 
-def run_backfill(aws: Cloud, roots: list[psutil.Process], n: int, seconds: float) -> RunFigures:
+def run_backfill(
+    aws: Cloud, roots: list[psutil.Process], n: int, *, seconds: float, batch_size: int
+) -> RunFigures:
     study = f"scale-{n}-{os.getpid()}"
     create_study(aws.s3, new_study(study))
     write_raw_subjects(aws.s3, study, n, duration_s=seconds)
     gb_before, count_before, _ = gb_s_so_far(aws)
     with TreeSampler(roots) as sampler:
         started = time.perf_counter()
-        arn = start_backfill(aws, study).execution_arn
+        arn = start_backfill(aws, study, batch_size=batch_size).execution_arn
         described = wait_for(aws.stepfunctions, arn, timeout=3600, poll_s=0.5)
         wall = time.perf_counter() - started
     # The runtime posts each invocation's logs before its result: all are in by now, but
@@ -162,6 +167,12 @@ def print_figures(runs: list[RunFigures]) -> None:
             f"{r.peak_rss_mb:11.0f} {r.gb_s:8.1f} {r.invocations:7d} | per subject: {cells} "
             f"| {r.peak_rss_mb / base.peak_rss_mb:9.2f}"
         )
+    for before, after in itertools.pairwise(runs):
+        added = after.subjects - before.subjects
+        marginal = {"wall s": after.wall_s - before.wall_s, "CPU s": after.cpu_s - before.cpu_s,
+                    "GB-s": after.gb_s - before.gb_s}  # fmt: skip
+        print(f"per subject added from {before.subjects} to {after.subjects}: "
+              + ", ".join(f"{k} {v / added:.3f}" for k, v in marginal.items()))  # fmt: skip
     flat = all(abs(f(r) / f(base) - 1) <= FLAT_WITHIN for r in runs for f in per.values()) and all(
         r.peak_rss_mb <= base.peak_rss_mb * (1 + FLAT_WITHIN) for r in runs
     )
@@ -175,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="10,50,200", help="comma-separated subject counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per recording")
+    parser.add_argument("--batch-size", type=int, default=2, help="subjects per child execution")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
 
@@ -195,15 +207,17 @@ def main() -> None:
             print(
                 f"machine: {platform.node()}, {psutil.cpu_count()} CPUs, "
                 f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
-                f"{platform.python_version()}; {args.seconds:g} s recordings",
+                f"{platform.python_version()}; {args.seconds:g} s recordings, "
+                f"batches of {args.batch_size}",
                 flush=True,
             )
             print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
-            run_backfill(aws, roots, WARM_UP_SUBJECTS, args.seconds)
+            options = {"seconds": args.seconds, "batch_size": args.batch_size}
+            run_backfill(aws, roots, WARM_UP_SUBJECTS, **options)
             runs = []
             for n in counts:
                 load = os.getloadavg()[0]
-                runs.append(run_backfill(aws, roots, n, args.seconds))
+                runs.append(run_backfill(aws, roots, n, **options))
                 print(
                     f"  {n} subjects: {runs[-1].wall_s:.1f} s ({runs[-1].status}); "
                     f"1-min load before {load:.1f}, after {os.getloadavg()[0]:.1f}",
