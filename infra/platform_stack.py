@@ -4,6 +4,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra.constructs.authorizers import Authorizers
+from infra.constructs.backfill import Backfill
 from infra.constructs.functions import image_functions_for
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
@@ -37,6 +38,7 @@ class PlatformStack(Stack):
             train_warm_environments=1 if warm is None else int(warm),
             image_functions=image_functions_for(self.node.try_get_context("trainPackaging")),
         )
+        self.backfill = Backfill(self, "Backfill", storage=self.storage, pipeline=self.pipeline)
         self.authorizers = Authorizers(
             self,
             "Authorizers",

@@ -117,7 +117,8 @@ class Pipeline(Construct):
             version=self.functions[TRAIN_FUNCTION].current_version,
             provisioned_concurrent_executions=train_warm_environments or None,
         )
-        self.ingest_state_machine = self._state_machine(
+        self.ingest_state_machine = asl_state_machine(
+            self,
             "IngestAndProcess",
             INGEST_STATE_MACHINE,
             "ingest_and_process.asl.json",
@@ -128,8 +129,12 @@ class Pipeline(Construct):
                 "CheckDriftFunctionArn": self.functions[CHECK_DRIFT_FUNCTION],
             },
         )
-        self.train_state_machine = self._state_machine(
-            "Train", TRAIN_STATE_MACHINE, "train.asl.json", {"TrainFunctionArn": self.train_alias}
+        self.train_state_machine = asl_state_machine(
+            self,
+            "Train",
+            TRAIN_STATE_MACHINE,
+            "train.asl.json",
+            {"TrainFunctionArn": self.train_alias},
         )
         self.landing_rule, self.catch_up_rule = self._rules()
 
@@ -207,44 +212,6 @@ class Pipeline(Construct):
         for role, bucket, access, why in grants:
             grant_objects(role, bucket, access=access, why=why)
 
-    def _state_machine(
-        self, construct_id: str, name: str, asl_file: str, functions: dict[str, lambda_.IFunction]
-    ) -> sfn.StateMachine:
-        definition = json.dumps(load_definition(STATE_MACHINES_DIR / asl_file))
-        state_machine = sfn.StateMachine(
-            self,
-            construct_id,
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions={
-                placeholder: function.function_arn for placeholder, function in functions.items()
-            },
-            # Every state's transitions; not the states' input and output, which carry S3 keys
-            # naming study subjects: what ran is logged, not whose data.
-            logs=sfn.LogOptions(
-                destination=execution_log_group(self, f"{construct_id}Logs"),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-            tracing_enabled=True,
-        )
-        # The exact functions (or alias) the definition names: not their other versions.
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn for function in functions.values()],
-            )
-        )
-        suppress(
-            state_machine,
-            "AwsSolutions-IAM5",
-            "CloudWatch Logs' log-delivery actions (CreateLogDelivery, ...) and X-Ray's "
-            "PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level "
-            "permissions: AWS documents Resource '*' for them.",
-            applies_to=["Resource::*"],
-        )
-        return state_machine
-
     def _rules(self) -> tuple[events.Rule, events.Rule]:
         # The raw event goes to the state machine: an InputPath or InputTransformer would
         # change what the execution is named from, and the first state extracts bucket and key.
@@ -272,6 +239,51 @@ class Pipeline(Construct):
             ],
         )
         return landing, catch_up
+
+
+def asl_state_machine(
+    scope: Construct,
+    construct_id: str,
+    name: str,
+    asl_file: str,
+    functions: dict[str, lambda_.IFunction],
+) -> sfn.StateMachine:
+    """The state machine ``name`` running ``state_machines/<asl_file>`` (retriers put in), each
+    ``${placeholder}`` of ``functions`` replaced by that function's ARN, allowed to invoke them."""
+    definition = json.dumps(load_definition(STATE_MACHINES_DIR / asl_file))
+    state_machine = sfn.StateMachine(
+        scope,
+        construct_id,
+        state_machine_name=name,
+        definition_body=sfn.DefinitionBody.from_string(definition),
+        definition_substitutions={
+            placeholder: function.function_arn for placeholder, function in functions.items()
+        },
+        # Every state's transitions; not the states' input and output, which carry S3 keys
+        # naming study subjects: what ran is logged, not whose data.
+        logs=sfn.LogOptions(
+            destination=execution_log_group(scope, f"{construct_id}Logs"),
+            level=sfn.LogLevel.ALL,
+            include_execution_data=False,
+        ),
+        tracing_enabled=True,
+    )
+    # The exact functions (or alias) the definition names: not their other versions.
+    state_machine.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"],
+            resources=[function.function_arn for function in functions.values()],
+        )
+    )
+    suppress(
+        state_machine,
+        "AwsSolutions-IAM5",
+        "CloudWatch Logs' log-delivery actions (CreateLogDelivery, ...) and X-Ray's "
+        "PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level "
+        "permissions: AWS documents Resource '*' for them.",
+        applies_to=["Resource::*"],
+    )
+    return state_machine
 
 
 def layers_needed(image_functions: tuple[str, ...]) -> tuple[str, ...]:

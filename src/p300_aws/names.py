@@ -31,6 +31,10 @@ CHECK_DRIFT_FUNCTION = "p300-check-drift"
 # Step Functions state machines.
 INGEST_STATE_MACHINE = "p300-ingest-and-process"
 TRAIN_STATE_MACHINE = "p300-train"
+#: Preprocesses every subject of a study from an S3 manifest (a Distributed Map).
+BACKFILL_STATE_MACHINE = "p300-backfill"
+#: Backfill manifests, the Distributed Map's result files and reports, under ``<study>/<run>/``.
+BACKFILL_BUCKET = "p300-backfill"
 #: The train state machine invokes this alias of the train function (provisioned environments).
 TRAIN_ALIAS = "live"
 #: How long one training may run (s): a training run still RUNNING after it was abandoned.

@@ -6,7 +6,8 @@ rule's ``{"catch_up": true}``): every object waiting in the landing zone, plus e
 whose features are missing or stale (made from other bytes, or with other parameters than its
 study's current profile) and that no landing object is about to replace. A catch-up plan pins
 the version of every study, so the whole execution processes each study with one version. At the end
-of an execution, ``{"summarize": true, "mode", "results"}`` groups the items' outcomes.
+of an execution, ``{"summarize": true, "mode", "results"}`` groups the items' outcomes. The
+backfill's last step, ``{"backfill_report": true, ...}``, is `p300_aws.backfill`'s.
 """
 
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, RootModel, Tag
 
 from p300_aws import keys
+from p300_aws.backfill import BackfillReport, BackfillReportRequest, report_backfill
 from p300_aws.errors import BadKeyError
 from p300_aws.events import Event, Result, StepOutput
 from p300_aws.feature_params import needs_processing
@@ -68,11 +70,13 @@ class SummarizeRequest(Event):
 
 
 def request_kind(event: object) -> str:
-    """Which `PlanEvent` an input is: ``summarize`` or ``catch_up`` when it has that key, else
-    an S3 event (EventBridge's own events cannot carry a tag of ours)."""
+    """Which `PlanEvent` an input is: ``summarize``, ``catch_up`` or ``backfill_report`` when it
+    has that key, else an S3 event (EventBridge's own events cannot carry a tag of ours)."""
     if isinstance(event, Mapping):
-        return next((kind for kind in ("summarize", "catch_up") if kind in event), "s3_event")
-    kinds = {SummarizeRequest: "summarize", CatchUpRequest: "catch_up"}
+        tagged = ("summarize", "catch_up", "backfill_report")
+        return next((kind for kind in tagged if kind in event), "s3_event")
+    kinds = {SummarizeRequest: "summarize", CatchUpRequest: "catch_up",
+             BackfillReportRequest: "backfill_report"}  # fmt: skip
     return kinds.get(type(event), "s3_event")
 
 
@@ -82,7 +86,8 @@ class PlanEvent(RootModel):
     root: Annotated[
         Annotated[S3ObjectCreated, Tag("s3_event")]
         | Annotated[CatchUpRequest, Tag("catch_up")]
-        | Annotated[SummarizeRequest, Tag("summarize")],
+        | Annotated[SummarizeRequest, Tag("summarize")]
+        | Annotated[BackfillReportRequest, Tag("backfill_report")],
         Discriminator(request_kind),
     ]
 
@@ -247,10 +252,13 @@ def summarize_execution(request: SummarizeRequest) -> ExecutionSummary:
 
 
 def run_request(
-    s3, request: S3ObjectCreated | CatchUpRequest | SummarizeRequest
-) -> Plan | ExecutionSummary:
-    """The plan of an execution input (see the module docstring), or the execution's summary."""
+    s3, request: S3ObjectCreated | CatchUpRequest | SummarizeRequest | BackfillReportRequest
+) -> Plan | ExecutionSummary | BackfillReport:
+    """The plan of an execution input (see the module docstring), the execution's summary, or a
+    backfill's report."""
     match request:
+        case BackfillReportRequest():
+            return report_backfill(s3, request)
         case SummarizeRequest():
             return summarize_execution(request)
         case CatchUpRequest():

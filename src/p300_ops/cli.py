@@ -6,6 +6,7 @@ import click
 
 from p300_ops.commands.alerts import alerts_group
 from p300_ops.commands.aliases import deploy_model, promote, rollback, traffic
+from p300_ops.commands.backfill import backfill
 from p300_ops.commands.birthdate import birthdate
 from p300_ops.commands.calibrate import calibrate
 from p300_ops.commands.common import home_option
@@ -164,3 +165,4 @@ main.add_command(alerts_group)
 main.add_command(console)
 main.add_command(keys_group)
 main.add_command(cost)
+main.add_command(backfill)

@@ -14,6 +14,10 @@ from localstack.utils.patch import Patch
 
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
+from p300_localstack.patches.distributed_map import (
+    result_writer_parameters_read_the_state_input,
+    result_writer_writes_results,
+)
 from p300_localstack.patches.events_rules import disabled_rule_skips_events
 from p300_localstack.patches.lambda_alias import (
     cloudformation_alias_routing_map,
@@ -32,6 +36,8 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "ref_to_updated_resource_unchanged": ref_to_updated_resource_unchanged,
     "disabled_rule_skips_events": disabled_rule_skips_events,
     "lambda_token_authorizers": lambda_token_authorizers,
+    "result_writer_parameters_read_the_state_input": result_writer_parameters_read_the_state_input,
+    "result_writer_writes_results": result_writer_writes_results,
 }
 
 

@@ -67,7 +67,7 @@ def _coloured(status: str) -> str:
 def _list_options(command):
     options = (
         click.option("--state-machine", "-s", default=None,
-                     help="ingest, train, or a state machine name (default: both)."),
+                     help="ingest, train, backfill, or a state machine name (default: all three)."),
         click.option("--status", type=click.Choice(STATUSES, case_sensitive=False)),
         click.option("-n", "limit", type=click.IntRange(1, 1000), default=20, show_default=True),
         json_option,

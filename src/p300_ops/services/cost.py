@@ -51,6 +51,7 @@ from p300_ops.services.cost_model import (
     CostReport,
     ExecutionUsage,
     FunctionUsage,
+    Invocation,
     Usage,
     Workload,
     log_event_bytes,
@@ -236,8 +237,9 @@ def _execution_usage(
     )
 
 
-def _function_usage(cloud: cloud_service.Cloud, function: str) -> FunctionUsage:
-    config = cloud.lambda_client.get_function_configuration(FunctionName=function)
+def function_invocations(cloud: cloud_service.Cloud, function: str) -> tuple[list[Invocation], int]:
+    """Every invocation of ``function`` its CloudWatch log group has a REPORT line of, and the
+    bytes of its log events (as CloudWatch Logs bills them)."""
     invocations, log_bytes = [], 0
     group = f"/aws/lambda/{function}"
     logs = cloud.client("logs")
@@ -248,6 +250,12 @@ def _function_usage(cloud: cloud_service.Cloud, function: str) -> FunctionUsage:
                 for line in event["message"].splitlines():
                     if (invocation := parse_report_line(line)) is not None:
                         invocations.append(invocation)
+    return invocations, log_bytes
+
+
+def _function_usage(cloud: cloud_service.Cloud, function: str) -> FunctionUsage:
+    config = cloud.lambda_client.get_function_configuration(FunctionName=function)
+    invocations, log_bytes = function_invocations(cloud, function)
     return FunctionUsage(
         function=function,
         activity=FUNCTION_ACTIVITIES[function],

@@ -6,12 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from p300_aws.names import INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE
+from p300_aws.names import BACKFILL_STATE_MACHINE, INGEST_STATE_MACHINE, TRAIN_STATE_MACHINE
 from p300_ops.services.errors import ServiceError
 from p300_ops.services.execution_history import StateRun, iteration_statuses, state_runs
 from p300_ops.services.outcomes import ItemOutcome, item_outcomes, summarize_output
 
-STATE_MACHINES = {"ingest": INGEST_STATE_MACHINE, "train": TRAIN_STATE_MACHINE}
+STATE_MACHINES = {
+    "ingest": INGEST_STATE_MACHINE,
+    "train": TRAIN_STATE_MACHINE,
+    "backfill": BACKFILL_STATE_MACHINE,
+}
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 #: What started an execution (`trigger`).
 S3_EVENT, CATCH_UP, CLI, OTHER = "S3 event", "catch-up", "CLI", "other"
@@ -74,8 +78,8 @@ def list_executions(
     limit: int = 20,
     offset: int = 0,
 ) -> list[dict]:
-    """Executions, newest first: of ``state_machine`` (ingest, train or a name; default both
-    pipeline machines), with ``status`` when given; at most ``limit``, after skipping the
+    """Executions, newest first: of ``state_machine`` (ingest, train, backfill or a name;
+    default all three), with ``status`` when given; at most ``limit``, after skipping the
     ``offset`` newest (a page)."""
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset!r}")

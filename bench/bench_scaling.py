@@ -1,0 +1,233 @@
+"""Benchmark: how the backfill's cost grows with the number of subjects (10, 50, 200).
+
+Starts its own local cloud (`lifecycle.up` in a temporary home, free ports), then per count: a new
+study, that many short synthetic subjects written straight to the raw bucket
+(`p300_ops.services.synthetic_raw`, 10 s each by default), `p300 backfill` on it, waited for.
+Per run it prints the wall time (start to end of the execution), the CPU time and the peak RSS of
+the local cloud's process tree (LocalStack with its Lambda environments, MLflow; sampled every
+0.2 s), and the Lambda GB-s of the run's invocations (REPORT lines, `p300_ops.services.cost`),
+each also per subject and as a ratio to the 10-subject run, and per subject added between two
+counts (the marginal figures, free of each run's fixed overhead). A 4-subject warm-up run first
+starts the Lambda environments, so that no count pays the cold starts alone. Batches of 2 keep
+all 4 child executions busy from 10 subjects on: every count runs 4 environments at once.
+
+    .venv/bin/python bench/bench_scaling.py [--counts 10,50,200] [--seconds 10] [--batch-size 2]
+
+Targets: per-subject wall, CPU and GB-s within 20 % of the 10-subject run's; peak RSS not growing
+with the count.
+"""
+
+import argparse
+import itertools
+import os
+import platform
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from p300.studies import new_study
+from p300_aws.names import PLAN_FUNCTION, PREPROCESS_FUNCTION
+from p300_aws.studies import create_study
+from p300_ops.localcloud import lifecycle
+from p300_ops.localcloud.processes import free_port
+from p300_ops.services import layer_builds
+from p300_ops.services.backfill import start_backfill
+from p300_ops.services.cloud import Cloud
+from p300_ops.services.cost import function_invocations
+from p300_ops.services.pipeline_executions import wait_for
+from p300_ops.services.synthetic_raw import write_raw_subjects
+
+FLAT_WITHIN = 0.20
+SAMPLE_S = 0.2
+WARM_UP_SUBJECTS = 4
+
+
+class TreeSampler:
+    """Peak RSS and CPU seconds of a process tree, sampled in a thread while in its block."""
+
+    def __init__(self, roots: list[psutil.Process]) -> None:
+        self.roots = roots
+        self.peak_rss = 0
+        self._first_cpu: dict[int, float] = {}
+        self._last_cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeSampler":
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the tree used in the block, processes that ended
+        between two samples counted up to their last sample."""
+        return sum(last - self._first_cpu.get(pid, 0.0) for pid, last in self._last_cpu.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self._sample()
+
+    def _sample(self, *, first: bool = False) -> None:
+        rss = 0
+        for root in self.roots:
+            try:
+                family = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for proc in family:
+                try:
+                    with proc.oneshot():
+                        rss += proc.memory_info().rss
+                        times = proc.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                cpu = times.user + times.system
+                if first:
+                    self._first_cpu[proc.pid] = cpu
+                self._last_cpu[proc.pid] = cpu
+        self.peak_rss = max(self.peak_rss, rss)
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    subjects: int
+    status: str
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    gb_s: float
+    invocations: int
+
+
+def gb_s_so_far(aws: Cloud) -> tuple[float, int, set[str]]:
+    """GB-s and count of every preprocess and plan invocation logged so far, and their ids."""
+    invocations = [
+        inv
+        for name in (PREPROCESS_FUNCTION, PLAN_FUNCTION)
+        for inv in function_invocations(aws, name)[0]
+    ]
+    return sum(i.gb_s for i in invocations), len(invocations), {i.request_id for i in invocations}
+
+
+def run_backfill(
+    aws: Cloud, roots: list[psutil.Process], n: int, *, seconds: float, batch_size: int
+) -> RunFigures:
+    study = f"scale-{n}-{os.getpid()}"
+    create_study(aws.s3, new_study(study))
+    write_raw_subjects(aws.s3, study, n, duration_s=seconds)
+    gb_before, count_before, _ = gb_s_so_far(aws)
+    with TreeSampler(roots) as sampler:
+        started = time.perf_counter()
+        arn = start_backfill(aws, study, batch_size=batch_size).execution_arn
+        described = wait_for(aws.stepfunctions, arn, timeout=3600, poll_s=0.5)
+        wall = time.perf_counter() - started
+    # The runtime posts each invocation's logs before its result: all are in by now, but
+    # CloudWatch Logs may take a moment to list the last ones.
+    time.sleep(2)
+    gb_after, count_after, _ = gb_s_so_far(aws)
+    return RunFigures(
+        subjects=n,
+        status=described["status"],
+        wall_s=wall,
+        cpu_s=sampler.cpu_s,
+        peak_rss_mb=sampler.peak_rss / 2**20,
+        gb_s=gb_after - gb_before,
+        invocations=count_after - count_before,
+    )
+
+
+def print_figures(runs: list[RunFigures]) -> None:
+    base = runs[0]
+    per = {
+        "wall s": lambda r: r.wall_s / r.subjects,
+        "CPU s": lambda r: r.cpu_s / r.subjects,
+        "GB-s": lambda r: r.gb_s / r.subjects,
+    }
+    header = (
+        f"{'subjects':>8} {'status':>9} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>11} "
+        f"{'GB-s':>8} {'invokes':>7} | per subject: "
+        + " ".join(f"{k:>8} {'ratio':>5}" for k in per)
+        + f" | {'RSS ratio':>9}"
+    )
+    print(header)
+    for r in runs:
+        cells = " ".join(f"{f(r):8.3f} {f(r) / f(base):5.2f}" for f in per.values())
+        print(
+            f"{r.subjects:8d} {r.status:>9} {r.wall_s:8.1f} {r.cpu_s:8.1f} "
+            f"{r.peak_rss_mb:11.0f} {r.gb_s:8.1f} {r.invocations:7d} | per subject: {cells} "
+            f"| {r.peak_rss_mb / base.peak_rss_mb:9.2f}"
+        )
+    for before, after in itertools.pairwise(runs):
+        added = after.subjects - before.subjects
+        marginal = {"wall s": after.wall_s - before.wall_s, "CPU s": after.cpu_s - before.cpu_s,
+                    "GB-s": after.gb_s - before.gb_s}  # fmt: skip
+        print(f"per subject added from {before.subjects} to {after.subjects}: "
+              + ", ".join(f"{k} {v / added:.3f}" for k, v in marginal.items()))  # fmt: skip
+    flat = all(abs(f(r) / f(base) - 1) <= FLAT_WITHIN for r in runs for f in per.values()) and all(
+        r.peak_rss_mb <= base.peak_rss_mb * (1 + FLAT_WITHIN) for r in runs
+    )
+    print(
+        f"\nper-subject figures within {FLAT_WITHIN:.0%} of the {base.subjects}-subject run "
+        f"and peak RSS not growing: {'yes' if flat else 'NO'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="10,50,200", help="comma-separated subject counts")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per recording")
+    parser.add_argument("--batch-size", type=int, default=2, help="subjects per child execution")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+
+    print("building layers ...", flush=True)
+    layer_builds.build_all(progress=print)
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as home:
+        config = lifecycle.CloudConfig(
+            home=Path(home),
+            localstack_port=free_port(),
+            mlflow_port=free_port(),
+            postgres_port=free_port(),
+        )
+        print("starting the local cloud (deploys the stack) ...", flush=True)
+        state = lifecycle.up(config, progress=lambda _: None)
+        try:
+            aws = Cloud(state)
+            roots = [p for s in state.servers.values() if (p := s.process()) is not None]
+            print(
+                f"machine: {platform.node()}, {psutil.cpu_count()} CPUs, "
+                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
+                f"{platform.python_version()}; {args.seconds:g} s recordings, "
+                f"batches of {args.batch_size}",
+                flush=True,
+            )
+            print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
+            options = {"seconds": args.seconds, "batch_size": args.batch_size}
+            run_backfill(aws, roots, WARM_UP_SUBJECTS, **options)
+            runs = []
+            for n in counts:
+                load = os.getloadavg()[0]
+                runs.append(run_backfill(aws, roots, n, **options))
+                print(
+                    f"  {n} subjects: {runs[-1].wall_s:.1f} s ({runs[-1].status}); "
+                    f"1-min load before {load:.1f}, after {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+            print()
+            print_figures(runs)
+        finally:
+            lifecycle.down(Path(home))
+
+
+if __name__ == "__main__":
+    main()
