@@ -44,7 +44,7 @@ def test_assets_are_served_by_the_console_itself(client):
         ("status=DONE", "status must be one of [&#39;RUNNING&#39;"),
         (
             "state_machine=deploy",
-            "state_machine must be one of [&#39;ingest&#39;, &#39;train&#39;]",
+            "state_machine must be one of [&#39;ingest&#39;, &#39;train&#39;, &#39;backfill&#39;]",
         ),
         ("page=0", "page must be a whole number from 1, got &#39;0&#39;"),
     ],
