@@ -1,4 +1,4 @@
-"""Fixes for LocalStack 2026.3.0 bugs, applied when LocalStack starts.
+"""Fixes for LocalStack 2026.3.0 bugs and speed-ups of its hot path, applied when LocalStack starts.
 
 Each fix is one small function named after the bug it fixes (see `FIXES`). Set
 ``P300_DISABLED_PATCHES`` to a comma-separated list of those names, or to ``all``, to run
@@ -20,6 +20,7 @@ from p300_localstack.patches.lambda_alias import (
     cloudformation_alias_update,
     update_alias_routing_target,
 )
+from p300_localstack.patches.lambda_telemetry import batched_lambda_telemetry
 
 LOG = logging.getLogger(__name__)
 DISABLED_VARIABLE = "P300_DISABLED_PATCHES"
@@ -32,6 +33,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "ref_to_updated_resource_unchanged": ref_to_updated_resource_unchanged,
     "disabled_rule_skips_events": disabled_rule_skips_events,
     "lambda_token_authorizers": lambda_token_authorizers,
+    "batched_lambda_telemetry": batched_lambda_telemetry,
 }
 
 
