@@ -15,6 +15,7 @@ from localstack.utils.patch import Patch
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
 from p300_localstack.patches.events_rules import disabled_rule_skips_events
+from p300_localstack.patches.internal_clients import in_memory_internal_clients
 from p300_localstack.patches.lambda_alias import (
     cloudformation_alias_routing_map,
     cloudformation_alias_update,
@@ -34,6 +35,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "disabled_rule_skips_events": disabled_rule_skips_events,
     "lambda_token_authorizers": lambda_token_authorizers,
     "batched_lambda_telemetry": batched_lambda_telemetry,
+    "in_memory_internal_clients": in_memory_internal_clients,
 }
 
 

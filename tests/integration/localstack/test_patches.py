@@ -7,6 +7,8 @@ import json
 import math
 import time
 
+import httpx
+import psutil
 import pytest
 from botocore.exceptions import ClientError
 
@@ -15,13 +17,17 @@ from tests.integration.cloud_helpers import event_sentinel
 from tests.integration.localstack.conftest import (
     ROLE_ARN,
     client,
+    create_function,
     deploy_stack,
     function_with_two_versions,
     launch,
     stack_failure_reasons,
+    zip_bytes,
 )
 
 pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
+
+PROXY_HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +243,53 @@ def test_a_redeploy_keeps_warm_environments_on_the_alias(localstack):
     assert deploy_stack(cfn, "warm", warm_function_template("third", 0)) == "UPDATE_COMPLETE"
     with pytest.raises(lambda_client.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+
+
+def proxy_api(server, function: str) -> str:
+    """A REST API whose POST /x proxies to `function`; the route's URL."""
+    lambda_client, apigateway = client(server, "lambda"), client(server, "apigateway")
+    arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    api = apigateway.create_rest_api(name=f"to-{function}")["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="x")["id"]
+    apigateway.put_method(
+        restApiId=api, resourceId=resource, httpMethod="POST", authorizationType="NONE"
+    )
+    apigateway.put_integration(
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+    )
+    apigateway.create_deployment(restApiId=api, stageName="s")
+    return f"http://127.0.0.1:{server.port}/_aws/execute-api/{api}/s/x"
+
+
+def connections_to_itself(server) -> int:
+    """TCP connections the LocalStack process opened to its own gateway port (its internal
+    clients' pooled HTTP connections)."""
+    return sum(
+        bool(c.raddr) and c.raddr.port == server.port and c.laddr.port != server.port
+        for c in psutil.Process(server.pid).net_connections(kind="tcp")
+    )
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_internal_calls_skip_http(request, instance, fixed):
+    """API Gateway's Lambda invoke is an internal call: with the patch it is handed to the
+    gateway in-process, so LocalStack opens no HTTP connection to itself."""
+    server = request.getfixturevalue(instance)
+    create_function(
+        client(server, "lambda"),
+        "proxied",
+        code=zip_bytes({"index.py": PROXY_HANDLER}),
+        handler="index.handler",
+    )
+    url = proxy_api(server, "proxied")
+
+    answers = [httpx.post(url, content=b'{"n": 1}', timeout=60) for _ in range(5)]
+
+    assert [(a.status_code, a.text) for a in answers] == [(200, "ok")] * 5
+    assert (connections_to_itself(server) == 0) is fixed
