@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from localstack.runtime import hooks
 from localstack.utils.patch import Patch
 
+from p300_localstack.patches.apigateway_binary import binary_body_skips_json_validation
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
 from p300_localstack.patches.events_rules import disabled_rule_skips_events
@@ -34,6 +35,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "ref_to_updated_resource_unchanged": ref_to_updated_resource_unchanged,
     "disabled_rule_skips_events": disabled_rule_skips_events,
     "lambda_token_authorizers": lambda_token_authorizers,
+    "binary_body_skips_json_validation": binary_body_skips_json_validation,
     "batched_lambda_telemetry": batched_lambda_telemetry,
     "in_memory_internal_clients": in_memory_internal_clients,
 }

@@ -28,6 +28,13 @@ from tests.integration.localstack.conftest import (
 pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 PROXY_HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
+#: Answers the size of the request body it received, base64-decoded when API Gateway encoded it.
+BODY_SIZE_HANDLER = """import base64
+def handler(event, context):
+    body = event["body"] or ""
+    size = len(base64.b64decode(body)) if event["isBase64Encoded"] else len(body.encode())
+    return {"statusCode": 200, "body": str(size)}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -245,15 +252,27 @@ def test_a_redeploy_keeps_warm_environments_on_the_alias(localstack):
         lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
 
 
-def proxy_api(server, function: str) -> str:
-    """A REST API whose POST /x proxies to `function`; the route's URL."""
+def proxy_api(server, function: str, *, binary_media_types=(), validate_body=False) -> str:
+    """A REST API whose POST /x proxies to `function`; the route's URL. With `validate_body`
+    the method has a validator checking bodies (against the Empty model, as ours does)."""
     lambda_client, apigateway = client(server, "lambda"), client(server, "apigateway")
     arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    api = apigateway.create_rest_api(name=f"to-{function}")["id"]
+    api = apigateway.create_rest_api(
+        name=f"to-{function}", binaryMediaTypes=list(binary_media_types)
+    )["id"]
     root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
     resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="x")["id"]
+    validator = {}
+    if validate_body:
+        validator["requestValidatorId"] = apigateway.create_request_validator(
+            restApiId=api, name="body", validateRequestBody=True
+        )["id"]
     apigateway.put_method(
-        restApiId=api, resourceId=resource, httpMethod="POST", authorizationType="NONE"
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="POST",
+        authorizationType="NONE",
+        **validator,
     )
     apigateway.put_integration(
         restApiId=api,
@@ -293,3 +312,30 @@ def test_internal_calls_skip_http(request, instance, fixed):
 
     assert [(a.status_code, a.text) for a in answers] == [(200, "ok")] * 5
     assert (connections_to_itself(server) == 0) is fixed
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_a_binary_body_passes_body_validation(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    create_function(
+        client(server, "lambda"),
+        "body-size",
+        code=zip_bytes({"index.py": BODY_SIZE_HANDLER}),
+        handler="index.handler",
+    )
+    url = proxy_api(
+        server, "body-size", binary_media_types=["application/octet-stream"], validate_body=True
+    )
+    not_utf8 = bytes(range(256)) * 4
+
+    binary = httpx.post(url, content=not_utf8, timeout=60,
+                        headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    not_json = httpx.post(url, content=b"x" * 100, timeout=60,
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+
+    assert (not_json.status_code, not_json.json()["message"]) == (400, "Invalid request body")
+    if not fixed:  # parsed as JSON: UnicodeDecodeError
+        assert binary.status_code == 500
+        assert "codec can't decode" in binary.text
+        return
+    assert (binary.status_code, binary.text) == (200, str(len(not_utf8)))
