@@ -29,7 +29,11 @@ from p300_ops.localcloud.localstack import aws_client, endpoint_url, start_local
 from p300_ops.localcloud.processes import free_port, stop_server
 
 #: The patches that only make LocalStack faster (`p300_localstack.patches.FIXES`).
-SPEED_PATCHES = ("batched_lambda_telemetry",)
+SPEED_PATCHES = (
+    "batched_lambda_telemetry",
+    "in_memory_internal_clients",
+    "metric_data_one_transaction",
+)
 KINDS = ("health", "invoke", "gateway")
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
 ROLE = "arn:aws:iam::000000000000:role/bench"

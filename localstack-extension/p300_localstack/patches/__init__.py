@@ -15,6 +15,7 @@ from localstack.utils.patch import Patch
 from p300_localstack.patches.apigateway_binary import binary_body_skips_json_validation
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
+from p300_localstack.patches.cloudwatch_store import metric_data_one_transaction
 from p300_localstack.patches.events_rules import disabled_rule_skips_events
 from p300_localstack.patches.internal_clients import in_memory_internal_clients
 from p300_localstack.patches.lambda_alias import (
@@ -38,6 +39,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "binary_body_skips_json_validation": binary_body_skips_json_validation,
     "batched_lambda_telemetry": batched_lambda_telemetry,
     "in_memory_internal_clients": in_memory_internal_clients,
+    "metric_data_one_transaction": metric_data_one_transaction,
 }
 
 

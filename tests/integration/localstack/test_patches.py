@@ -6,6 +6,8 @@ The "without" side is one extra LocalStack started with ``P300_DISABLED_PATCHES=
 import json
 import math
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import psutil
@@ -338,3 +340,37 @@ def test_a_binary_body_passes_body_validation(request, instance, fixed):
         assert binary.status_code in (400, 500)
         return
     assert (binary.status_code, binary.text) == (200, str(len(not_utf8)))
+
+
+def metrics_db_writes(server) -> int:
+    """SQLite's file change counter of LocalStack's CloudWatch store: one per write transaction."""
+    home = Path(server.log_path).parents[1]
+    (database,) = (home / "localstack").rglob("cloudwatch/metrics.db")
+    return int.from_bytes(database.read_bytes()[24:28], "big")
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_put_metric_data_is_one_transaction(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    cloudwatch = client(server, "cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="P300/warmup", MetricData=[{"MetricName": "m", "Value": 1}]
+    )
+    data = [
+        {"MetricName": f"m{i}", "Values": [1.0, 2.0], "Counts": [2.0, 1.0]} for i in range(4)
+    ] + [{"MetricName": "stats", "StatisticValues": {"SampleCount": 3, "Sum": 6,
+                                                      "Minimum": 1, "Maximum": 3}}]  # fmt: skip
+    before = metrics_db_writes(server)
+
+    cloudwatch.put_metric_data(Namespace="P300/batch", MetricData=data)
+
+    assert metrics_db_writes(server) - before == (1 if fixed else len(data))
+    now = datetime.now(UTC)
+    for name, expected in [("m0", {"SampleCount": 3.0, "Sum": 4.0}),
+                           ("m3", {"SampleCount": 3.0, "Sum": 4.0}),
+                           ("stats", {"SampleCount": 3.0, "Sum": 6.0})]:  # fmt: skip
+        (point,) = cloudwatch.get_metric_statistics(
+            Namespace="P300/batch", MetricName=name, StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1), Period=600, Statistics=["SampleCount", "Sum"],
+        )["Datapoints"]  # fmt: skip
+        assert {k: point[k] for k in expected} == expected
