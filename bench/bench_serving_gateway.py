@@ -8,16 +8,20 @@ the ``champion`` alias. Then, against ``/predict-champion/predict`` (bodies prep
 the client's encoding is not timed):
 
 - the first request after the deploy (the new Lambda version's cold start);
-- single-epoch requests, p50/p99, from 1 client and from ``--clients`` closed-loop clients
-  (targets p50 ≤ 30 ms, p99 ≤ 100 ms). Before the concurrent run the alias gets provisioned
+- LocalStack's own CPU per request (health, invoke, gateway) on a bare instance, without and
+  with our speed-up patches (`localstack_cpu`), and MiniStack's as a peer baseline when
+  ``--ministack`` names a Python that has it;
+- single-epoch binary requests, p50/p99, from 1 client and from ``--clients`` closed-loop clients
+  (targets p50 ≤ 60 ms, p99 ≤ 150 ms). Before the concurrent run the alias gets provisioned
   concurrency ``--clients``, and the run checks that many environments of the function exist, so
   no cold start is timed;
 - the CPU each request costs the whole local cloud (LocalStack and its Lambda environments), and
   the floor Little's law puts on the median with N closed-loop clients on this machine's cores:
   p50 ≥ N × CPU per request / cores;
-- throughput in epochs/s (target ≥ 20,000) with base64 float32 batches of 200 epochs up to the
-  largest that fits API Gateway's 6 MB payload limit, a 200-epoch JSON-lists batch, and System A's
-  style of one JSON request per epoch (the baseline);
+- throughput in epochs/s (target ≥ 20,000) with float32 batches of 200 epochs up to the largest
+  that fits the 6 MB Lambda payload limit, as base64 JSON and as binary
+  (``application/octet-stream``, `p300_serving.binary`), a 200-epoch JSON-lists batch, and
+  System A's style of one JSON request per epoch (the baseline);
 - the same app in this process through Mangum, same run (the other baseline).
 
 The cloud is torn down at the end, whatever happened.
@@ -37,6 +41,9 @@ import httpx
 import numpy as np
 import psutil
 from bench_serving_local import predict_event, register, train
+from localstack_cpu import TARGETS as CPU_TARGETS
+from localstack_cpu import compare as localstack_cpu_compare
+from localstack_cpu import report as localstack_cpu_report
 
 from p300_aws.names import API_NAME, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
 from p300_ops.localcloud import lifecycle, localstack
@@ -44,22 +51,29 @@ from p300_ops.localcloud.processes import free_port
 from p300_ops.services import release
 from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.simulation import route_url
+from p300_serving import binary
 
 #: API Gateway's (and Lambda's synchronous) payload limit, in bytes.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 BATCH_SIZES = (200, 500)
-TARGET_P50_MS, TARGET_P99_MS, TARGET_EPOCHS_PER_S = 30, 100, 20_000
+TARGET_P50_MS, TARGET_P99_MS, TARGET_EPOCHS_PER_S = 60, 150, 20_000
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: A request body and its headers (content type, and the shape of a binary batch).
+Body = tuple[bytes, dict[str, str]]
 
 
-def b64_body(epochs: np.ndarray) -> bytes:
+def b64_body(epochs: np.ndarray) -> Body:
     """The /predict body of ``epochs`` (n_epochs, n_features) as base64 little-endian float32."""
     encoded = base64.b64encode(epochs.astype("<f4").tobytes()).decode()
-    return json.dumps({"features_b64": encoded}).encode()
+    return json.dumps({"features_b64": encoded}).encode(), JSON_HEADERS
 
 
-def json_body(epochs: np.ndarray) -> bytes:
-    return json.dumps({"features": epochs.tolist()}).encode()
+def json_body(epochs: np.ndarray) -> Body:
+    return json.dumps({"features": epochs.tolist()}).encode(), JSON_HEADERS
+
+
+def binary_body(epochs: np.ndarray) -> Body:
+    return binary.encode_batch(epochs), binary.binary_headers(epochs.shape)
 
 
 def max_batch(n_features: int, *, limit: int = PAYLOAD_LIMIT, margin: int = 4096) -> int:
@@ -96,15 +110,16 @@ def environments(pid: int, function: str) -> int:
 AUTH: dict[str, str] = {}
 
 
-def timed_post(client: httpx.Client, url: str, body: bytes) -> float:
+def timed_post(client: httpx.Client, url: str, body: Body) -> float:
+    content, headers = body
     started = time.perf_counter()
-    response = client.post(url, content=body, headers={**JSON_HEADERS, **AUTH})
+    response = client.post(url, content=content, headers={**headers, **AUTH})
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed
 
 
-def closed_loop(url: str, bodies: list[bytes], *, clients: int, per_client: int) -> list[float]:
+def closed_loop(url: str, bodies: list[Body], *, clients: int, per_client: int) -> list[float]:
     """Latencies (s) of ``clients`` clients each sending ``per_client`` requests back to back."""
 
     def one_client(offset: int) -> list[float]:
@@ -144,8 +159,9 @@ def provision(lambda_client, n: int, *, timeout_s: float = 600) -> float:
     raise TimeoutError(f"provisioned concurrency {n} not READY after {timeout_s:.0f} s")
 
 
-def in_process(bundle: Path, one: bytes, batches: dict[int, bytes]) -> dict:
-    """The same app in this process via Mangum: single-epoch latencies (s) and s per batch."""
+def in_process(bundle: Path, one: Body, batches: dict[tuple[str, int], Body]) -> dict:
+    """The same app in this process via Mangum: single-epoch latencies (s) and s per batch
+    (keyed like `batch_bodies`)."""
     from mangum import Mangum
 
     from p300_serving.app import create_app
@@ -153,8 +169,17 @@ def in_process(bundle: Path, one: bytes, batches: dict[int, bytes]) -> dict:
 
     handler = Mangum(create_app(load_bundle(bundle)), lifespan="off")
 
-    def latencies(body: bytes, n: int) -> list[float]:
-        event = predict_event(body.decode())
+    def latencies(body: Body, n: int) -> list[float]:
+        content, headers = body
+        event = predict_event("")
+        event["headers"] = {**headers, "Content-Length": str(len(content))}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+        # As API Gateway hands a body to Lambda: binary media types base64-encoded.
+        if headers["Content-Type"] == binary.MEDIA_TYPE:
+            event["body"] = base64.b64encode(content).decode()
+            event["isBase64Encoded"] = True
+        else:
+            event["body"] = content.decode()
         handler(event, None)
         times = []
         for _ in range(n):
@@ -163,13 +188,13 @@ def in_process(bundle: Path, one: bytes, batches: dict[int, bytes]) -> dict:
             times.append(time.perf_counter() - started)
         return times
 
-    batch_s = {n: float(np.median(latencies(body, 10))) for n, body in batches.items()}
+    batch_s = {key: float(np.median(latencies(body, 10))) for key, body in batches.items()}
     return {"single": latencies(one, 200), "batch": batch_s}
 
 
 def gateway(url: str, pid: int, lambda_client, epochs: np.ndarray, *, clients: int) -> dict:
     """Every gateway figure; ``epochs`` shape (n_epochs, n_features) float32 µV."""
-    singles = [b64_body(epochs[i : i + 1]) for i in range(len(epochs))]
+    singles = [binary_body(epochs[i : i + 1]) for i in range(len(epochs))]
     figures = {}
     with httpx.Client(timeout=120) as client:
         figures["cold_s"] = timed_post(client, url, singles[0])
@@ -185,20 +210,20 @@ def gateway(url: str, pid: int, lambda_client, epochs: np.ndarray, *, clients: i
     system_a = [json_body(epochs[i : i + 1]) for i in range(200)]
     lists = json_body(epochs[:200])
     figures["throughput"] = [
-        ("System A: 1 epoch/request, JSON", 1, len(system_a[0]),
+        ("System A: 1 epoch/request, JSON", 1, len(system_a[0][0]),
          measured(pid, lambda: closed_loop(url, system_a, clients=1, per_client=200))),
-        ("200 epochs/request, JSON lists", 200, len(lists),
+        ("200 epochs/request, JSON lists", 200, len(lists[0]),
          measured(pid, lambda: closed_loop(url, [lists], clients=1, per_client=10))),
     ]  # fmt: skip
     figures["throughput"] += [
-        (f"{n} epochs/request, base64", n, len(body),
+        (f"{n} epochs/request, {encoding}", n, len(body[0]),
          measured(pid, lambda body=body: closed_loop(url, [body], clients=1, per_client=10)))
-        for n, body in batch_bodies(epochs).items()
+        for (encoding, n), body in batch_bodies(epochs).items()
     ]  # fmt: skip
-    largest, body = list(batch_bodies(epochs).items())[-1]
+    (_, largest), body = list(batch_bodies(epochs).items())[-1]
     cores = os.cpu_count()
     figures["throughput"].append(
-        (f"{largest} epochs/request, {cores} clients", largest, len(body),
+        (f"{largest} epochs/request, binary, {cores} clients", largest, len(body[0]),
          measured(pid, lambda: closed_loop(url, [body], clients=cores, per_client=10)))
     )  # fmt: skip
     return figures
@@ -219,19 +244,30 @@ def champion_cloud(home: Path, pipeline, schema) -> tuple[lifecycle.CloudState, 
     return state, lambda_client, route_url(base, CHAMPION_ALIAS)
 
 
-def batch_bodies(epochs: np.ndarray) -> dict[int, bytes]:
-    """base64 bodies of 200 epochs up to the most that fit the payload limit."""
+def batch_bodies(epochs: np.ndarray) -> dict[tuple[str, int], Body]:
+    """Bodies of 200 epochs up to the most that fit the payload limit, base64 JSON then binary,
+    keyed by (encoding, n_epochs). A binary body reaches Lambda base64-encoded in its event, so
+    the same limit holds for both."""
     largest = max_batch(epochs.shape[1])
     sizes = [n for n in BATCH_SIZES if n < largest] + [largest]
-    return {n: b64_body(np.resize(epochs, (n, epochs.shape[1]))) for n in sizes}
+    encoders = {"base64": b64_body, "binary": binary_body}
+    return {
+        (encoding, n): encode(np.resize(epochs, (n, epochs.shape[1])))
+        for encoding, encode in encoders.items()
+        for n in sizes
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
     parser.add_argument("--sessions", type=int, default=4, help="synthetic 60-s sessions")
+    parser.add_argument("--cpu-requests", type=int, default=300,
+                        help="requests per kind on the bare LocalStacks")  # fmt: skip
+    parser.add_argument("--ministack", help="python of a venv with ministack (peer baseline)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
+    cpu = localstack_cpu_compare(requests=args.cpu_requests, ministack=args.ministack)
     home = Path(tempfile.mkdtemp(prefix="p300-bench-gateway-"))
     pipeline, features, schema = train(args.sessions)
     epochs = features.astype(np.float32)
@@ -245,11 +281,12 @@ def main() -> None:
         from p300_ops.services.model_bundles import build_bundle
 
         build_bundle(state.tracking_uri, REGISTERED_MODEL, CHAMPION_ALIAS, bundle)
-        local = in_process(bundle, b64_body(epochs[:1]), batch_bodies(epochs))
+        local = in_process(bundle, binary_body(epochs[:1]), batch_bodies(epochs))
     finally:
         # NothingRunning: `up` failed and already stopped what it started.
         with contextlib.suppress(lifecycle.NothingRunning):
             lifecycle.down(home)
+    localstack_cpu_report(cpu, CPU_TARGETS)
     report(figures, local, epochs=epochs, clients=args.clients,
            load=(load_before, os.getloadavg()[0]),
            setup_s=setup_s, total_s=time.monotonic() - started)  # fmt: skip
@@ -287,7 +324,8 @@ def report(figures: dict, local: dict, *, epochs, clients, load, setup_s, total_
     for label, n, body_bytes, run in rows:
         latencies, _, cpu_s = run
         rate = _epochs_per_s(run, n)
-        local_s = local["batch"].get(n) if "JSON" not in label else None
+        encoding = next((e for e in ("base64", "binary") if f", {e}" in label), None)
+        local_s = local["batch"].get((encoding, n)) if "clients" not in label else None
         versus = f"{n / local_s / rate:>10.1f}" if local_s else f"{'':>10}"
         print(f"  {label:<34}{body_bytes / 1e6:>8.2f}{np.median(latencies) * 1000:>8.0f}"
               f"{cpu_s / len(latencies) * 1000:>12.0f}{rate:>10,.0f}{rate / system_a:>9.0f}"
@@ -295,11 +333,11 @@ def report(figures: dict, local: dict, *, epochs, clients, load, setup_s, total_
     largest, _, cpu_s = rows[-1][1], rows[-1][2], rows[-1][3][2] / len(rows[-1][3][0])
     print(f"  CPU ceiling with every core busy: {cores} × {largest} epochs / {cpu_s * 1000:.0f} "
           f"ms CPU per request = {cores * largest / cpu_s:,.0f} epochs/s")  # fmt: skip
-    for n, seconds in local["batch"].items():
-        print(f"  in-process app, {n} epochs base64: {n / seconds:,.0f} epochs/s")
-    print(f"  API Gateway / Lambda payload limit {PAYLOAD_LIMIT:,} bytes: at most "
-          f"{max_batch(epochs.shape[1])} epochs of {epochs.shape[1]} float32 "
-          "per base64 request")  # fmt: skip
+    for (encoding, n), seconds in local["batch"].items():
+        print(f"  in-process app, {n} epochs {encoding}: {n / seconds:,.0f} epochs/s")
+    print(f"  Lambda payload limit {PAYLOAD_LIMIT:,} bytes: at most "
+          f"{max_batch(epochs.shape[1])} epochs of {epochs.shape[1]} float32 per request "
+          "(a binary body travels base64-encoded in the Lambda event)")  # fmt: skip
 
 
 def _epochs_per_s(run, n_epochs: int) -> float:

@@ -25,6 +25,7 @@ from infra.constructs.security import (
 )
 from p300_aws.names import API_NAME, API_STAGE, PREDICT_FUNCTION, PREDICTION_ROUTES
 from p300_aws.serving_registry import BUCKET_ENV
+from p300_serving.binary import MEDIA_TYPE as BINARY_MEDIA_TYPE
 
 MEMORY_MB = 1024
 TIMEOUT_S = 30
@@ -83,6 +84,9 @@ class Serving(Construct):
             rest_api_name=API_NAME,
             deploy_options=stage_options(self, "AccessLogs", stage_name=API_STAGE),
             description="P300 prediction API: champion and challenger routes (bearer token)",
+            # Float32 batches travel raw (p300_serving.binary): API Gateway hands them to the
+            # function base64-encoded instead of mangling them as text.
+            binary_media_types=[BINARY_MEDIA_TYPE],
         )
         validator = request_validator(self.api)
         for route, alias in PREDICTION_ROUTES.items():

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from p300_serving import service
+from p300_serving import binary, service
 from p300_serving.model import ServedModel
 from p300_serving.schemas import (
     DecodeRequest,
@@ -36,12 +36,15 @@ def model_router(resolve: Callable[..., ServedModel], *, tag: str) -> APIRouter:
     served = Depends(resolve)
 
     @router.post("/predict", response_model=PredictResponse, responses=ERRORS,
-                 openapi_extra=json_body(PredictRequest))  # fmt: skip
+                 openapi_extra=json_or_binary_body(PredictRequest))  # fmt: skip
     async def predict(request: Request, model: ServedModel = served) -> dict:
-        """Labels and target probabilities of a batch of feature vectors."""
-        return service.predict_batch(
-            model, PredictRequest.model_validate_json(await request.body())
-        )
+        """Labels and target probabilities of a batch of feature vectors: a JSON body, or an
+        ``application/octet-stream`` float32 batch (`p300_serving.binary`)."""
+        body = await request.body()
+        if binary.is_binary(request.headers):
+            features = binary.decode_batch(body, request.headers, model.info.n_features)
+            return service.predict_features(model, features)
+        return service.predict_batch(model, PredictRequest.model_validate_json(body))
 
     @router.post("/predict/raw", response_model=PredictRawResponse, responses=ERRORS,
                  openapi_extra=json_body(PredictRawRequest))  # fmt: skip
@@ -70,6 +73,16 @@ def model_router(resolve: Callable[..., ServedModel], *, tag: str) -> APIRouter:
 def json_body(model: type[BaseModel]) -> dict:
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def json_or_binary_body(model: type[BaseModel]) -> dict:
+    """`json_body`, or a float32 batch as ``application/octet-stream`` (`p300_serving.binary`)."""
+    extra = json_body(model)
+    extra["requestBody"]["content"][binary.MEDIA_TYPE] = {
+        "schema": {"type": "string", "format": "binary"}
+    }
+    extra["requestBody"]["description"] = binary.BODY_DESCRIPTION
+    return extra
 
 
 def document_request_bodies(app: FastAPI) -> None:

@@ -51,7 +51,13 @@ def feature_matrix(batch: FeatureBatch | DecodeRequest, n_features: int) -> np.n
 
 def predict_batch(model: ServedModel, batch: FeatureBatch) -> dict:
     """Labels and target probabilities of a batch (the /predict response)."""
-    labels, probability, _ = model.predict(feature_matrix(batch, model.info.n_features))
+    return predict_features(model, feature_matrix(batch, model.info.n_features))
+
+
+def predict_features(model: ServedModel, features: np.ndarray) -> dict:
+    """The /predict response for ``features`` (n_epochs, n_features) float32 µV."""
+    _check_finite(features, "features")
+    labels, probability, _ = model.predict(features)
     return {
         "labels": labels.tolist(),
         "target_probability": probability.tolist(),

@@ -1,4 +1,4 @@
-"""Fixes for LocalStack 2026.3.0 bugs, applied when LocalStack starts.
+"""Fixes for LocalStack 2026.3.0 bugs and speed-ups of its hot path, applied when LocalStack starts.
 
 Each fix is one small function named after the bug it fixes (see `FIXES`). Set
 ``P300_DISABLED_PATCHES`` to a comma-separated list of those names, or to ``all``, to run
@@ -12,18 +12,22 @@ from collections.abc import Callable, Mapping
 from localstack.runtime import hooks
 from localstack.utils.patch import Patch
 
+from p300_localstack.patches.apigateway_binary import binary_body_skips_json_validation
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
+from p300_localstack.patches.cloudwatch_store import metric_data_one_transaction
 from p300_localstack.patches.distributed_map import (
     result_writer_parameters_read_the_state_input,
     result_writer_writes_results,
 )
 from p300_localstack.patches.events_rules import disabled_rule_skips_events
+from p300_localstack.patches.internal_clients import in_memory_internal_clients
 from p300_localstack.patches.lambda_alias import (
     cloudformation_alias_routing_map,
     cloudformation_alias_update,
     update_alias_routing_target,
 )
+from p300_localstack.patches.lambda_telemetry import batched_lambda_telemetry
 
 LOG = logging.getLogger(__name__)
 DISABLED_VARIABLE = "P300_DISABLED_PATCHES"
@@ -38,6 +42,10 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "lambda_token_authorizers": lambda_token_authorizers,
     "result_writer_parameters_read_the_state_input": result_writer_parameters_read_the_state_input,
     "result_writer_writes_results": result_writer_writes_results,
+    "binary_body_skips_json_validation": binary_body_skips_json_validation,
+    "batched_lambda_telemetry": batched_lambda_telemetry,
+    "in_memory_internal_clients": in_memory_internal_clients,
+    "metric_data_one_transaction": metric_data_one_transaction,
 }
 
 

@@ -24,10 +24,14 @@ from p300_aws import keys
 from p300_aws.errors import BadKeyError
 from p300_aws.names import FEATURES_BUCKET, PREDICTION_ROUTES, REGISTERED_MODEL
 from p300_aws.s3_objects import list_keys, read_object
+from p300_serving import binary
 
 PERCENTILES = (50, 95, 99)
 WANDB_PROJECT = "p300-simulator"
 WANDB_MODES = ("offline", "online", "disabled")
+#: Statuses of an API that does not take binary bodies (base64-mangled by API Gateway, or
+#: refused): the simulator falls back to base64 JSON.
+BINARY_REFUSED = (400, 415, 422)
 #: Where offline W&B runs go, under the state home.
 WANDB_FOLDER = "wandb"
 SUBJECT_COLUMNS = ("n_epochs", "n_target", "accuracy", "kappa", "roc_auc", "tn", "fp", "fn", "tp")
@@ -87,6 +91,31 @@ def encode_batch(features: np.ndarray) -> dict:
         raise ValueError(f"features must be 2-D (n_epochs, n_features), got shape {features.shape}")
     little_endian = np.ascontiguousarray(features, dtype="<f4")
     return {"features_b64": base64.b64encode(little_endian.tobytes()).decode("ascii")}
+
+
+def batch_poster(client, url: str) -> Callable[[np.ndarray], dict]:
+    """``post(features)`` for `send_batches`: each batch as an ``application/octet-stream``
+    float32 body (`p300_serving.binary`), or as base64 JSON (`encode_batch`) from the first
+    time the API refuses a binary body (an API deployed before it accepted them).
+
+    ``client`` is an ``httpx.Client``; an answer other than 200 raises RuntimeError.
+    """
+    binary_accepted = True
+
+    def post(features: np.ndarray) -> dict:
+        nonlocal binary_accepted
+        if binary_accepted:
+            response = client.post(url, content=binary.encode_batch(features),
+                                   headers=binary.binary_headers(features.shape))  # fmt: skip
+            if response.status_code in BINARY_REFUSED:
+                binary_accepted = False
+        if not binary_accepted:
+            response = client.post(url, json=encode_batch(features))
+        if response.status_code != 200:
+            raise RuntimeError(f"POST {url} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    return post
 
 
 def latency_summary(latencies_s: Sequence[float]) -> dict[str, float]:
@@ -182,13 +211,14 @@ def registry_version(tracking_uri: str, alias: str) -> tuple[str | None, str | N
 
 
 def send_batches(
-    post: Callable[[dict], dict],
+    post: Callable[[np.ndarray], dict],
     features: np.ndarray,
     *,
     batch_size: int,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[np.ndarray, np.ndarray, list[float], list[dict]]:
-    """Send ``features``, shape (n_epochs, n_features) in µV, in batches through ``post``.
+    """Send ``features``, shape (n_epochs, n_features) in µV, in batches through ``post``
+    (which encodes a batch, posts it and returns the decoded answer).
 
     Returns the predicted labels and target probabilities (each shape (n_epochs,)), the latency
     of each request in s and the ``model`` each response reported.
@@ -196,7 +226,7 @@ def send_batches(
     predicted, probabilities, latencies, models = [], [], [], []
     for part in batch_slices(len(features), batch_size):
         started = clock()
-        answer = post(encode_batch(features[part]))
+        answer = post(features[part])
         latencies.append(clock() - started)
         if len(answer["labels"]) != part.stop - part.start:
             raise ValueError(
@@ -252,12 +282,7 @@ def simulate(
     data = load_subject_features(s3, subjects)
     results, latencies, models = {}, [], []
     with httpx.Client(timeout=timeout_s, headers=headers) as client:
-
-        def post(body: dict) -> dict:
-            response = client.post(url, json=body)
-            if response.status_code != 200:
-                raise RuntimeError(f"POST {url} answered {response.status_code}: {response.text}")
-            return response.json()
+        post = batch_poster(client, url)
 
         # One untimed epoch first, so a cold start is reported apart from the steady latencies.
         first_X = next(iter(data.values()))[0][:1]

@@ -6,7 +6,11 @@ The "without" side is one extra LocalStack started with ``P300_DISABLED_PATCHES=
 import json
 import math
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 from botocore.exceptions import ClientError
 
@@ -15,13 +19,24 @@ from tests.integration.cloud_helpers import event_sentinel
 from tests.integration.localstack.conftest import (
     ROLE_ARN,
     client,
+    create_function,
     deploy_stack,
     function_with_two_versions,
     launch,
     stack_failure_reasons,
+    zip_bytes,
 )
 
 pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
+
+PROXY_HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
+#: Answers the size of the request body it received, base64-decoded when API Gateway encoded it.
+BODY_SIZE_HANDLER = """import base64
+def handler(event, context):
+    body = event["body"] or ""
+    size = len(base64.b64decode(body)) if event["isBase64Encoded"] else len(body.encode())
+    return {"statusCode": 200, "body": str(size)}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +252,125 @@ def test_a_redeploy_keeps_warm_environments_on_the_alias(localstack):
     assert deploy_stack(cfn, "warm", warm_function_template("third", 0)) == "UPDATE_COMPLETE"
     with pytest.raises(lambda_client.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+
+
+def proxy_api(server, function: str, *, binary_media_types=(), validate_body=False) -> str:
+    """A REST API whose POST /x proxies to `function`; the route's URL. With `validate_body`
+    the method has a validator checking bodies (against the Empty model, as ours does)."""
+    lambda_client, apigateway = client(server, "lambda"), client(server, "apigateway")
+    arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    api = apigateway.create_rest_api(
+        name=f"to-{function}", binaryMediaTypes=list(binary_media_types)
+    )["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="x")["id"]
+    validator = {}
+    if validate_body:
+        validator["requestValidatorId"] = apigateway.create_request_validator(
+            restApiId=api, name="body", validateRequestBody=True
+        )["id"]
+    apigateway.put_method(
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="POST",
+        authorizationType="NONE",
+        **validator,
+    )
+    apigateway.put_integration(
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+    )
+    apigateway.create_deployment(restApiId=api, stageName="s")
+    return f"http://127.0.0.1:{server.port}/_aws/execute-api/{api}/s/x"
+
+
+def connections_to_itself(server) -> int:
+    """TCP connections the LocalStack process opened to its own gateway port (its internal
+    clients' pooled HTTP connections)."""
+    return sum(
+        bool(c.raddr) and c.raddr.port == server.port and c.laddr.port != server.port
+        for c in psutil.Process(server.pid).net_connections(kind="tcp")
+    )
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_internal_calls_skip_http(request, instance, fixed):
+    """API Gateway's Lambda invoke is an internal call: with the patch it is handed to the
+    gateway in-process, so LocalStack opens no HTTP connection to itself."""
+    server = request.getfixturevalue(instance)
+    create_function(
+        client(server, "lambda"),
+        "proxied",
+        code=zip_bytes({"index.py": PROXY_HANDLER}),
+        handler="index.handler",
+    )
+    url = proxy_api(server, "proxied")
+
+    answers = [httpx.post(url, content=b'{"n": 1}', timeout=60) for _ in range(5)]
+
+    assert [(a.status_code, a.text) for a in answers] == [(200, "ok")] * 5
+    assert (connections_to_itself(server) == 0) is fixed
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_a_binary_body_passes_body_validation(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    create_function(
+        client(server, "lambda"),
+        "body-size",
+        code=zip_bytes({"index.py": BODY_SIZE_HANDLER}),
+        handler="index.handler",
+    )
+    url = proxy_api(
+        server, "body-size", binary_media_types=["application/octet-stream"], validate_body=True
+    )
+    not_utf8 = bytes(range(1, 256)) * 4  # no NUL first: JSON would read it as UTF-8
+
+    binary = httpx.post(url, content=not_utf8, timeout=60,
+                        headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    not_json = httpx.post(url, content=b"x" * 100, timeout=60,
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+
+    assert (not_json.status_code, not_json.json()["message"]) == (400, "Invalid request body")
+    if not fixed:  # parsed as JSON: refused (400), or a 500 when not valid UTF-8
+        assert binary.status_code in (400, 500)
+        return
+    assert (binary.status_code, binary.text) == (200, str(len(not_utf8)))
+
+
+def metrics_db_writes(server) -> int:
+    """SQLite's file change counter of LocalStack's CloudWatch store: one per write transaction."""
+    home = Path(server.log_path).parents[1]
+    (database,) = (home / "localstack").rglob("cloudwatch/metrics.db")
+    return int.from_bytes(database.read_bytes()[24:28], "big")
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_put_metric_data_is_one_transaction(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    cloudwatch = client(server, "cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="P300/warmup", MetricData=[{"MetricName": "m", "Value": 1}]
+    )
+    data = [
+        {"MetricName": f"m{i}", "Values": [1.0, 2.0], "Counts": [2.0, 1.0]} for i in range(4)
+    ] + [{"MetricName": "stats", "StatisticValues": {"SampleCount": 3, "Sum": 6,
+                                                      "Minimum": 1, "Maximum": 3}}]  # fmt: skip
+    before = metrics_db_writes(server)
+
+    cloudwatch.put_metric_data(Namespace="P300/batch", MetricData=data)
+
+    assert metrics_db_writes(server) - before == (1 if fixed else len(data))
+    now = datetime.now(UTC)
+    for name, expected in [("m0", {"SampleCount": 3.0, "Sum": 4.0}),
+                           ("m3", {"SampleCount": 3.0, "Sum": 4.0}),
+                           ("stats", {"SampleCount": 3.0, "Sum": 6.0})]:  # fmt: skip
+        (point,) = cloudwatch.get_metric_statistics(
+            Namespace="P300/batch", MetricName=name, StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1), Period=600, Statistics=["SampleCount", "Sum"],
+        )["Datapoints"]  # fmt: skip
+        assert {k: point[k] for k in expected} == expected

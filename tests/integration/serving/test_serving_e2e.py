@@ -36,6 +36,7 @@ from p300_ops.cli import main
 from p300_ops.localcloud import cdk, localstack
 from p300_ops.services import layer_builds, release
 from p300_ops.services.cloud import api_url
+from p300_serving import binary
 from tests.integration.cloud_helpers import predict_headers
 from tests.registered_models import register_as_training_does
 from tests.synthetic_features import two_session_features
@@ -285,6 +286,25 @@ def test_bad_inputs_get_their_4xx(aws, features, body, status, match):
     assert re.search(match, response.text)
     if status == 422:
         assert str(features[2].n_features) in response.text
+
+
+def test_a_binary_float32_batch_passes_the_gateway(aws, features):
+    """``application/octet-stream`` is a binary media type of the API: the raw float32 body
+    reaches the function intact (base64-encoded in the event) and gets the JSON answer."""
+    _, _, base_url = aws
+    x = features[0][:50]
+    url = f"{base_url}/predict-champion/predict"
+    as_json = post_predict(base_url, "predict-champion", {"features": x.tolist()}).json()
+
+    response = httpx.post(url, content=binary.encode_batch(x), timeout=60,
+                          headers={**binary.binary_headers(x.shape), **HEADERS})  # fmt: skip
+    cut = httpx.post(url, content=binary.encode_batch(x)[:-2], timeout=60,
+                     headers={"Content-Type": binary.MEDIA_TYPE, **HEADERS})  # fmt: skip
+
+    assert response.status_code == 200, response.text[:500]
+    assert response.json() == as_json
+    assert cut.status_code == 422
+    assert f"got {x.size * 4 - 2} bytes" in cut.json()["detail"]
 
 
 def test_docs_are_reachable_through_the_gateway(aws):

@@ -85,3 +85,9 @@ def test_every_method_but_health_needs_the_prediction_token(template):
     # One unauthenticated GET /<route>/health per route, for the health probe.
     assert len(open_methods) == 2
     assert all(m.get("AuthorizationType", "NONE") == "NONE" for m in open_methods)
+
+
+def test_the_api_passes_float32_batches_through_as_binary(template):
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["application/octet-stream"]}
+    )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mangum import Mangum
 
+from p300_serving import binary
 from p300_serving.app import create_app
 
 HANDLER = Path(__file__).parents[3] / "functions" / "predict" / "handler.py"
@@ -62,6 +63,19 @@ def test_post_predict_base64_encoded_event_body(gateway_event, invoke, pipeline,
     body = json.dumps({"features": features.tolist()})
     event = gateway_event("post_predict.json", body)
     event["body"], event["isBase64Encoded"] = base64.b64encode(body.encode()).decode(), True
+    response = invoke(event)
+    assert response["statusCode"] == 200
+    assert json_body(response)["labels"] == pipeline.predict(features).tolist()
+
+
+def test_post_predict_binary_event_body(gateway_event, invoke, pipeline, training):
+    """API Gateway hands a binary media type to Lambda base64-encoded, headers kept."""
+    features = training[0][:10]
+    event = gateway_event("post_predict.json")
+    event["body"] = base64.b64encode(binary.encode_batch(features)).decode()
+    event["isBase64Encoded"] = True
+    event["headers"] = {**event["headers"], **binary.binary_headers(features.shape)}
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
     response = invoke(event)
     assert response["statusCode"] == 200
     assert json_body(response)["labels"] == pipeline.predict(features).tolist()

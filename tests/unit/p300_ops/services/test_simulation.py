@@ -4,6 +4,7 @@ and offline Weights & Biases logging."""
 import base64
 import json
 
+import httpx
 import numpy as np
 import pytest
 
@@ -84,8 +85,7 @@ def test_send_batches_joins_answers_and_times_each_request():
     ticks = iter(np.arange(0.0, 100.0, 0.5))
     seen = []
 
-    def post(body):
-        batch = np.frombuffer(base64.b64decode(body["features_b64"]), "<f4").reshape(-1, 2)
+    def post(batch):
         seen.append(len(batch))
         return {"labels": (batch[:, 0] > 9).astype(int).tolist(),
                 "target_probability": (batch[:, 0] / 20).tolist(),
@@ -106,7 +106,7 @@ def test_send_batches_joins_answers_and_times_each_request():
 
 
 def test_send_batches_refuses_a_short_answer():
-    def post(body):
+    def post(batch):
         return {"labels": [1], "target_probability": [0.5], "model": {}}
 
     with pytest.raises(ValueError, match="answered 1 labels for 3 epochs"):
@@ -186,3 +186,41 @@ def test_log_to_wandb_offline_writes_a_run_to_sync(tmp_path, monkeypatch):
 def test_log_to_wandb_refuses_unknown_mode(tmp_path):
     with pytest.raises(ValueError, match=r"mode must be one of .*, got 'cloud'"):
         simulation.log_to_wandb(_report(), _results(), run_dir=tmp_path, mode="cloud")
+
+
+def prediction_api(*, takes_binary: bool, seen: list):
+    """An httpx client whose transport answers /predict like the API would, recording the
+    content type of each request; without binary support it answers 422 to binary bodies."""
+
+    def answer(request):
+        kind = request.headers["content-type"]
+        seen.append(kind)
+        if kind == "application/octet-stream":
+            if not takes_binary:
+                return httpx.Response(422, json={"detail": "features_b64 must be valid base64"})
+            batch = np.frombuffer(request.content, "<f4").reshape(-1, 2)
+        else:
+            body = json.loads(request.content)
+            batch = np.frombuffer(base64.b64decode(body["features_b64"]), "<f4").reshape(-1, 2)
+        return httpx.Response(200, json={"labels": [int(v > 0) for v in batch[:, 0]]})
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(
+    ("takes_binary", "kinds"),
+    [
+        (True, ["application/octet-stream"] * 2),
+        (False, ["application/octet-stream", "application/json", "application/json"]),
+    ],
+)
+def test_batch_poster_sends_binary_when_the_api_takes_it(takes_binary, kinds):
+    seen = []
+    post = simulation.batch_poster(
+        prediction_api(takes_binary=takes_binary, seen=seen), "http://api/predict"
+    )
+
+    answers = [post(np.array([[1.0, 0.0], [-1.0, 0.0]], np.float32)) for _ in range(2)]
+
+    assert answers == [{"labels": [1, 0]}] * 2
+    assert seen == kinds

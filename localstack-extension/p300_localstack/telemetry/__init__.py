@@ -1,0 +1,1 @@
+"""Lambda logs and invocation metrics delivered to CloudWatch off the request path."""
