@@ -9,8 +9,8 @@ the client's encoding is not timed):
 
 - the first request after the deploy (the new Lambda version's cold start);
 - LocalStack's own CPU per request (health, invoke, gateway) on a bare instance, without and
-  with our speed-up patches (`localstack_cpu`), and MiniStack's as a peer baseline when
-  ``--ministack`` names a Python that has it;
+  with our speed-up patches (`localstack_cpu`), and MiniStack's as a peer baseline (installed
+  by `localstack_cpu` into a venv of its own; ``--no-peer`` skips it);
 - single-epoch binary requests, p50/p99, from 1 client and from ``--clients`` closed-loop clients
   (targets p50 ≤ 60 ms, p99 ≤ 150 ms). Before the concurrent run the alias gets provisioned
   concurrency ``--clients``, and the run checks that many environments of the function exist, so
@@ -43,6 +43,7 @@ import psutil
 from bench_serving_local import predict_event, register, train
 from localstack_cpu import TARGETS as CPU_TARGETS
 from localstack_cpu import compare as localstack_cpu_compare
+from localstack_cpu import ministack_python
 from localstack_cpu import report as localstack_cpu_report
 
 from p300_aws.names import API_NAME, CHAMPION_ALIAS, PREDICT_FUNCTION, REGISTERED_MODEL
@@ -264,10 +265,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=4, help="synthetic 60-s sessions")
     parser.add_argument("--cpu-requests", type=int, default=300,
                         help="requests per kind on the bare LocalStacks")  # fmt: skip
-    parser.add_argument("--ministack", help="python of a venv with ministack (peer baseline)")
+    parser.add_argument("--ministack", help="python of another venv with ministack")
+    parser.add_argument("--no-peer", action="store_true", help="skip the MiniStack baseline")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    cpu = localstack_cpu_compare(requests=args.cpu_requests, ministack=args.ministack)
+    peer = None if args.no_peer else args.ministack or ministack_python()
+    cpu = localstack_cpu_compare(requests=args.cpu_requests, ministack=peer)
     home = Path(tempfile.mkdtemp(prefix="p300-bench-gateway-"))
     pipeline, features, schema = train(args.sessions)
     epochs = features.astype(np.float32)

@@ -8,15 +8,18 @@ One function whose handler answers at once, behind a REST API proxy route; per r
 ``gateway``: a POST through API Gateway) the CPU seconds of the LocalStack process alone (its
 Lambda environments are children, not counted) over ``--requests`` warm requests.
 
-With ``--ministack PYTHON`` (the interpreter of a venv holding ``ministack``, a peer emulator
-from PyPI whose default "local" Lambda executor runs Python functions without Docker), the same
-requests against it, as a baseline: its server process's CPU and the invoke's wall time.
+And the same requests against MiniStack (a peer emulator from PyPI whose default "local" Lambda
+executor runs Python functions without Docker), as a baseline: its server process's CPU and the
+invoke's wall time. The bench installs the pinned `MINISTACK` into a venv of its own under
+``.p300-build/`` on first use (``--ministack PYTHON`` uses another interpreter that has it,
+``--no-peer`` skips it).
 """
 
 import argparse
 import io
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -128,6 +131,21 @@ def measure(pid: int, port: int, *, requests: int, health: str) -> dict[str, flo
     return figures
 
 
+#: The peer emulator the bench installs from PyPI (its own venv: not a project dependency).
+MINISTACK = "ministack==1.5.33"
+PEER_VENV = Path(__file__).resolve().parents[1] / ".p300-build" / "bench-ministack"
+
+
+def ministack_python() -> str:
+    """The interpreter of the bench's MiniStack venv, created with uv on first use."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        uv = Path(sys.executable).parent / "uv"
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, PEER_VENV], check=True)
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", python, MINISTACK], check=True)
+    return str(python)
+
+
 def compare(*, requests: int, ministack: str | None = None) -> dict[str, dict[str, float]]:
     """`cpu_per_request` without and with the speed-up patches (and MiniStack's)."""
     figures = {
@@ -160,9 +178,11 @@ def report(figures: dict[str, dict[str, float]], targets: dict[str, float]) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--ministack", help="python of a venv with ministack installed")
+    parser.add_argument("--ministack", help="python of another venv with ministack installed")
+    parser.add_argument("--no-peer", action="store_true", help="skip the MiniStack baseline")
     args = parser.parse_args()
-    report(compare(requests=args.requests, ministack=args.ministack), TARGETS)
+    peer = None if args.no_peer else args.ministack or ministack_python()
+    report(compare(requests=args.requests, ministack=peer), TARGETS)
 
 
 #: The issue's targets, CPU ms per request.
