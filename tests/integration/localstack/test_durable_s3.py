@@ -24,18 +24,20 @@ pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory):
-    """A home whose LocalStack holds the populate() scenario; yields a mutable run record."""
+    """A home whose LocalStack holds the populate() scenario; yields a mutable run record:
+    ``scenario`` is the state populate() made, ``expected`` the state acknowledged last (tests
+    that change the bucket update it, so the tests pass in any order)."""
     home = tmp_path_factory.mktemp("durable-s3")
     run = {"home": home, "server": launch(home)}
     s3 = s3_client(run["server"])
     run["open_upload"] = populate(s3)
-    run["expected"] = describe(s3)
+    run["scenario"] = run["expected"] = describe(s3)
     yield run
     stop_server(run["server"])
 
 
 def test_scenario_is_what_we_expect(populated):
-    state = populated["expected"]
+    state = populated["scenario"]
     assert set(state) == {"plain", "suspended", "versioned"}
     plain_keys = [v[0] for v in state["plain"]["versions"]]
     assert sorted(plain_keys) == ["copy.edf", "mpu/done.bin", "raw/big.bin", "raw/s01.edf"]
@@ -79,6 +81,7 @@ def test_changes_after_a_restart_are_durable_too(populated):
     populated["server"] = launch(populated["home"])
     s3 = s3_client(populated["server"])
     assert describe(s3) == expected
+    populated["expected"] = expected
     body = s3.get_object(Bucket="plain", Key="mpu/open.bin")["Body"].read()
     assert body == blob(5, PART_BYTES) + b"tail"
     assert "copy.edf" not in [v[0] for v in expected["plain"]["versions"]]
