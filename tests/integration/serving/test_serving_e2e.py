@@ -124,21 +124,33 @@ def mlflow_champion(client: MlflowClient) -> str:
 
 def test_an_alias_without_a_model_answers_503(aws):
     lambda_client, _, base_url = aws
+    try:  # another module (or test) released one: put it back afterwards
+        previous = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        previous = None
     code_only = publish_code_only_version(lambda_client)
-    try:
+    if previous is None:
         lambda_client.create_alias(
             FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only
         )
-    except lambda_client.exceptions.ResourceConflictException:  # another module released one
+    else:
         lambda_client.update_alias(
             FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS, FunctionVersion=code_only,
             RoutingConfig={"AdditionalVersionWeights": {}},
         )  # fmt: skip
-    lambda_client.add_permission(
-        FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS, StatementId="test-invoke",
-        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-    )  # fmt: skip
-    response = post_predict(base_url, "predict-challenger", {"features": [[0.0]]})
+    try:
+        lambda_client.add_permission(
+            FunctionName=PREDICT_FUNCTION, Qualifier=CHALLENGER_ALIAS, StatementId="test-invoke",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+        )  # fmt: skip
+        response = post_predict(base_url, "predict-challenger", {"features": [[0.0]]})
+    finally:
+        if previous is not None:
+            lambda_client.update_alias(
+                FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS,
+                FunctionVersion=previous["FunctionVersion"],
+                RoutingConfig=previous.get("RoutingConfig") or {"AdditionalVersionWeights": {}},
+            )  # fmt: skip
     assert response.status_code == 503
     assert "model" in response.json()["detail"]
 
@@ -156,6 +168,31 @@ def alias_routing(lambda_client, alias: str) -> tuple[str, dict]:
     return found["FunctionVersion"], (found.get("RoutingConfig") or {}).get(
         "AdditionalVersionWeights", {}
     )
+
+
+@pytest.fixture
+def first_champion_second_challenger(cloud, aws, registered, features) -> Registered:
+    """MLflow's champion and the champion route are the first version, the challenger's the
+    second, with no split, whatever an earlier test left (`p300 deploy-model` where a route
+    differs), so each test below passes in any order."""
+    lambda_client, _, base_url = aws
+    for alias, version in ((CHAMPION_ALIAS, registered.first),
+                           (CHALLENGER_ALIAS, registered.second)):  # fmt: skip
+        registered.client.set_registered_model_alias(REGISTERED_MODEL, alias, version)
+        try:
+            _, weights = alias_routing(lambda_client, alias)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            weights = None
+        response = post_predict(
+            base_url, f"predict-{alias}", {"features": features[0][:2].tolist()}
+        )
+        if (
+            weights != {}
+            or response.status_code != 200
+            or (response.json()["model"]["version"] != version)
+        ):
+            p300(cloud, "deploy-model", "--alias", alias, "--model-version", version)
+    return registered
 
 
 def test_deploy_model_command_serves_each_version_on_its_route(cloud, aws, registered, features):
@@ -180,7 +217,9 @@ def test_deploy_model_command_serves_each_version_on_its_route(cloud, aws, regis
     ]  # fmt: skip
 
 
-def test_traffic_command_shows_the_versions_and_the_api_address(cloud, aws):
+def test_traffic_command_shows_the_versions_and_the_api_address(
+    cloud, aws, first_champion_second_challenger
+):
     result = subprocess.run(
         [str(paths.PROJECT_BIN / "p300"), "traffic", "--home", cloud.home],
         capture_output=True, text=True, timeout=120,
@@ -190,7 +229,8 @@ def test_traffic_command_shows_the_versions_and_the_api_address(cloud, aws):
     assert f"API: {aws[2]}" in result.stdout
 
 
-def test_weighted_routing_follows_the_weights(aws, registered, features):
+def test_weighted_routing_follows_the_weights(aws, first_champion_second_challenger, features):
+    registered = first_champion_second_challenger
     lambda_client, _, base_url = aws
     champion = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     challenger = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHALLENGER_ALIAS)
@@ -212,8 +252,9 @@ def test_weighted_routing_follows_the_weights(aws, registered, features):
 
 
 def test_promote_command_moves_champion_and_rollback_command_restores_it(
-    cloud, aws, registered, features
+    cloud, aws, first_champion_second_challenger, features
 ):
+    registered = first_champion_second_challenger
     lambda_client, _, base_url = aws
     before, _ = alias_routing(lambda_client, CHAMPION_ALIAS)
     challenger_version, _ = alias_routing(lambda_client, CHALLENGER_ALIAS)
@@ -238,7 +279,8 @@ def test_promote_command_moves_champion_and_rollback_command_restores_it(
     assert mlflow_champion(registered.client) == registered.first
 
 
-def test_a_failing_canary_rolls_back(cloud, aws, registered):
+def test_a_failing_canary_rolls_back(cloud, aws, first_champion_second_challenger):
+    registered = first_champion_second_challenger
     lambda_client, _, base_url = aws
     before = lambda_client.get_alias(FunctionName=PREDICT_FUNCTION, Name=CHAMPION_ALIAS)
     impossible = release.CanaryChecks(max_p95_ms=0.001, requests_per_step=5)
@@ -251,7 +293,10 @@ def test_a_failing_canary_rolls_back(cloud, aws, registered):
     assert mlflow_champion(registered.client) == registered.first
 
 
-def test_a_later_cdk_deploy_keeps_a_promotion(cloud, aws, registered, features):
+def test_a_later_cdk_deploy_keeps_a_promotion(
+    cloud, aws, first_champion_second_challenger, features
+):
+    registered = first_champion_second_challenger
     lambda_client, _, base_url = aws
     release.promote(lambda_client, cloud.tracking_uri, base_url=base_url, headers=HEADERS,
                     steps=(1.0,), checks=release.CanaryChecks(requests_per_step=3))  # fmt: skip
