@@ -107,6 +107,18 @@ def population(cloud, aws):
     return release_population_champion(cloud.tracking_uri, aws["lambda"], aws["apigateway"])
 
 
+@pytest.fixture
+def first_champion_second_challenger(cloud, aws, versions) -> tuple[str, str]:
+    """The subject's champion serves the first version and its challenger the second, whatever
+    an earlier test left, so each test below passes in any order."""
+    for alias, version in zip((CHAMPION_ALIAS, CHALLENGER_ALIAS), versions, strict=True):
+        subject_release.deploy_subject_model(
+            aws["s3"], aws["lambda"], aws["apigateway"], cloud.tracking_uri, STUDY, SUBJECT,
+            alias, model_version=version,
+        )  # fmt: skip
+    return versions
+
+
 def subject_url(aws, alias: str = CHAMPION_ALIAS, study: str = STUDY, subject: str = SUBJECT):
     return subject_release.subject_route_url(aws["base_url"], alias, study, subject)
 
@@ -160,9 +172,9 @@ def test_a_decode_for_a_subject_of_another_study_is_404_naming_both(aws, populat
 
 
 def test_promote_moves_the_subjects_champion_by_weights_and_rollback_restores_it(
-    cloud, aws, versions, speller
+    cloud, aws, first_champion_second_challenger, speller
 ):
-    first, second = versions
+    first, second = first_champion_second_challenger
     subject_release.deploy_subject_model(
         aws["s3"], aws["lambda"], aws["apigateway"], cloud.tracking_uri, STUDY, SUBJECT,
         CHALLENGER_ALIAS, model_version=second,
@@ -195,8 +207,10 @@ def test_promote_moves_the_subjects_champion_by_weights_and_rollback_restores_it
     assert answered_by(subject_url(aws), batch, aws["headers"])["version"] == first
 
 
-def test_a_failing_subject_canary_restores_its_champion(cloud, aws, versions, speller):
-    first, _ = versions
+def test_a_failing_subject_canary_restores_its_champion(
+    cloud, aws, first_champion_second_challenger, speller
+):
+    first, _ = first_champion_second_challenger
     impossible = release.CanaryChecks(max_p95_ms=0.001, requests_per_step=3)
     with pytest.raises(release.PromotionFailed, match=r"p95 latency .* above .*champion is back "
                                                       rf"on model version {first}"):  # fmt: skip
@@ -210,7 +224,10 @@ def test_a_failing_subject_canary_restores_its_champion(cloud, aws, versions, sp
     assert [v["model_version"] for v in rows[CHAMPION_ALIAS]["versions"]] == [first]
 
 
-def test_the_traffic_command_shows_the_subjects_routing(cloud, aws, versions):
+def test_the_traffic_command_shows_the_subjects_routing(
+    cloud, aws, first_champion_second_challenger
+):
+    versions = first_champion_second_challenger
     result = subprocess.run(
         [str(paths.PROJECT_BIN / "p300"), "traffic", "--study", STUDY, "--subject", SUBJECT,
          "--home", cloud.home],

@@ -1,8 +1,10 @@
 """The health probe on the local cloud: a broken release raises the alarm and one alert, the
 repair a "recovered" alert.
 
-The tests run in file order against one cloud: the champion alias gets a real model, then a
-release whose handler cannot be imported (a real broken deploy), then the good version again.
+The champion alias gets a real model; the outage is one story told in order in one test: a
+release whose handler cannot be imported (a real broken deploy), then the good version again,
+then the alerts as `p300 alerts` prints them. Each test sets the champion it starts from, so the
+module passes in any order.
 The probe also runs by itself every minute, so alerts are looked for by alias and change, not
 by which invocation raised them.
 """
@@ -165,13 +167,22 @@ def latest_champion_minimum(aws) -> float:
 
 
 def test_a_deployed_champion_is_healthy(aws, good_version):
+    point_champion(aws, good_version)  # whatever an earlier test left
     champion = by_alias(run_probe(aws))[CHAMPION_ALIAS]
     assert champion["state"] == "ok", champion
     assert champion["status_code"] == 200
     assert champion["model_version"]
 
 
-def test_a_broken_release_raises_the_alarm_one_alert_and_a_message(aws, good_version, alert_queue):
+def test_a_broken_release_alerts_and_its_repair_recovers(cloud, aws, good_version, alert_queue):
+    point_champion(aws, good_version)
+    assert by_alias(run_probe(aws))[CHAMPION_ALIAS]["state"] == "ok"  # the outage is a change
+    check_a_broken_release_raises_the_alarm_one_alert_and_a_message(aws, alert_queue)
+    check_the_repair_raises_a_recovered_alert_and_the_metric_returns_to_0(aws, good_version)
+    check_p300_alerts_prints_the_alarm_and_the_alerts(cloud)
+
+
+def check_a_broken_release_raises_the_alarm_one_alert_and_a_message(aws, alert_queue):
     broke_at = datetime.now(UTC).isoformat()
     point_champion(aws, broken_version(aws))
     report = run_probe(aws)
@@ -191,7 +202,7 @@ def test_a_broken_release_raises_the_alarm_one_alert_and_a_message(aws, good_ver
     assert any("[p300 health] champion failing" in subject for subject in subjects), subjects
 
 
-def test_the_repair_raises_a_recovered_alert_and_the_metric_returns_to_0(aws, good_version):
+def check_the_repair_raises_a_recovered_alert_and_the_metric_returns_to_0(aws, good_version):
     repaired_at = datetime.now(UTC).isoformat()
     point_champion(aws, good_version)
     report = run_probe(aws)
@@ -203,7 +214,7 @@ def test_the_repair_raises_a_recovered_alert_and_the_metric_returns_to_0(aws, go
     print(f"health alarm back to OK {seconds:.0f} s after the repair")
 
 
-def test_p300_alerts_prints_the_alarm_and_the_alerts(cloud, aws):
+def check_p300_alerts_prints_the_alarm_and_the_alerts(cloud):
     result = subprocess.run(
         [str(paths.PROJECT_BIN / "p300"), "alerts", "--kind", "health", "--home", cloud.home],
         capture_output=True, text=True, timeout=120, env=os.environ | {"COLUMNS": "200"},
