@@ -171,7 +171,8 @@ def test_exit_in_handler_is_an_exit_error_and_the_next_invoke_works(lambda_clien
 
 
 def test_tail_logs_have_start_end_report_and_the_function_output(lambda_client, basic):
-    name = basic("print_and_log")
+    # A function of its own: its first invocation is the cold one (Init Duration), in any order.
+    name = basic("print_and_log", name="basic-tail-logs")
 
     first, result = invoke(lambda_client, name, {"marker": "m-1"}, LogType="Tail")
     second, _ = invoke(lambda_client, name, {"marker": "m-2"}, LogType="Tail")
