@@ -28,10 +28,26 @@ def pipeline_run(cloud) -> scenario.PipelineRun:
 
 
 @pytest.fixture(scope="module")
-def first_model(cloud, pipeline_run) -> dict:
+def trained() -> list[dict]:
+    """The versions this module's tests trained, oldest first (the models page shows the last
+    first): the tests that read it pass in any order."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def first_model(cloud, pipeline_run, trained) -> dict:
     """Version trained on two of the run's subjects by the train state machine (challenger)."""
     scenario.forget_failed_subject(cloud, pipeline_run)  # no later catch-up retries it
-    return scenario.train(cloud.home, pipeline_run.valid[:2])
+    trained.append(scenario.train(cloud.home, pipeline_run.valid[:2]))
+    return trained[-1]
+
+
+@pytest.fixture(scope="module")
+def failed_training(cloud) -> str:
+    """The name of a train execution that failed (an unknown subject), started by the CLI."""
+    result = CliRunner().invoke(main, ["train", "--subjects", "98", "--home", cloud.home])
+    assert result.exit_code == 1
+    return re.search(r"p300 executions show (train-\S+)\)", result.output).group(1)
 
 
 def node(page, node_id: str):
@@ -87,11 +103,10 @@ def test_the_execution_page_draws_the_run_with_its_failed_subject(console, page,
     assert pipeline_run.failed in page.locator("#details pre").first.inner_text()  # its input
 
 
-def test_a_failed_training_shows_its_fail_state_in_the_failure_colour(cloud, console, page):
-    result = CliRunner().invoke(main, ["train", "--subjects", "98", "--home", cloud.home])
-    assert result.exit_code == 1
-    name = re.search(r"p300 executions show (train-\S+)\)", result.output).group(1)
-    page.goto(f"{console.url}/executions/{name}")
+def test_a_failed_training_shows_its_fail_state_in_the_failure_colour(
+    console, page, failed_training
+):
+    page.goto(f"{console.url}/executions/{failed_training}")
     assert page.locator("#execution-status").inner_text() == "FAILED"
     assert node(page, "TrainingFailed").get_attribute("data-status") == "failed"
     assert fill(page, "TrainingFailed") == FAILED
@@ -99,7 +114,9 @@ def test_a_failed_training_shows_its_fail_state_in_the_failure_colour(cloud, con
     assert "98" in page.locator(".execution-error").inner_text()  # the cause names the subject
 
 
-def test_the_executions_list_shows_both_machines_with_their_triggers(console, page, first_model):
+def test_the_executions_list_shows_both_machines_with_their_triggers(
+    console, page, first_model, failed_training
+):
     page.goto(f"{console.url}/executions")
     rows = page.locator("table.executions tbody tr")
     triggers = {r.locator("td").nth(1).inner_text(): r.locator("td").nth(3).inner_text()
@@ -128,16 +145,17 @@ def test_the_subjects_page_lists_the_quarantine_reason(console, page, pipeline_r
     assert page.locator("svg.erp polyline.target").count() == 16
 
 
-def test_the_models_page_shows_the_roc_of_the_latest_version(console, page, first_model):
+def test_the_models_page_shows_the_roc_of_the_latest_version(console, page, first_model, trained):
+    newest = trained[-1]  # first_model, or a later version another test of the module trained
     page.goto(f"{console.url}/models")
     latest = page.locator("article.model").first
-    assert latest.get_attribute("data-version") == first_model["model_version"]
+    assert latest.get_attribute("data-version") == newest["model_version"]
     assert "challenger" in latest.locator("header").inner_text()
     roc = latest.locator('img[data-figure="roc.png"]')
     roc.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=roc.element_handle())
     assert roc.evaluate("img => img.naturalWidth") > 100
-    assert first_model["run_id"] in latest.locator("a.mlflow-link").get_attribute("href")
+    assert newest["run_id"] in latest.locator("a.mlflow-link").get_attribute("href")
     assert "roc_auc" in latest.locator("table.metrics").inner_text()
 
 
@@ -156,12 +174,13 @@ def test_the_models_page_lists_a_calibrated_subjects_own_model(console, page, pi
 
 
 def test_traffic_shows_a_70_30_split_set_by_the_cli(
-    cloud, console, page, pipeline_run, first_model
+    cloud, console, page, pipeline_run, first_model, trained
 ):
     home = cloud.home
     scenario.cli(home, "deploy-model", "--alias", "champion", "--model-version",
                  first_model["model_version"])  # fmt: skip
     second = scenario.train(home, [pipeline_run.valid[0], pipeline_run.valid[2]])
+    trained.append(second)
     scenario.cli(home, "deploy-model", "--alias", "challenger")
     split = json.loads(scenario.cli(home, "traffic", "--challenger-share", "30", "--json"))
     assert sorted(v["weight"] for v in split[0]["versions"]) == [0.3, 0.7]
@@ -208,7 +227,9 @@ def test_unknown_execution_and_subject_are_404_pages_naming_them(console, page):
     assert "no-such-study" in page.locator(".error-page").inner_text()
 
 
-def test_mlflow_down_is_said_on_the_models_page_and_the_others_work(cloud, page, tmp_path):
+def test_mlflow_down_is_said_on_the_models_page_and_the_others_work(
+    cloud, page, tmp_path, pipeline_run
+):
     server = ConsoleServer(dead_mlflow_home(cloud, tmp_path))
     try:
         page.goto(f"{server.url}/models")
