@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+from click.testing import CliRunner, Result
 
 from p300_aws.names import INGEST_STATE_MACHINE, LANDING_BUCKET
+from p300_ops.cli import main
 from p300_ops.localcloud import lifecycle
 from p300_ops.localcloud.processes import free_port
 
@@ -21,6 +23,14 @@ def cloud_config(home: Path, *, backend: str = "sqlite") -> lifecycle.CloudConfi
         postgres_port=free_port(),
         backend=backend,
     )
+
+
+def cli(cloud: lifecycle.CloudState, *args: str, ok: bool = True) -> Result:
+    """``p300 ARGS --home <cloud's home>`` run in process; with `ok`, it must succeed."""
+    result = CliRunner().invoke(main, [*args, "--home", cloud.home])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
 
 
 def process_family(state: lifecycle.CloudState) -> list[psutil.Process]:

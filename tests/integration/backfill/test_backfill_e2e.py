@@ -10,11 +10,9 @@ import json
 import uuid
 
 import pytest
-from click.testing import CliRunner
 
 from p300_aws import keys
 from p300_aws.names import BACKFILL_BUCKET, FEATURES_BUCKET, RAW_BUCKET
-from p300_ops.cli import main
 from p300_ops.services.backfill import (
     JOINED,
     STARTED,
@@ -26,6 +24,7 @@ from p300_ops.services.backfill import (
 from p300_ops.services.cloud import Cloud
 from p300_ops.services.pipeline_executions import wait_for
 from p300_ops.services.synthetic_raw import write_raw_subjects
+from tests.integration.cloud_helpers import cli
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -33,13 +32,6 @@ RUN = uuid.uuid4().hex[:6]
 BIG, MISSING, STRICT = f"bf-{RUN}", f"bf-missing-{RUN}", f"bf-strict-{RUN}"
 N_SUBJECTS, N_BROKEN = 200, 5
 TIMEOUT_S = 900
-
-
-def cli(cloud, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, [*args, "--home", cloud.home])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")

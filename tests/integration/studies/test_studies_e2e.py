@@ -16,7 +16,6 @@ import urllib.parse
 import uuid
 
 import pytest
-from click.testing import CliRunner
 
 from p300.importers import import_bci2000
 from p300.raw_io import recording_to_parquet_bytes
@@ -34,10 +33,10 @@ from p300_aws.names import (
     RAW_BUCKET,
     UPLOAD_API_NAME,
 )
-from p300_ops.cli import main
 from p300_ops.localcloud.localstack import aws_client
 from p300_ops.services.cloud import Cloud, api_url
 from p300_ops.services.upload_api_client import UploadApiError, UploadClient, api_key
+from tests.integration.cloud_helpers import cli
 from tests.real_data import real_file
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -48,13 +47,6 @@ NARROW = f"narrow-{RUN}"  # band 1-40 Hz: recordings at 64 Hz do not fit
 MONTAGE = f"montage-{RUN}"  # expects Cz,Pz only
 SA = SYSTEM_A.name
 TIMEOUT_S = 300
-
-
-def cli(cloud, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, [*args, "--home", cloud.home])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
