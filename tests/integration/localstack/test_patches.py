@@ -254,10 +254,15 @@ def test_a_redeploy_keeps_warm_environments_on_the_alias(localstack):
         lambda_client.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
 
 
-def proxy_api(server, function: str, *, binary_media_types=(), validate_body=False) -> str:
-    """A REST API whose POST /x proxies to `function`; the route's URL. With `validate_body`
-    the method has a validator checking bodies (against the Empty model, as ours does)."""
+def proxy_api(
+    server, function: str, handler_source: str, *, binary_media_types=(), validate_body=False
+) -> str:
+    """Function `function` running `handler_source` (``index.handler``) behind a REST API whose
+    POST /x proxies to it; the route's URL. With `validate_body` the method has a validator
+    checking bodies (against the Empty model, as ours does)."""
     lambda_client, apigateway = client(server, "lambda"), client(server, "apigateway")
+    create_function(lambda_client, function, code=zip_bytes({"index.py": handler_source}),
+                    handler="index.handler")  # fmt: skip
     arn = lambda_client.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
     api = apigateway.create_rest_api(
         name=f"to-{function}", binaryMediaTypes=list(binary_media_types)
@@ -302,13 +307,7 @@ def test_internal_calls_skip_http(request, instance, fixed):
     """API Gateway's Lambda invoke is an internal call: with the patch it is handed to the
     gateway in-process, so LocalStack opens no HTTP connection to itself."""
     server = request.getfixturevalue(instance)
-    create_function(
-        client(server, "lambda"),
-        "proxied",
-        code=zip_bytes({"index.py": PROXY_HANDLER}),
-        handler="index.handler",
-    )
-    url = proxy_api(server, "proxied")
+    url = proxy_api(server, "proxied", PROXY_HANDLER)
 
     answers = [httpx.post(url, content=b'{"n": 1}', timeout=60) for _ in range(5)]
 
@@ -319,15 +318,10 @@ def test_internal_calls_skip_http(request, instance, fixed):
 @pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
 def test_a_binary_body_passes_body_validation(request, instance, fixed):
     server = request.getfixturevalue(instance)
-    create_function(
-        client(server, "lambda"),
-        "body-size",
-        code=zip_bytes({"index.py": BODY_SIZE_HANDLER}),
-        handler="index.handler",
-    )
     url = proxy_api(
-        server, "body-size", binary_media_types=["application/octet-stream"], validate_body=True
-    )
+        server, "body-size", BODY_SIZE_HANDLER,
+        binary_media_types=["application/octet-stream"], validate_body=True,
+    )  # fmt: skip
     not_utf8 = bytes(range(1, 256)) * 4  # no NUL first: JSON would read it as UTF-8
 
     binary = httpx.post(url, content=not_utf8, timeout=60,
