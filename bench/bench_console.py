@@ -16,14 +16,13 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from private_cloud import private_cloud
 
 from p300_ops import paths
-from p300_ops.localcloud import lifecycle
 from p300_ops.localcloud.processes import free_port
 from p300_ops.services import cloud, pipeline_executions
 
@@ -143,16 +142,9 @@ def main() -> None:
     if args.home:
         measure(Path(args.home), args.runs)
         return
-    with tempfile.TemporaryDirectory() as scratch:
-        config = lifecycle.CloudConfig(
-            home=Path(scratch), localstack_port=free_port(), mlflow_port=free_port(),
-            postgres_port=free_port(), backend="sqlite",
-        )  # fmt: skip
-        lifecycle.up(config, progress=lambda msg: print(msg, file=sys.stderr))
-        try:
-            measure(Path(scratch), args.runs)
-        finally:
-            lifecycle.down(Path(scratch))
+    stderr = lambda msg: print(msg, file=sys.stderr)  # noqa: E731 (up's progress, off stdout)
+    with private_cloud("bench-console-", progress=stderr) as state:
+        measure(Path(state.home), args.runs)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,11 @@ import json
 import os
 import re
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+
+from private_cloud import private_cloud
 
 from p300 import raw_io, synthetic
 from p300_aws.names import (
@@ -42,8 +42,7 @@ from p300_aws.names import (
     TRAIN_FUNCTION,
     TRAIN_STATE_MACHINE,
 )
-from p300_ops.localcloud import lifecycle, localstack
-from p300_ops.localcloud.processes import free_port
+from p300_ops.localcloud import localstack
 from p300_ops.services import layer_builds
 
 FEATURES_TARGET_S = 60.0
@@ -314,26 +313,16 @@ def main() -> None:
     layer_builds.build_all(progress=print)
     bodies = recordings(args.subjects, args.minutes)
     size_mb = sum(len(b) for b in bodies.values()) / 1e6
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as home:
-        config = lifecycle.CloudConfig(
-            home=Path(home),
-            localstack_port=free_port(),
-            mlflow_port=free_port(),
-            postgres_port=free_port(),
-        )
-        print("starting the local cloud (deploys the stack) ...", flush=True)
-        state = lifecycle.up(config, progress=lambda _: None)
+    print("starting the local cloud (deploys the stack) ...", flush=True)
+    with private_cloud("bench-pipeline-") as state:
         print(
             f"\n{args.subjects} subjects × {args.minutes:g} min (16 ch, 512 Hz), {size_mb:.0f} MB "
             f"of Parquet; deploy took {state.timings_s.get('deploy', 0):.0f} s\n",
             flush=True,
         )
-        try:
-            bench_pipeline(state.localstack_port, bodies)
-            if not args.no_training:
-                bench_training(state.localstack_port)
-        finally:
-            lifecycle.down(Path(home))
+        bench_pipeline(state.localstack_port, bodies)
+        if not args.no_training:
+            bench_training(state.localstack_port)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,16 @@ import argparse
 import itertools
 import os
 import platform
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
+from private_cloud import private_cloud
 
 from p300.studies import new_study
 from p300_aws.names import PLAN_FUNCTION, PREPROCESS_FUNCTION
 from p300_aws.studies import create_study
-from p300_ops.localcloud import lifecycle
-from p300_ops.localcloud.processes import free_port
 from p300_ops.services import layer_builds
 from p300_ops.services.backfill import start_backfill
 from p300_ops.services.cloud import Cloud
@@ -128,7 +125,12 @@ def gb_s_so_far(aws: Cloud) -> tuple[float, int, set[str]]:
 
 
 def run_backfill(
-    aws: Cloud, roots: dict[str, psutil.Process], n: int, *, seconds: float, batch_size: int
+    aws: Cloud,
+    roots: dict[str, psutil.Process],
+    n: int,
+    *,
+    seconds: float,
+    batch_size: int,
 ) -> RunFigures:
     study = f"scale-{n}-{os.getpid()}"
     create_study(aws.s3, new_study(study))
@@ -207,41 +209,31 @@ def main() -> None:
 
     print("building layers ...", flush=True)
     layer_builds.build_all(progress=print)
-    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as home:
-        config = lifecycle.CloudConfig(
-            home=Path(home),
-            localstack_port=free_port(),
-            mlflow_port=free_port(),
-            postgres_port=free_port(),
+    print("starting the local cloud (deploys the stack) ...", flush=True)
+    with private_cloud("bench-scaling-") as state:
+        aws = Cloud(state)
+        roots = {n: p for n, s in state.servers.items() if (p := s.process()) is not None}
+        print(
+            f"machine: {platform.node()}, {psutil.cpu_count()} CPUs, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
+            f"{platform.python_version()}; {args.seconds:g} s recordings, "
+            f"batches of {args.batch_size}",
+            flush=True,
         )
-        print("starting the local cloud (deploys the stack) ...", flush=True)
-        state = lifecycle.up(config, progress=lambda _: None)
-        try:
-            aws = Cloud(state)
-            roots = {n: p for n, s in state.servers.items() if (p := s.process()) is not None}
+        print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
+        options = {"seconds": args.seconds, "batch_size": args.batch_size}
+        run_backfill(aws, roots, WARM_UP_SUBJECTS, **options)
+        runs = []
+        for n in counts:
+            load = os.getloadavg()[0]
+            runs.append(run_backfill(aws, roots, n, **options))
             print(
-                f"machine: {platform.node()}, {psutil.cpu_count()} CPUs, "
-                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
-                f"{platform.python_version()}; {args.seconds:g} s recordings, "
-                f"batches of {args.batch_size}",
+                f"  {n} subjects: {runs[-1].wall_s:.1f} s ({runs[-1].status}); "
+                f"1-min load before {load:.1f}, after {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
-            options = {"seconds": args.seconds, "batch_size": args.batch_size}
-            run_backfill(aws, roots, WARM_UP_SUBJECTS, **options)
-            runs = []
-            for n in counts:
-                load = os.getloadavg()[0]
-                runs.append(run_backfill(aws, roots, n, **options))
-                print(
-                    f"  {n} subjects: {runs[-1].wall_s:.1f} s ({runs[-1].status}); "
-                    f"1-min load before {load:.1f}, after {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
-            print()
-            print_figures(runs)
-        finally:
-            lifecycle.down(Path(home))
+        print()
+        print_figures(runs)
 
 
 if __name__ == "__main__":
