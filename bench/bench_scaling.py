@@ -131,8 +131,9 @@ def run_backfill(
     *,
     seconds: float,
     batch_size: int,
+    label: str = "scale",
 ) -> RunFigures:
-    study = f"scale-{n}-{os.getpid()}"
+    study = f"{label}-{n}-{os.getpid()}"
     create_study(aws.s3, new_study(study))
     write_raw_subjects(aws.s3, study, n, duration_s=seconds)
     gb_before, count_before, _ = gb_s_so_far(aws)
@@ -222,7 +223,7 @@ def main() -> None:
         )
         print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
         options = {"seconds": args.seconds, "batch_size": args.batch_size}
-        run_backfill(aws, roots, WARM_UP_SUBJECTS, **options)
+        run_backfill(aws, roots, WARM_UP_SUBJECTS, label="warm-up", **options)
         runs = []
         for n in counts:
             load = os.getloadavg()[0]
