@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from tests.suite_profile import SuiteProfile
+
 #: What MLflow's fluent API reads process-wide (see `p300_aws.mlflow_tracking.process_wide_mlflow`,
 #: the context manager that sets them for a block and puts them back).
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
@@ -37,3 +39,7 @@ def mlflow_settings_are_left_as_found():
         pytest.fail(f"the test left MLflow's process-wide settings changed: {before} -> {after}")
     if not before and after and any(value is not None for value in after):
         pytest.fail(f"the test left MLflow's process-wide settings set: {after}")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SuiteProfile(config.rootpath), "p300-suite-profile")

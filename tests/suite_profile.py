@@ -1,0 +1,98 @@
+"""Where the suite's time goes: wall and CPU seconds per test file, printed at the end of a run.
+
+CPU is the whole process tree's: this pytest process and everything it started (LocalStack and
+its Lambda environments, MLflow, the CDK app's node), live or already reaped, so a file that
+deploys a cloud is charged for it. Samples are taken only where the run moves from one file to
+the next (a tree walk reads every process on the machine; per test it would cost seconds), so
+the session fixtures a file is the first to ask for (the shared cloud) are charged to that file.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+#: Files listed by name; the rest are summed in one row.
+SHOWN = 25
+
+
+@dataclass
+class FileTime:
+    tests: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process and all its descendants, with
+    the children each of them has reaped."""
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # ended between the listing and the read
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+class SuiteProfile:
+    def __init__(self, rootdir: Path):
+        self.rootdir = rootdir
+        self.files: dict[str, FileTime] = {}
+        self.current: str | None = None
+        self.since: tuple[float, float] = (0.0, 0.0)
+
+    def _close_current(self) -> None:
+        if self.current is None:
+            return
+        wall, cpu = time.monotonic(), tree_cpu_s()
+        spent = self.files.setdefault(self.current, FileTime())
+        spent.wall_s += wall - self.since[0]
+        spent.cpu_s += cpu - self.since[1]
+        self.current = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item):
+        path = Path(str(item.path))
+        name = (
+            str(path.relative_to(self.rootdir)) if path.is_relative_to(self.rootdir) else path.name
+        )
+        if name != self.current:
+            self._close_current()
+            self.current, self.since = name, (time.monotonic(), tree_cpu_s())
+        self.files.setdefault(name, FileTime()).tests += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self):
+        self._close_current()
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.files:
+            return
+        rows = sorted(self.files.items(), key=lambda kv: kv[1].wall_s, reverse=True)
+        total = FileTime(
+            sum(t.tests for _, t in rows),
+            sum(t.wall_s for _, t in rows),
+            sum(t.cpu_s for _, t in rows),
+        )
+        rest = FileTime(
+            sum(t.tests for _, t in rows[SHOWN:]),
+            sum(t.wall_s for _, t in rows[SHOWN:]),
+            sum(t.cpu_s for _, t in rows[SHOWN:]),
+        )
+        write = terminalreporter.write_line
+        terminalreporter.section("where the time went (wall and CPU s per file, process tree)")
+        write(f"{'file':<64} {'tests':>5} {'wall s':>7} {'CPU s':>7} {'CPU/wall':>8}")
+        shown = rows[:SHOWN] + (
+            [(f"({len(rows) - SHOWN} other files)", rest)] if rest.tests else []
+        )
+        for name, spent in [*shown, ("total", total)]:
+            busy = spent.cpu_s / spent.wall_s if spent.wall_s else 0.0
+            write(
+                f"{name[-64:]:<64} {spent.tests:>5} {spent.wall_s:>7.0f} {spent.cpu_s:>7.0f} "
+                f"{busy:>8.2f}"
+            )
