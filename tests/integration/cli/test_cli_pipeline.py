@@ -185,10 +185,15 @@ def ingest_execution_of(cloud, landing_key: str) -> dict:
     raise AssertionError(f"no ingest execution for {landing_key} among {len(listed)}")
 
 
-def test_generated_subjects_are_ingested_and_processed(cloud):
+@pytest.fixture(scope="module")
+def generated(cloud) -> dict[str, dict]:
+    """Subjects 71 and 72 generated and uploaded; their `subjects` rows once ingest ended."""
     run(cloud, "generate", "--subjects", "2", "--start", "71", "--duration", "120", "--json")
-    for subject in ("71", "72"):
-        row = wait_for_stage(cloud, subject, {"processed", "quarantined"})
+    return {s: wait_for_stage(cloud, s, {"processed", "quarantined"}) for s in ("71", "72")}
+
+
+def test_generated_subjects_are_ingested_and_processed(cloud, generated):
+    for row in generated.values():
         assert (row["stage"], row["session"], row["features"]) == ("processed", "01", "up to date")
     shown = ingest_execution_of(cloud, "subject_71/subject_71_eeg_stim.parquet")
     assert shown["execution"]["status"] == "SUCCEEDED"
@@ -217,9 +222,8 @@ def test_an_invalid_upload_is_quarantined_with_its_reason(cloud, tmp_path):
     assert [item["subject"] for item in shown["summary"]["quarantined"]] == ["81"]
 
 
-def test_train_registers_a_challenger(cloud):
-    for subject in ("71", "72"):
-        wait_for_stage(cloud, subject, {"processed"})
+def test_train_registers_a_challenger(cloud, generated):
+    assert [row["stage"] for row in generated.values()] == ["processed", "processed"]
     result = run(cloud, "train", "--subjects", "71", "--auto-set-challenger-alias", "--json")
     output = json.loads(result.stdout)
     assert output["alias"] == "challenger"
