@@ -28,6 +28,8 @@ from p300_localstack.patches.lambda_alias import (
     update_alias_routing_target,
 )
 from p300_localstack.patches.lambda_telemetry import batched_lambda_telemetry
+from p300_localstack.patches.s3_memory import s3_contents_evicted_from_memory
+from p300_localstack.patches.service_models import internal_clients_share_service_models
 
 LOG = logging.getLogger(__name__)
 DISABLED_VARIABLE = "P300_DISABLED_PATCHES"
@@ -46,6 +48,8 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "batched_lambda_telemetry": batched_lambda_telemetry,
     "in_memory_internal_clients": in_memory_internal_clients,
     "metric_data_one_transaction": metric_data_one_transaction,
+    "internal_clients_share_service_models": internal_clients_share_service_models,
+    "s3_contents_evicted_from_memory": s3_contents_evicted_from_memory,
 }
 
 
