@@ -1,8 +1,8 @@
 """Endpoints telling what the LocalStack process holds in memory.
 
 ``GET /_p300/memory`` (always on) answers the process's RSS, the entries of LocalStack's request
-parser and response serializer caches (one per service model seen), and the contents the S3 store
-holds in memory and in spooled files on disk.
+parser and response serializer caches (one per service model seen), how many internal boto
+clients were built, and the contents the S3 store holds in memory and in spooled files on disk.
 
 With ``P300_TRACEMALLOC=<frames>`` set at start, tracemalloc traces every allocation from then
 on and ``POST /_p300/tracemalloc/<label>`` collects garbage, writes a snapshot to
@@ -17,6 +17,7 @@ import re
 import tempfile
 import tracemalloc
 
+from localstack.aws.connect import ClientFactory
 from localstack.aws.protocol.parser import create_parser
 from localstack.aws.protocol.serializer import create_serializer
 from localstack.http import Request, Response
@@ -67,6 +68,7 @@ def memory(request: Request) -> Response:
             "rss_bytes": rss_bytes(),
             "parsers_cached": create_parser.cache_info().currsize,
             "serializers_cached": create_serializer.cache_info().currsize,
+            "internal_clients_created": ClientFactory._get_client.cache_info().misses,
             "s3_contents": s3_contents(),
         }
     )

@@ -13,6 +13,7 @@ from localstack.runtime import hooks
 from localstack.utils.patch import Patch
 
 from p300_localstack.patches.apigateway_binary import binary_body_skips_json_validation
+from p300_localstack.patches.assumed_roles import assumed_role_sessions_reused
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
 from p300_localstack.patches.cloudwatch_store import metric_data_one_transaction
@@ -50,6 +51,7 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "metric_data_one_transaction": metric_data_one_transaction,
     "internal_clients_share_service_models": internal_clients_share_service_models,
     "s3_contents_evicted_from_memory": s3_contents_evicted_from_memory,
+    "assumed_role_sessions_reused": assumed_role_sessions_reused,
 }
 
 

@@ -1,6 +1,6 @@
 """LocalStack's memory stops growing with what the cloud stores and runs: each fix's leak shows on
 an instance without it and is gone with it (``p300_localstack/patches/s3_memory.py`` and
-``service_models.py``; figures in docs/scaling.md).
+``service_models.py``, ``assumed_roles.py``; figures in docs/scaling.md).
 
 What the process holds is read from the extension's ``GET /_p300/memory`` endpoint.
 """
@@ -24,7 +24,11 @@ from tests.integration.localstack.conftest import (
 
 pytestmark = [pytest.mark.cloud, pytest.mark.timeout(600)]
 
-FIXES = ("internal_clients_share_service_models", "s3_contents_evicted_from_memory")
+FIXES = (
+    "assumed_role_sessions_reused",
+    "internal_clients_share_service_models",
+    "s3_contents_evicted_from_memory",
+)
 #: `p300_localstack.patches.s3_memory.RESIDENT_LIMIT_BYTES`
 RESIDENT_LIMIT_BYTES = 16 * 2**20
 #: Just under LocalStack's 512 KB spooling threshold: each content stays in memory.
@@ -47,50 +51,84 @@ def memory(server) -> dict:
     return response.json()
 
 
-def run_lambda_task(sfn, machine: str, n: int) -> dict:
-    """Run `machine` with input {"n": n} to its end; the execution described."""
+ECHO_TASK = {
+    "StartAt": "Echo",
+    "States": {
+        "Echo": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "mem-echo", "Payload.$": "$"},
+            "ResultSelector": {"n.$": "$.Payload.event.n"},
+            "End": True,
+        }
+    },
+}
+RUNS = 8
+
+
+def echo_machines(server):
+    """(a factory: state machine `name` running function mem-echo with role `role` -> its ARN,
+    the Step Functions client) on `server`."""
+    lambda_client, sfn = client(server, "lambda"), client(server, "stepfunctions")
+    if "mem-echo" not in {f["FunctionName"] for f in lambda_client.list_functions()["Functions"]}:
+        create_function(lambda_client, "mem-echo", code=function_zip("basic"), handler="index.echo")
+
+    def make(name: str, role: str = ROLE_ARN) -> str:
+        return sfn.create_state_machine(name=name, roleArn=role, definition=json.dumps(ECHO_TASK))[
+            "stateMachineArn"
+        ]
+
+    return make, sfn
+
+
+def run_echo(sfn, machine: str, n: int) -> None:
+    """Run `machine` with input {"n": n}; check it answered n."""
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"n": n}))["executionArn"]
     deadline = time.monotonic() + 60
     while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"execution {n} still running after 60 s"
         time.sleep(0.2)
-    return execution
+    assert execution["status"] == "SUCCEEDED", execution
+    assert json.loads(execution["output"]) == {"n": n}
 
 
 @pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
-def test_step_functions_lambda_tasks_add_no_request_parsers(request, instance, fixed):
+def test_a_task_under_a_role_already_assumed_builds_no_client(request, instance, fixed):
     server = request.getfixturevalue(instance)
-    lambda_client, sfn = client(server, "lambda"), client(server, "stepfunctions")
-    create_function(lambda_client, "mem-echo", code=function_zip("basic"), handler="index.echo")
-    definition = {
-        "StartAt": "Echo",
-        "States": {
-            "Echo": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": "mem-echo", "Payload.$": "$"},
-                "ResultSelector": {"n.$": "$.Payload.event.n"},
-                "End": True,
-            }
-        },
-    }
-    machine = sfn.create_state_machine(
-        name="mem-echo", roleArn=ROLE_ARN, definition=json.dumps(definition)
-    )["stateMachineArn"]
-    run_lambda_task(sfn, machine, 0)  # every parser this path needs exists from here on
+    make, sfn = echo_machines(server)
+    machine = make("mem-same-role")
+    run_echo(sfn, machine, 0)  # the role's session and clients exist from here on
     before = memory(server)
-    runs = 8
-    for n in range(1, runs + 1):
-        execution = run_lambda_task(sfn, machine, n)
-        assert execution["status"] == "SUCCEEDED"
-        assert json.loads(execution["output"]) == {"n": n}
+    for n in range(1, RUNS + 1):
+        run_echo(sfn, machine, n)
     after = memory(server)
 
+    built = after["internal_clients_created"] - before["internal_clients_created"]
+    if fixed:
+        assert built == 0, f"{built} clients built for {RUNS} runs: {before} -> {after}"
+    else:  # the leak: an AssumeRole and a new client (class, methods, docstrings) per task
+        assert built >= RUNS, f"only {built} clients built for {RUNS} runs"
+
+
+@pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
+def test_new_clients_of_a_known_service_add_no_request_parsers(request, instance, fixed):
+    server = request.getfixturevalue(instance)
+    make, sfn = echo_machines(server)
+    run_echo(sfn, make("mem-warm"), 0)  # every parser this path needs exists from here on
+    machines = [
+        make(f"mem-role-{i}", f"arn:aws:iam::000000000000:role/mem-{i}") for i in range(RUNS)
+    ]
+    before = memory(server)
+    for n, machine in enumerate(machines, start=1):  # a new role each: new clients either way
+        run_echo(sfn, machine, n)
+    after = memory(server)
+
+    assert after["internal_clients_created"] - before["internal_clients_created"] >= RUNS
     added = after["parsers_cached"] - before["parsers_cached"]
     if fixed:
-        assert added == 0, f"{added} parsers cached for {runs} runs: {before} -> {after}"
-    else:  # the leak: one more parser (and serializer) per task's client, each with its models
-        assert added >= runs, f"only {added} parsers cached for {runs} runs"
+        assert added == 0, f"{added} parsers cached for {RUNS} new clients: {before} -> {after}"
+    else:  # the leak: a parser (and serializer) with its own models and URL map per client
+        assert added >= RUNS, f"only {added} parsers cached for {RUNS} new clients"
 
 
 @pytest.mark.parametrize(("instance", "fixed"), [("unpatched", False), ("localstack", True)])
