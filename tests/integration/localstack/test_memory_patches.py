@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from p300_ops.localcloud.localstack import endpoint_url
-from p300_ops.localcloud.processes import stop_server
+from p300_ops.localcloud.processes import kill_server, stop_server
 from tests.integration.localstack.conftest import (
     ROLE_ARN,
     client,
@@ -150,9 +150,42 @@ def test_s3_contents_leave_memory_and_read_back_the_same(request, instance, fixe
     assert ranged == bodies["k00"][10:20]
     read = memory(server)["s3_contents"]
 
+    # Writes to contents dropped from memory (the oldest were) behave as to any other.
+    s3.put_object(Bucket=bucket, Key="k00", Body=b"rewritten")
+    s3.delete_object(Bucket=bucket, Key="k01")
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k02"})
+    assert s3.get_object(Bucket=bucket, Key="k00")["Body"].read() == b"rewritten"
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == bodies["k02"]
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=bucket, Key="k01")
+
     total = OBJECTS * OBJECT_BYTES
     if fixed:
         for figures in (written, read):
             assert figures["memory_bytes"] <= RESIDENT_LIMIT_BYTES, figures
     else:  # LocalStack keeps every content in memory as long as the object exists
         assert written["memory_bytes"] >= total, written
+
+
+def test_contents_dropped_from_memory_come_back_after_a_kill(tmp_path):
+    """Eviction drops only the in-memory copy: a kill -9 after it loses nothing acknowledged."""
+    home = tmp_path / "evicting"
+    server = launch(home)
+    try:
+        s3 = client(server, "s3")
+        s3.create_bucket(Bucket="evicted")
+        bodies = {f"k{i:02d}": bytes([i]) * OBJECT_BYTES for i in range(OBJECTS)}
+        for key, body in bodies.items():
+            s3.put_object(Bucket="evicted", Key=key, Body=body)
+        s3.put_object(Bucket="evicted", Key="k00", Body=b"rewritten")  # k00 had been dropped
+        bodies["k00"] = b"rewritten"
+        assert memory(server)["s3_contents"]["memory_bytes"] <= RESIDENT_LIMIT_BYTES
+    finally:
+        kill_server(server)
+    server = launch(home)
+    try:
+        s3 = client(server, "s3")
+        for key, body in bodies.items():
+            assert s3.get_object(Bucket="evicted", Key=key)["Body"].read() == body, key
+    finally:
+        stop_server(server)
