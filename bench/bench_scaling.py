@@ -13,17 +13,29 @@ starts the Lambda environments, so that no count pays the cold starts alone. Bat
 all 4 child executions busy from 10 subjects on: every count runs 4 environments at once.
 
     .venv/bin/python bench/bench_scaling.py [--counts 10,50,200] [--seconds 10] [--batch-size 2]
+        [--tracemalloc FRAMES]
+
+With ``--tracemalloc FRAMES`` LocalStack runs with ``P300_TRACEMALLOC=FRAMES`` (our extension's
+opt-in tracing, `p300_localstack.diagnostics`): after the warm-up and after each count a snapshot
+is written, and the allocation sites that grew most between two snapshots are printed, in MB and
+MB per subject stored in between. Tracing slows LocalStack: its timings are not comparable.
 
 Targets: per-subject wall, CPU and GB-s not more than 20 % above the 10-subject run's (falling
 is fine: the fixed part spreads); peak RSS not growing with the count.
 """
 
 import argparse
+import contextlib
+import functools
 import itertools
+import json
 import os
 import platform
+import subprocess
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psutil
@@ -32,6 +44,8 @@ from private_cloud import private_cloud
 from p300.studies import new_study
 from p300_aws.names import PLAN_FUNCTION, PREPROCESS_FUNCTION
 from p300_aws.studies import create_study
+from p300_ops import paths
+from p300_ops.localcloud import localstack
 from p300_ops.services import layer_builds
 from p300_ops.services.backfill import start_backfill
 from p300_ops.services.cloud import Cloud
@@ -158,6 +172,47 @@ def run_backfill(
     )
 
 
+@contextlib.contextmanager
+def traced_localstack(frames: int) -> Iterator[None]:
+    """LocalStack started in the block runs with ``P300_TRACEMALLOC=frames`` (0: unchanged)."""
+    if not frames:
+        yield
+        return
+    original = localstack.localstack_env
+
+    @functools.wraps(original)
+    def traced_env(home, port, overrides=None):
+        return original(home, port, {**(overrides or {}), "P300_TRACEMALLOC": str(frames)})
+
+    localstack.localstack_env = traced_env
+    try:
+        yield
+    finally:
+        localstack.localstack_env = original
+
+
+def tracemalloc_snapshot(endpoint_url: str, label: str) -> dict:
+    """Have the traced LocalStack write a snapshot; its path, traced bytes and RSS."""
+    request = urllib.request.Request(f"{endpoint_url}/_p300/tracemalloc/{label}", method="POST")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())
+
+
+def print_growth(before: dict, after: dict, subjects: int, *, frames: int) -> None:
+    """The allocation sites that grew most from snapshot `before` to `after`, per subject; with
+    more than one frame traced, each site with its call stack."""
+    print(
+        f"tracemalloc, {subjects} subjects stored: traced "
+        f"{before['traced_bytes'] / 2**20:.0f} -> {after['traced_bytes'] / 2**20:.0f} MB, "
+        f"RSS {before['rss_bytes'] / 2**20:.0f} -> {after['rss_bytes'] / 2**20:.0f} MB",
+        flush=True,
+    )
+    command = [str(paths.LOCALSTACK_PYTHON), "-m", "p300_localstack.diagnostics.memory_growth",
+               before["path"], after["path"], "--units", str(subjects), "--top", "12",
+               "--group-by", "traceback" if frames > 1 else "lineno"]  # fmt: skip
+    subprocess.run(command, check=True)
+
+
 def print_figures(runs: list[RunFigures]) -> None:
     base = runs[0]
     per = {
@@ -205,13 +260,17 @@ def main() -> None:
     parser.add_argument("--counts", default="10,50,200", help="comma-separated subject counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per recording")
     parser.add_argument("--batch-size", type=int, default=2, help="subjects per child execution")
+    parser.add_argument(
+        "--tracemalloc", type=int, default=0, metavar="FRAMES",
+        help="trace LocalStack's allocations, keeping FRAMES frames (off by default)",
+    )  # fmt: skip
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
 
     print("building layers ...", flush=True)
     layer_builds.build_all(progress=print)
     print("starting the local cloud (deploys the stack) ...", flush=True)
-    with private_cloud("bench-scaling-") as state:
+    with traced_localstack(args.tracemalloc), private_cloud("bench-scaling-") as state:
         aws = Cloud(state)
         roots = {n: p for n, s in state.servers.items() if (p := s.process()) is not None}
         print(
@@ -224,6 +283,9 @@ def main() -> None:
         print(f"warm-up: {WARM_UP_SUBJECTS} subjects ...", flush=True)
         options = {"seconds": args.seconds, "batch_size": args.batch_size}
         run_backfill(aws, roots, WARM_UP_SUBJECTS, label="warm-up", **options)
+        snapshots = (
+            [tracemalloc_snapshot(state.endpoint_url, "warm-up")] if args.tracemalloc else []
+        )
         runs = []
         for n in counts:
             load = os.getloadavg()[0]
@@ -233,6 +295,9 @@ def main() -> None:
                 f"1-min load before {load:.1f}, after {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            if args.tracemalloc:
+                snapshots.append(tracemalloc_snapshot(state.endpoint_url, f"after-{n}"))
+                print_growth(snapshots[-2], snapshots[-1], n, frames=args.tracemalloc)
         print()
         print_figures(runs)
 

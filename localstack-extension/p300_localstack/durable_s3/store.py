@@ -7,9 +7,11 @@ failed copy is recorded as ``p300_blob_error`` instead. After a restart the obje
 the journal without contents; the first read loads the blob lazily and checks its size and MD5.
 """
 
+import math
 import os
 import threading
-from typing import Literal
+from collections.abc import Callable
+from typing import ClassVar, Literal
 
 from localstack.aws.api.s3 import BucketName
 from localstack.services.s3.models import S3Multipart, S3Object, S3Part
@@ -23,6 +25,7 @@ from localstack.services.s3.storage.ephemeral import (
 
 from .blobs import BlobStore
 from .journal import BlobRef
+from .resident import ResidentContents
 
 #: Attribute of S3Object / S3Part holding its blob's reference, a plain (id, size, md5) tuple.
 BLOB_ATTR = "p300_blob"
@@ -57,25 +60,41 @@ def set_blob(item: S3Object | S3Part, ref: BlobRef | None) -> None:
 class DurableStoredObject(EphemeralS3StoredObject):
     """A stored object or part whose write handle, on close, saves the content as a blob."""
 
-    def __init__(self, s3_object, file, mode: Literal["r", "w"], *, blobs: BlobStore):
+    def __init__(
+        self,
+        s3_object,
+        file,
+        mode: Literal["r", "w"],
+        *,
+        blobs: BlobStore,
+        on_close: Callable[[BlobRef | None], None] | None = None,
+    ):
         super().__init__(s3_object, file, mode=mode)
         self._blobs = blobs
+        # Told once, when the handle closes, the blob written (None when nothing was written).
+        self._on_close = on_close
 
     def close(self):
-        # A file the provider already removed (a rejected write, e.g. a bad Content-MD5) has
-        # nothing to save: the provider raises its own error.
-        if self._mode != "w" or self.closed or self.file.closed:
-            super().close()
-            return
+        ref = None
         try:
-            with self.file.position_lock:
-                ref = self._blobs.write(self.file)
-            set_blob(self.s3_object, ref)
-        except OSError as error:
-            setattr(self.s3_object, BLOB_ERROR_ATTR, f"saving the content failed: {error}")
-            raise BlobWriteFailed(error.errno, f"saving the content failed: {error}") from error
+            # A file the provider already removed (a rejected write, e.g. a bad Content-MD5) has
+            # nothing to save: the provider raises its own error.
+            if self._mode != "w" or self.closed or self.file.closed:
+                super().close()
+                return
+            try:
+                with self.file.position_lock:
+                    ref = self._blobs.write(self.file)
+                set_blob(self.s3_object, ref)
+            except OSError as error:
+                setattr(self.s3_object, BLOB_ERROR_ATTR, f"saving the content failed: {error}")
+                raise BlobWriteFailed(error.errno, f"saving the content failed: {error}") from error
+            finally:
+                super().close()
         finally:
-            super().close()
+            if self._on_close is not None:
+                on_close, self._on_close = self._on_close, None
+                on_close(ref)
 
 
 class DurableStoredMultipart(EphemeralS3StoredMultipart):
@@ -115,18 +134,26 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
         Where contents are persisted.
     """
 
+    #: Bytes of contents saved as blobs kept in memory; infinite keeps them all (LocalStack's way).
+    resident_limit_bytes: ClassVar[float] = math.inf
+
     def __init__(self, root_directory: str, blobs: BlobStore):
         super().__init__(root_directory)
         self.blobs = blobs
-        # Serialises lazy loads so two first readers of a key never load it twice.
+        # Serialises lazy loads so two first readers of a key never load it twice; also guards
+        # `resident` and the evictions.
         self.load_lock = threading.Lock()
+        self.resident = ResidentContents(0)
 
     def open(
         self, bucket: BucketName, s3_object: S3Object, mode: Literal["r", "w"] = "r"
     ) -> DurableStoredObject:
         key = self._key_from_s3_object(s3_object)
+        resident_key = (bucket, key)
         with self.load_lock:
-            if not (file := self._get_object_file(bucket, key)):
+            if file := self._get_object_file(bucket, key):
+                self.resident.used(resident_key)
+            else:
                 bucket_dir = os.path.join(self.root_directory, bucket)
                 # Buckets restored from the journal never went through create_bucket.
                 os.makedirs(bucket_dir, exist_ok=True)
@@ -137,8 +164,46 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
                     except BaseException:
                         file.close()  # never keep a half-loaded file: the next read retries
                         raise
+                    if (ref := blob_of(s3_object)) is not None:
+                        self.resident.saved(resident_key, ref.size or 0)
                 self._filesystem[bucket]["keys"][key] = file
-        return DurableStoredObject(s3_object, file, mode, blobs=self.blobs)
+            if mode == "w":  # the content changes: it matches no blob until the handle closes
+                self.resident.forget(resident_key)
+            self.resident.pin(resident_key)
+
+        def closed(ref: BlobRef | None) -> None:
+            with self.load_lock:
+                self.resident.unpin(resident_key)
+                if ref is not None and self._get_object_file(bucket, key) is file:
+                    self.resident.saved(resident_key, ref.size or 0)
+                self._evict()
+
+        return DurableStoredObject(s3_object, file, mode, blobs=self.blobs, on_close=closed)
+
+    def _evict(self) -> None:
+        """Drop the least recently used unpinned contents beyond `resident_limit_bytes` (their
+        blobs hold them); the caller holds `load_lock`."""
+        self.resident.limit_bytes = self.resident_limit_bytes
+        for bucket, key in self.resident.to_evict():
+            if file := self._filesystem.get(bucket, {}).get("keys", {}).pop(key, None):
+                file.close()
+
+    def remove(self, bucket: BucketName, s3_object: S3Object | list[S3Object]) -> None:
+        with self.load_lock:
+            for item in s3_object if isinstance(s3_object, list) else [s3_object]:
+                self.resident.forget((bucket, self._key_from_s3_object(item)))
+        super().remove(bucket, s3_object)
+
+    def delete_bucket(self, bucket: BucketName) -> None:
+        with self.load_lock:
+            for key in list(self._filesystem.get(bucket, {}).get("keys", {})):
+                self.resident.forget((bucket, key))
+        super().delete_bucket(bucket)
+
+    def close(self) -> None:
+        with self.load_lock:
+            self.resident = ResidentContents(0)
+        super().close()
 
     def copy(
         self,

@@ -13,6 +13,7 @@ from localstack.runtime import hooks
 from localstack.utils.patch import Patch
 
 from p300_localstack.patches.apigateway_binary import binary_body_skips_json_validation
+from p300_localstack.patches.assumed_roles import assumed_role_sessions_reused
 from p300_localstack.patches.authorizers import lambda_token_authorizers
 from p300_localstack.patches.change_set_ref import ref_to_updated_resource_unchanged
 from p300_localstack.patches.cloudwatch_store import metric_data_one_transaction
@@ -28,6 +29,8 @@ from p300_localstack.patches.lambda_alias import (
     update_alias_routing_target,
 )
 from p300_localstack.patches.lambda_telemetry import batched_lambda_telemetry
+from p300_localstack.patches.s3_memory import s3_contents_evicted_from_memory
+from p300_localstack.patches.service_models import internal_clients_share_service_models
 
 LOG = logging.getLogger(__name__)
 DISABLED_VARIABLE = "P300_DISABLED_PATCHES"
@@ -46,6 +49,9 @@ FIXES: dict[str, Callable[[], list[Patch]]] = {
     "batched_lambda_telemetry": batched_lambda_telemetry,
     "in_memory_internal_clients": in_memory_internal_clients,
     "metric_data_one_transaction": metric_data_one_transaction,
+    "internal_clients_share_service_models": internal_clients_share_service_models,
+    "s3_contents_evicted_from_memory": s3_contents_evicted_from_memory,
+    "assumed_role_sessions_reused": assumed_role_sessions_reused,
 }
 
 
