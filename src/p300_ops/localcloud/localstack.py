@@ -4,6 +4,7 @@ Every instance gets private directories under its state home, because LocalStack
 machine's /.dockerenv) would otherwise share temporary and data folders with other instances.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -63,8 +64,15 @@ def ensure_extension_installed(home: Path) -> None:
             digest.update(str(file.relative_to(source)).encode())
             digest.update(file.read_bytes())
     stamp = paths.LOCALSTACK_PYTHON.parent.parent / ".p300-extension-stamp"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest():
-        return
+    # Clouds starting at once (other homes, parallel test workers) install one at a time.
+    with open(stamp.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.exists() and stamp.read_text() == digest.hexdigest()):
+            _install_extension(source, home)
+            stamp.write_text(digest.hexdigest())
+
+
+def _install_extension(source: Path, home: Path) -> None:
     uv = paths.LOCALSTACK_PYTHON.parent / "uv"
     result = subprocess.run(
         [
@@ -85,7 +93,6 @@ def ensure_extension_installed(home: Path) -> None:
     if result.returncode != 0:
         raise LocalCloudError(f"installing the LocalStack extension failed:\n{result.stderr}")
     shutil.rmtree(home / "localstack" / "cache" / "plux", ignore_errors=True)
-    stamp.write_text(digest.hexdigest())
 
 
 def localstack_env(home: Path, port: int, overrides: Mapping[str, str] | None = None) -> dict:

@@ -182,6 +182,12 @@ def build_layer(name: str, *, progress: Callable[[str], None] = lambda _: None) 
         trim(python_dir)
         _compile_bytecode(python_dir)
         scratch.rename(target)  # atomic: a half-built layer is never seen
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not (target / "python").is_dir():
+            raise
+        # Another process (a second `up`, a parallel test worker) built the same recipe first.
+        return target
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
