@@ -5,6 +5,8 @@ its Lambda environments, MLflow, the CDK app's node), live or already reaped, so
 deploys a cloud is charged for it. Samples are taken only where the run moves from one file to
 the next (a tree walk reads every process on the machine; per test it would cost seconds), so
 the session fixtures a file is the first to ask for (the shared cloud) are charged to that file.
+In a parallel run (pytest-xdist) each worker measures its own files and its own process tree, and
+the controller adds them up.
 """
 
 import time
@@ -16,6 +18,8 @@ import pytest
 
 #: Files listed by name; the rest are summed in one row.
 SHOWN = 25
+#: Where a pytest-xdist worker hands its figures to the controller.
+WORKER_OUTPUT = "p300_suite_profile"
 
 
 @dataclass
@@ -45,6 +49,7 @@ class SuiteProfile:
         self.files: dict[str, FileTime] = {}
         self.current: str | None = None
         self.since: tuple[float, float] = (0.0, 0.0)
+        self.started = time.monotonic()
 
     def _close_current(self) -> None:
         if self.current is None:
@@ -67,8 +72,20 @@ class SuiteProfile:
         self.files.setdefault(name, FileTime()).tests += 1
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self):
+    def pytest_sessionfinish(self, session):
         self._close_current()
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # a pytest-xdist worker: its controller prints the table
+            workeroutput[WORKER_OUTPUT] = {n: vars(t) for n, t in self.files.items()}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        """On pytest-xdist's controller: add a finished worker's files to the table."""
+        for name, spent in getattr(node, "workeroutput", {}).get(WORKER_OUTPUT, {}).items():
+            total = self.files.setdefault(name, FileTime())
+            total.tests += spent["tests"]
+            total.wall_s += spent["wall_s"]
+            total.cpu_s += spent["cpu_s"]
 
     def pytest_terminal_summary(self, terminalreporter):
         if not self.files:
@@ -86,6 +103,8 @@ class SuiteProfile:
         )
         write = terminalreporter.write_line
         terminalreporter.section("where the time went (wall and CPU s per file, process tree)")
+        # In parallel, the files' wall times add up to more than the run's.
+        write(f"the run: {time.monotonic() - self.started:.0f} s wall")
         write(f"{'file':<64} {'tests':>5} {'wall s':>7} {'CPU s':>7} {'CPU/wall':>8}")
         shown = rows[:SHOWN] + (
             [(f"({len(rows) - SHOWN} other files)", rest)] if rest.tests else []
