@@ -157,6 +157,19 @@ def test_an_unchanged_layer_is_not_rebuilt(build_root, monkeypatch):
     assert layer_builds.build_layer("scipy") == layer_builds.layer_dir("scipy")
 
 
+def test_a_layer_another_process_built_meanwhile_is_used(build_root, monkeypatch):
+    def another_process_wins(_pins, python_dir):
+        (python_dir / "mine.py").parent.mkdir(parents=True)
+        (python_dir / "mine.py").write_text("")
+        (layer_builds.layer_dir("scipy") / "python" / "theirs.py").parent.mkdir(parents=True)
+        (layer_builds.layer_dir("scipy") / "python" / "theirs.py").write_text("")
+
+    monkeypatch.setattr(layer_builds, "_install_wheels", another_process_wins)
+    built = layer_builds.build_layer("scipy")
+    assert [p.name for p in (built / "python").iterdir()] == ["theirs.py"]
+    assert not list(build_root.glob(".scipy-*")), "the scratch directory was left behind"
+
+
 def test_the_core_layer_ships_the_packages_with_unchecked_hash_bytecode(build_root):
     built = layer_builds.build_layer("core")
     assert built == layer_builds.layer_dir("core")
