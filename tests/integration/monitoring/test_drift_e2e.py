@@ -224,7 +224,7 @@ def test_a_normal_subject_passes_and_publishes_0(aws, champion, checked):
     assert subject_maximum(aws, NORMAL) == 0
 
 
-@pytest.mark.parametrize("subject", [SCALED, BROKEN])
+@pytest.mark.parametrize("subject", [SCALED, BROKEN], ids=["scaled", "broken"])
 def test_a_drifted_subject_alerts_with_evidence_and_publishes_1(aws, champion, checked, subject):
     drift = checked["results"][subject]["drift"]
     assert drift["status"] == "checked", drift
