@@ -166,14 +166,20 @@ def plain_lda_accuracy(path) -> list[float]:
     return accuracy.accuracy.tolist()
 
 
+@pytest.fixture(scope="module")
+def deployed(cloud, calibrated) -> str:
+    """`p300 deploy-model` of the calibrated model to champion: what it printed."""
+    result = p300(cloud, "deploy-model", "--study", STUDY, "--subject", SUBJECT, "--alias",
+                  CHAMPION_ALIAS)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_the_remaining_characters_decode_through_the_gateway_at_least_as_well_as_plain_lda(
-    cloud, aws, calibrated, recording_path
+    cloud, aws, calibrated, deployed, recording_path
 ):
-    deployed = p300(cloud, "deploy-model", "--study", STUDY, "--subject", SUBJECT, "--alias",
-                    CHAMPION_ALIAS)  # fmt: skip
-    assert deployed.returncode == 0, deployed.stderr
     assert f"{subject_model_name(STUDY, SUBJECT)} version {calibrated['model_version']}" in (
-        deployed.stdout
+        deployed
     )
     decoding = decode_recording(recording_path, **aws["api"], study=STUDY,
                                 subject=SUBJECT, from_character=N_CALIBRATION + 1)  # fmt: skip
@@ -192,7 +198,7 @@ def test_the_remaining_characters_decode_through_the_gateway_at_least_as_well_as
     assert decoding.accuracy[-1] == 1.0
 
 
-def test_the_decode_command_prints_text_truth_and_accuracy(cloud, calibrated, recording_path):
+def test_the_decode_command_prints_text_truth_and_accuracy(cloud, deployed, recording_path):
     result = p300(cloud, "decode", str(recording_path), "--study", STUDY, "--subject", SUBJECT,
                   "--from-character", "4", "--repetitions", "15", timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -201,7 +207,7 @@ def test_the_decode_command_prints_text_truth_and_accuracy(cloud, calibrated, re
 
 
 def test_a_subject_without_a_model_in_a_study_of_another_population_model_is_refused(
-    cloud, aws, calibrated, recording_path
+    cloud, aws, deployed, recording_path
 ):
     release_population_champion(cloud.tracking_uri, aws["lambda"], aws["apigateway"])
     with pytest.raises(DecodeError, match=r"answered 404: no model serves subject 'S02' of study "
