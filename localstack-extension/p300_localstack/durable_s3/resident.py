@@ -13,19 +13,9 @@ from collections.abc import Hashable
 
 
 class ResidentContents:
-    """Least-recently-used accounting of contents held in memory that have a blob.
+    """Least-recently-used accounting of contents held in memory that have a blob."""
 
-    Parameters
-    ----------
-    limit_bytes : int or float
-        Evict unpinned contents, oldest first, while their total exceeds this (bytes, >= 0;
-        ``math.inf``: never).
-    """
-
-    def __init__(self, limit_bytes: float):
-        if limit_bytes < 0:
-            raise ValueError(f"limit_bytes must be >= 0, got {limit_bytes}")
-        self.limit_bytes = limit_bytes
+    def __init__(self):
         self._sizes: OrderedDict[Hashable, int] = OrderedDict()
         self._pins: dict[Hashable, int] = {}
         self.total_bytes = 0
@@ -62,11 +52,19 @@ class ResidentContents:
         """`key`'s content left memory (removed, evicted, or rewritten)."""
         self.total_bytes -= self._sizes.pop(key, 0)
 
-    def to_evict(self) -> list[Hashable]:
+    def to_evict(self, limit_bytes: float) -> list[Hashable]:
         """The unpinned contents to drop, oldest first, to get within the budget; they are
-        forgotten here (pinned ones stay, even above the budget)."""
+        forgotten here (pinned ones stay, even above the budget).
+
+        Parameters
+        ----------
+        limit_bytes : int or float
+            The budget: bytes held at most (>= 0; ``math.inf``: never evict).
+        """
+        if limit_bytes < 0:
+            raise ValueError(f"limit_bytes must be >= 0, got {limit_bytes}")
         evicted: list[Hashable] = []
-        excess = self.total_bytes - self.limit_bytes
+        excess = self.total_bytes - limit_bytes
         for key, size in self._sizes.items():
             if excess <= 0:
                 break

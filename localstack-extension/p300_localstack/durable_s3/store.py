@@ -143,7 +143,7 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
         # Serialises lazy loads so two first readers of a key never load it twice; also guards
         # `resident` and the evictions.
         self.load_lock = threading.Lock()
-        self.resident = ResidentContents(0)
+        self.resident = ResidentContents()
 
     def open(
         self, bucket: BucketName, s3_object: S3Object, mode: Literal["r", "w"] = "r"
@@ -183,8 +183,7 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
     def _evict(self) -> None:
         """Drop the least recently used unpinned contents beyond `resident_limit_bytes` (their
         blobs hold them); the caller holds `load_lock`."""
-        self.resident.limit_bytes = self.resident_limit_bytes
-        for bucket, key in self.resident.to_evict():
+        for bucket, key in self.resident.to_evict(self.resident_limit_bytes):
             if file := self._filesystem.get(bucket, {}).get("keys", {}).pop(key, None):
                 file.close()
 
@@ -202,7 +201,7 @@ class DurableS3ObjectStore(EphemeralS3ObjectStore):
 
     def close(self) -> None:
         with self.load_lock:
-            self.resident = ResidentContents(0)
+            self.resident = ResidentContents()
         super().close()
 
     def copy(
