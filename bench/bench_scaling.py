@@ -25,8 +25,6 @@ is fine: the fixed part spreads); peak RSS not growing with the count.
 """
 
 import argparse
-import contextlib
-import functools
 import itertools
 import json
 import os
@@ -35,7 +33,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psutil
@@ -45,7 +42,6 @@ from p300.studies import new_study
 from p300_aws.names import PLAN_FUNCTION, PREPROCESS_FUNCTION
 from p300_aws.studies import create_study
 from p300_ops import paths
-from p300_ops.localcloud import localstack
 from p300_ops.services import layer_builds
 from p300_ops.services.backfill import start_backfill
 from p300_ops.services.cloud import Cloud
@@ -172,25 +168,6 @@ def run_backfill(
     )
 
 
-@contextlib.contextmanager
-def traced_localstack(frames: int) -> Iterator[None]:
-    """LocalStack started in the block runs with ``P300_TRACEMALLOC=frames`` (0: unchanged)."""
-    if not frames:
-        yield
-        return
-    original = localstack.localstack_env
-
-    @functools.wraps(original)
-    def traced_env(home, port, overrides=None):
-        return original(home, port, {**(overrides or {}), "P300_TRACEMALLOC": str(frames)})
-
-    localstack.localstack_env = traced_env
-    try:
-        yield
-    finally:
-        localstack.localstack_env = original
-
-
 def tracemalloc_snapshot(endpoint_url: str, label: str) -> dict:
     """Have the traced LocalStack write a snapshot; its path, traced bytes and RSS."""
     request = urllib.request.Request(f"{endpoint_url}/_p300/tracemalloc/{label}", method="POST")
@@ -270,7 +247,8 @@ def main() -> None:
     print("building layers ...", flush=True)
     layer_builds.build_all(progress=print)
     print("starting the local cloud (deploys the stack) ...", flush=True)
-    with traced_localstack(args.tracemalloc), private_cloud("bench-scaling-") as state:
+    traced = {"P300_TRACEMALLOC": str(args.tracemalloc)} if args.tracemalloc else {}
+    with private_cloud("bench-scaling-", localstack_env=traced) as state:
         aws = Cloud(state)
         roots = {n: p for n, s in state.servers.items() if (p := s.process()) is not None}
         print(

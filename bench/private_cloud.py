@@ -3,7 +3,7 @@ whatever happens (used by bench_pipeline, bench_scaling and bench_console)."""
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from p300_ops.localcloud import lifecycle
@@ -12,16 +12,21 @@ from p300_ops.localcloud.processes import free_port
 
 @contextlib.contextmanager
 def private_cloud(
-    prefix: str, *, progress: Callable[[str], None] = lambda _: None
+    prefix: str,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    localstack_env: Mapping[str, str] | None = None,
 ) -> Iterator[lifecycle.CloudState]:
     """`lifecycle.up` (which deploys the stack) in a temporary home named after `prefix`; its
-    state in the block, then `lifecycle.down` (which stops what `up` started, by PID)."""
+    state in the block, then `lifecycle.down` (which stops what `up` started, by PID).
+    `localstack_env` is added to LocalStack's environment."""
     with tempfile.TemporaryDirectory(prefix=prefix) as home:
         config = lifecycle.CloudConfig(
             home=Path(home),
             localstack_port=free_port(),
             mlflow_port=free_port(),
             postgres_port=free_port(),
+            localstack_env=dict(localstack_env or {}),
         )
         state = lifecycle.up(config, progress=progress)
         try:

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,8 @@ class CloudConfig:
     mlflow_port: int = mlflow_server.DEFAULT_PORT
     postgres_port: int = postgres.DEFAULT_PORT
     backend: str = "sqlite"
+    #: Extra environment of the LocalStack process (e.g. a bench's ``P300_TRACEMALLOC``).
+    localstack_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -136,7 +138,9 @@ def _up(config: CloudConfig, progress) -> CloudState:
             state,
             "localstack",
             progress,
-            lambda: localstack.start_localstack(home, port=config.localstack_port),
+            lambda: localstack.start_localstack(
+                home, port=config.localstack_port, env_overrides=config.localstack_env
+            ),
         )
         if config.backend == "postgres":
             _step(

@@ -28,3 +28,21 @@ def test_the_cloud_state_folder_and_its_recovery_setting_reach_localstack(tmp_pa
     env = localstack_env(tmp_path, 4566)
     assert env["P300_CLOUD_STATE_DIR"] == str(cloud_state_dir(tmp_path))
     assert env["P300_CLOUD_STATE_RECOVERY"] == "salvage"
+
+
+def test_the_configs_localstack_environment_is_what_localstack_is_started_with(
+    tmp_path, monkeypatch
+):
+    started = {}
+
+    def start_localstack(home, *, port, env_overrides=None):
+        started.update(home=home, port=port, env=env_overrides)
+        raise lifecycle.LocalCloudError("stop here")
+
+    monkeypatch.setattr(lifecycle.localstack, "start_localstack", start_localstack)
+    config = lifecycle.CloudConfig(
+        home=tmp_path, localstack_port=1, mlflow_port=2, localstack_env={"P300_TRACEMALLOC": "4"}
+    )
+    with pytest.raises(lifecycle.LocalCloudError, match="stop here"):
+        lifecycle.up(config, progress=lambda _: None)
+    assert started == {"home": tmp_path, "port": 1, "env": {"P300_TRACEMALLOC": "4"}}
