@@ -28,6 +28,18 @@ class FileTime:
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
+    def add(self, other: "FileTime") -> None:
+        self.tests += other.tests
+        self.wall_s += other.wall_s
+        self.cpu_s += other.cpu_s
+
+
+def summed(times) -> FileTime:
+    total = FileTime()
+    for spent in times:
+        total.add(spent)
+    return total
+
 
 def tree_cpu_s() -> float:
     """CPU seconds (user + system) used so far by this process and all its descendants, with
@@ -54,10 +66,8 @@ class SuiteProfile:
     def _close_current(self) -> None:
         if self.current is None:
             return
-        wall, cpu = time.monotonic(), tree_cpu_s()
-        spent = self.files.setdefault(self.current, FileTime())
-        spent.wall_s += wall - self.since[0]
-        spent.cpu_s += cpu - self.since[1]
+        wall, cpu = time.monotonic() - self.since[0], tree_cpu_s() - self.since[1]
+        self.files.setdefault(self.current, FileTime()).add(FileTime(0, wall, cpu))
         self.current = None
 
     @pytest.hookimpl(tryfirst=True)
@@ -82,25 +92,13 @@ class SuiteProfile:
     def pytest_testnodedown(self, node, error):
         """On pytest-xdist's controller: add a finished worker's files to the table."""
         for name, spent in getattr(node, "workeroutput", {}).get(WORKER_OUTPUT, {}).items():
-            total = self.files.setdefault(name, FileTime())
-            total.tests += spent["tests"]
-            total.wall_s += spent["wall_s"]
-            total.cpu_s += spent["cpu_s"]
+            self.files.setdefault(name, FileTime()).add(FileTime(**spent))
 
     def pytest_terminal_summary(self, terminalreporter):
         if not self.files:
             return
         rows = sorted(self.files.items(), key=lambda kv: kv[1].wall_s, reverse=True)
-        total = FileTime(
-            sum(t.tests for _, t in rows),
-            sum(t.wall_s for _, t in rows),
-            sum(t.cpu_s for _, t in rows),
-        )
-        rest = FileTime(
-            sum(t.tests for _, t in rows[SHOWN:]),
-            sum(t.wall_s for _, t in rows[SHOWN:]),
-            sum(t.cpu_s for _, t in rows[SHOWN:]),
-        )
+        total, rest = summed(t for _, t in rows), summed(t for _, t in rows[SHOWN:])
         write = terminalreporter.write_line
         terminalreporter.section("where the time went (wall and CPU s per file, process tree)")
         # In parallel, the files' wall times add up to more than the run's.
